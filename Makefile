@@ -1,0 +1,48 @@
+# `make test` is the one command CI runs (.ci/run). It installs its own tooling
+# into .venv, starts moto on a free loopback port, and stops it however tests end.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+export VENV
+export CARGO_TERM_COLOR ?= never
+# Tests that start servers bound to loopback can share the machine's 2 cores.
+export RUST_TEST_THREADS ?= 4
+
+.PHONY: test checks fmt-check clippy lint-template cargo-test venv build bench local clean-venv
+
+test: venv
+	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
+
+checks: fmt-check lint-template clippy cargo-test
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tools/ci/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tools/ci/requirements.txt
+	touch $@
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+lint-template: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+cargo-test:
+	tools/ci/cargo-test.sh
+
+build: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
+		-p create-payment -p get-payment -p payment-webhook
+
+bench:
+	cargo bench -p payments-tests
+
+local:
+	cargo run -p payments-local
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,22 @@
+//! get-payment: `GET /payments/{payment_id}` and `GET /payments?order_id=` (DESIGN 3).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::{service_fn, Error, Request};
+use payments::adapters::memory::MemoryStore;
+use payments::app::PaymentQueries;
+use payments::config::{Backend, ProcessEnv};
+use payments::http::handle_get_payment;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    payments::telemetry::init_json_logs();
+    let Backend::Memory = Backend::from_env(&ProcessEnv)?;
+    let app = Arc::new(PaymentQueries::new(Arc::new(MemoryStore::new())));
+    lambda_http::run(service_fn(move |request: Request| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(handle_get_payment(&app, request).await) }
+    }))
+    .await
+}

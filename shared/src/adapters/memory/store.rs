@@ -1,0 +1,186 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::domain::{EventId, OrderId, Payment, PaymentId, PaymentStatus, Timestamp};
+use crate::ports::{OrderLock, OrderLockState, OutboxEvent, PaymentStore, StoreError};
+
+#[derive(Default)]
+struct Tables {
+    payments: HashMap<PaymentId, Payment>,
+    locks: HashMap<OrderId, OrderLock>,
+    /// Every event ever committed, with whether it still waits in the outbox.
+    events: Vec<(OutboxEvent, bool)>,
+}
+
+/// The same conditions as the DynamoDB adapter, enforced under one mutex.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // No operation leaves the tables half-written, so a poisoned lock is safe.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many payments are stored.
+    pub fn payment_count(&self) -> usize {
+        self.tables().payments.len()
+    }
+
+    /// Every committed event, oldest first, published or not.
+    pub fn all_events(&self) -> Vec<OutboxEvent> {
+        self.tables()
+            .events
+            .iter()
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+}
+
+fn conflict(what: impl Into<String>) -> StoreError {
+    StoreError::Conflict(what.into())
+}
+
+#[async_trait]
+impl PaymentStore for MemoryStore {
+    async fn insert_pending(
+        &self,
+        payment: &Payment,
+        expected_lock_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        if tables.payments.contains_key(payment.id()) {
+            return Err(conflict("payment exists"));
+        }
+        let current = tables.locks.get(payment.order_id()).map(|l| l.version);
+        if current != expected_lock_version {
+            return Err(conflict("order lock moved"));
+        }
+        tables.locks.insert(
+            payment.order_id().clone(),
+            OrderLock {
+                order_id: payment.order_id().clone(),
+                live_payment_id: payment.id().clone(),
+                state: OrderLockState::Open,
+                version: current.map_or(1, |v| v + 1),
+            },
+        );
+        tables
+            .payments
+            .insert(payment.id().clone(), payment.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        Ok(self.tables().payments.get(id).cloned())
+    }
+
+    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+        let mut payments: Vec<Payment> = self
+            .tables()
+            .payments
+            .values()
+            .filter(|p| p.order_id() == order_id)
+            .cloned()
+            .collect();
+        payments.sort_by(|a, b| (b.created_at(), b.id()).cmp(&(a.created_at(), a.id())));
+        Ok(payments)
+    }
+
+    async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError> {
+        Ok(self.tables().locks.get(order_id).cloned())
+    }
+
+    async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        let stored = tables
+            .payments
+            .get_mut(payment.id())
+            .ok_or_else(|| conflict("payment missing"))?;
+        if stored.version() != expected_version || stored.status() != payment.status() {
+            return Err(conflict("payment version moved"));
+        }
+        *stored = payment.clone();
+        Ok(())
+    }
+
+    async fn commit_transition(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+        event: &OutboxEvent,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        // Check every condition before writing anything: all or nothing.
+        match tables.payments.get(payment.id()) {
+            Some(stored) if stored.version() == expected_version => {}
+            _ => return Err(conflict("payment version moved")),
+        }
+        match tables.locks.get(payment.order_id()) {
+            Some(lock) if lock.live_payment_id == *payment.id() => {}
+            _ => return Err(conflict("order lock is not held by this payment")),
+        }
+        if tables
+            .events
+            .iter()
+            .any(|(e, _)| e.event_id == event.event_id)
+        {
+            return Err(conflict("event exists"));
+        }
+        if let Some(lock) = tables.locks.get_mut(payment.order_id()) {
+            lock.state = OrderLockState::after(payment.status());
+            lock.version += 1;
+        }
+        tables
+            .payments
+            .insert(payment.id().clone(), payment.clone());
+        tables.events.push((event.clone(), true));
+        Ok(())
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let mut pending: Vec<OutboxEvent> = self
+            .tables()
+            .events
+            .iter()
+            .filter(|(_, pending)| *pending)
+            .map(|(e, _)| e.clone())
+            .collect();
+        pending.sort_by(|a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)));
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        let id: &EventId = &event.event_id;
+        for (stored, pending) in self.tables().events.iter_mut() {
+            if stored.event_id == *id {
+                *pending = false;
+            }
+        }
+        Ok(())
+    }
+
+    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
+        let mut due: Vec<Payment> = self
+            .tables()
+            .payments
+            .values()
+            .filter(|p| p.status() == PaymentStatus::Pending && p.expires_at() <= now)
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
+        due.truncate(limit);
+        Ok(due)
+    }
+}

@@ -1,0 +1,258 @@
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+
+use crate::domain::{Payment, PaymentId};
+use crate::ports::{PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState};
+
+use super::wire::{
+    outcome_of, CreateOrderBody, OrderConfig, OrderItem, OrderResponse, PaymentAmount, QrConfig,
+    Transactions,
+};
+
+/// Bearer token; never printed.
+#[derive(Clone)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+/// Bounded retries with exponential backoff, for 423/429/5xx and timeouts only.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay_before(&self, attempt: u32) -> Duration {
+        let factor = 2_u32.saturating_pow(attempt.saturating_sub(1));
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MercadoPagoConfig {
+    pub base_url: String,
+    pub access_token: AccessToken,
+    pub external_pos_id: String,
+    pub notification_url: Option<String>,
+    /// ISO-8601 duration sent as `expiration_time`.
+    pub expiration_time: String,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+pub struct MercadoPagoClient {
+    http: reqwest::Client,
+    config: MercadoPagoConfig,
+}
+
+impl MercadoPagoClient {
+    pub fn new(config: MercadoPagoConfig) -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::InvalidResponse(format!("http client: {e}")))?;
+        let mut config = config;
+        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+        Ok(Self { http, config })
+    }
+
+    async fn call<B: Serialize + Sync>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotency_key: Option<&PaymentId>,
+    ) -> Result<OrderResponse, ProviderError> {
+        let url = format!("{}{}", self.config.base_url, path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.config.access_token.0);
+            if let Some(key) = idempotency_key {
+                request = request.header("X-Idempotency-Key", key.as_str());
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let failure = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if status.is_success() {
+                        let bytes = response.bytes().await.map_err(|e| {
+                            ProviderError::Unavailable(format!("reading response: {e}"))
+                        })?;
+                        return serde_json::from_slice(&bytes)
+                            .map_err(|e| ProviderError::InvalidResponse(format!("{path}: {e}")));
+                    }
+                    let detail = response.text().await.unwrap_or_default();
+                    match classify(status, detail) {
+                        Retry::No(error) => return Err(error),
+                        Retry::Yes(reason) => reason,
+                    }
+                }
+                Err(error) if error.is_timeout() => format!("timed out: {error}"),
+                Err(error) if error.is_connect() || error.is_request() => {
+                    format!("unreachable: {error}")
+                }
+                Err(error) => return Err(ProviderError::InvalidResponse(error.to_string())),
+            };
+            if attempt >= self.config.retry.max_attempts {
+                return Err(ProviderError::Unavailable(format!(
+                    "{method} {path} after {attempt} attempts: {failure}"
+                )));
+            }
+            tracing::warn!(%method, path, attempt, reason = %failure, "Mercado Pago call failed; retrying");
+            tokio::time::sleep(self.config.retry.delay_before(attempt)).await;
+        }
+    }
+}
+
+enum Retry {
+    Yes(String),
+    No(ProviderError),
+}
+
+fn classify(status: StatusCode, detail: String) -> Retry {
+    let detail: String = detail.chars().take(300).collect();
+    match status.as_u16() {
+        404 => Retry::No(ProviderError::NotFound),
+        423 | 429 | 500..=599 => Retry::Yes(format!("status {status}")),
+        code => Retry::No(ProviderError::Rejected {
+            status: code,
+            detail,
+        }),
+    }
+}
+
+fn state_of(order: OrderResponse) -> ProviderOrderState {
+    let payment_id = order.first_payment_id();
+    ProviderOrderState {
+        outcome: outcome_of(
+            order.status.as_deref().unwrap_or_default(),
+            order.status_detail.as_deref(),
+        ),
+        order_id: order.id,
+        external_reference: order.external_reference,
+        total_amount: order.total_amount,
+        currency: order.currency,
+        payment_id,
+    }
+}
+
+fn order_path(provider_order_id: &str) -> Result<String, ProviderError> {
+    // Ids go into the URL path: anything but MP's id alphabet is refused here.
+    if provider_order_id.is_empty()
+        || provider_order_id.len() > 64
+        || !provider_order_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ProviderError::NotFound);
+    }
+    Ok(format!("/v1/orders/{provider_order_id}"))
+}
+
+#[async_trait]
+impl PaymentProvider for MercadoPagoClient {
+    async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError> {
+        let total = payment.amount().to_decimal_string();
+        let fallback_description = format!("Order {}", payment.order_id());
+        let body = CreateOrderBody {
+            kind: "qr",
+            external_reference: payment.id().as_str(),
+            total_amount: total.clone(),
+            description: Some(
+                payment
+                    .description()
+                    .map_or(fallback_description.as_str(), |d| d.as_str()),
+            ),
+            expiration_time: &self.config.expiration_time,
+            config: OrderConfig {
+                qr: QrConfig {
+                    external_pos_id: &self.config.external_pos_id,
+                    mode: "dynamic",
+                },
+            },
+            transactions: Transactions {
+                payments: vec![PaymentAmount { amount: total }],
+            },
+            items: payment
+                .items()
+                .as_slice()
+                .iter()
+                .map(|item| OrderItem {
+                    title: item.title().as_str(),
+                    unit_price: item.unit_price().to_decimal_string(),
+                    quantity: item.quantity(),
+                    unit_measure: "unit",
+                    external_code: item.sku().as_str(),
+                })
+                .collect(),
+            notification_url: self.config.notification_url.as_deref(),
+        };
+        let order = self
+            .call(Method::POST, "/v1/orders", Some(&body), Some(payment.id()))
+            .await?;
+        let payment_id = order.first_payment_id();
+        let qr_data = order
+            .type_response
+            .and_then(|t| t.qr_data)
+            .ok_or_else(|| ProviderError::InvalidResponse("order without qr_data".into()))?;
+        Ok(ProviderOrder {
+            order_id: order.id,
+            payment_id,
+            qr_data,
+        })
+    }
+
+    async fn get_order(
+        &self,
+        provider_order_id: &str,
+    ) -> Result<ProviderOrderState, ProviderError> {
+        let path = order_path(provider_order_id)?;
+        self.call::<()>(Method::GET, &path, None, None)
+            .await
+            .map(state_of)
+    }
+
+    async fn cancel_order(
+        &self,
+        provider_order_id: &str,
+    ) -> Result<ProviderOrderState, ProviderError> {
+        let path = format!("{}/cancel", order_path(provider_order_id)?);
+        self.call::<()>(Method::POST, &path, None, None)
+            .await
+            .map(state_of)
+    }
+}

@@ -1,0 +1,129 @@
+//! Mercado Pago's JSON shapes and vocabulary, kept out of the domain.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::ProviderOutcome;
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateOrderBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub external_reference: &'a str,
+    pub total_amount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    pub expiration_time: &'a str,
+    pub config: OrderConfig<'a>,
+    pub transactions: Transactions,
+    pub items: Vec<OrderItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_url: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OrderConfig<'a> {
+    pub qr: QrConfig<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct QrConfig<'a> {
+    pub external_pos_id: &'a str,
+    pub mode: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Transactions {
+    pub payments: Vec<PaymentAmount>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PaymentAmount {
+    pub amount: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct OrderItem<'a> {
+    pub title: &'a str,
+    pub unit_price: String,
+    pub quantity: u32,
+    pub unit_measure: &'static str,
+    pub external_code: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrderResponse {
+    pub id: String,
+    pub status: Option<String>,
+    pub status_detail: Option<String>,
+    pub external_reference: Option<String>,
+    pub total_amount: Option<String>,
+    pub currency: Option<String>,
+    pub type_response: Option<TypeResponse>,
+    pub transactions: Option<ResponseTransactions>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TypeResponse {
+    pub qr_data: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ResponseTransactions {
+    #[serde(default)]
+    pub payments: Vec<ResponsePayment>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ResponsePayment {
+    pub id: Option<String>,
+}
+
+impl OrderResponse {
+    pub fn first_payment_id(&self) -> Option<String> {
+        self.transactions
+            .as_ref()
+            .and_then(|t| t.payments.iter().find_map(|p| p.id.clone()))
+    }
+}
+
+/// DESIGN 4's mapping of an order status to our outcome.
+pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome {
+    match status {
+        "processed" => ProviderOutcome::Approved,
+        "failed" | "canceled" => ProviderOutcome::Declined {
+            reason: Some(status_detail.unwrap_or(status).to_owned()),
+        },
+        "expired" => ProviderOutcome::Expired,
+        // created, action_required, at_terminal and anything new: not final yet.
+        _ => ProviderOutcome::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_order_statuses_per_design() {
+        assert_eq!(
+            outcome_of("processed", Some("accredited")),
+            ProviderOutcome::Approved
+        );
+        assert_eq!(
+            outcome_of("failed", Some("rejected_by_issuer")),
+            ProviderOutcome::Declined {
+                reason: Some("rejected_by_issuer".into())
+            }
+        );
+        assert_eq!(
+            outcome_of("canceled", None),
+            ProviderOutcome::Declined {
+                reason: Some("canceled".into())
+            }
+        );
+        assert_eq!(outcome_of("expired", None), ProviderOutcome::Expired);
+        for pending in ["created", "action_required", "at_terminal", "something_new"] {
+            assert_eq!(outcome_of(pending, None), ProviderOutcome::Pending);
+        }
+    }
+}

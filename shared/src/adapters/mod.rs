@@ -1,0 +1,5 @@
+//! Implementations of the ports.
+
+pub mod memory;
+pub mod mercadopago;
+pub mod system;

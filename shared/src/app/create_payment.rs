@@ -1,0 +1,188 @@
+//! Create a payment for an order (DESIGN 3): one live payment per order, safe
+//! retries by request fingerprint, one provider order per payment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::domain::{
+    Description, Fingerprint, Items, Money, NewPayment, OrderId, Payment, PaymentStatus,
+};
+use crate::ports::{Clock, IdGenerator, OrderLockState, PaymentProvider, PaymentStore, StoreError};
+
+use super::AppError;
+
+/// Rounds of read-then-conditional-write before giving up under contention.
+const MAX_ATTEMPTS: usize = 5;
+
+/// A validated create request.
+#[derive(Debug, Clone)]
+pub struct CreatePaymentCommand {
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub items: Items,
+    pub description: Option<Description>,
+}
+
+impl CreatePaymentCommand {
+    /// SHA-256 of the request's canonical JSON (keys sorted, no whitespace), so a
+    /// retry of the same request matches whatever its original byte layout was.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let items: Vec<_> = self
+            .items
+            .as_slice()
+            .iter()
+            .map(|item| {
+                json!({
+                    "sku": item.sku().as_str(),
+                    "title": item.title().as_str(),
+                    "quantity": item.quantity(),
+                    "unit_price": item.unit_price().minor_units(),
+                })
+            })
+            .collect();
+        let canonical = json!({
+            "order_id": self.order_id.as_str(),
+            "amount": self.amount.minor_units(),
+            "currency": self.amount.currency().code(),
+            "items": items,
+            "description": self.description.as_ref().map(Description::as_str),
+        });
+        Fingerprint::of_canonical(canonical.to_string().as_bytes())
+    }
+}
+
+/// The payment to show, and whether this call created it (201) or found it (200).
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub payment: Payment,
+    pub newly_created: bool,
+}
+
+pub struct CreatePayment {
+    store: Arc<dyn PaymentStore>,
+    provider: Arc<dyn PaymentProvider>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    expiry: Duration,
+}
+
+impl CreatePayment {
+    pub fn new(
+        store: Arc<dyn PaymentStore>,
+        provider: Arc<dyn PaymentProvider>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        expiry: Duration,
+    ) -> Self {
+        Self {
+            store,
+            provider,
+            clock,
+            ids,
+            expiry,
+        }
+    }
+
+    pub async fn execute(&self, command: CreatePaymentCommand) -> Result<Created, AppError> {
+        let fingerprint = command.fingerprint();
+        for _ in 0..MAX_ATTEMPTS {
+            let lock = self.store.order_lock(&command.order_id).await?;
+            let expected_lock_version = match &lock {
+                None => None,
+                Some(lock) if lock.state == OrderLockState::Paid => {
+                    return Err(AppError::OrderAlreadyPaid(lock.live_payment_id.clone()))
+                }
+                Some(lock) if lock.state == OrderLockState::Open => {
+                    let live = self
+                        .store
+                        .get(&lock.live_payment_id)
+                        .await?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "order lock points at missing payment {}",
+                                lock.live_payment_id
+                            ))
+                        })?;
+                    match live.status() {
+                        PaymentStatus::Approved => {
+                            return Err(AppError::OrderAlreadyPaid(live.id().clone()))
+                        }
+                        PaymentStatus::Pending if *live.fingerprint() == fingerprint => {
+                            // A retry, or a racing twin: finish the same payment.
+                            let payment = self.complete(live).await?;
+                            return Ok(Created {
+                                payment,
+                                newly_created: false,
+                            });
+                        }
+                        PaymentStatus::Pending => {
+                            return Err(AppError::OrderHasLivePayment(live.id().clone()))
+                        }
+                        // Terminal payment under an open lock: the lock is stale.
+                        _ => Some(lock.version),
+                    }
+                }
+                Some(lock) => Some(lock.version),
+            };
+
+            let payment = self.new_pending(&command, fingerprint.clone());
+            match self
+                .store
+                .insert_pending(&payment, expected_lock_version)
+                .await
+            {
+                Ok(()) => {
+                    let payment = self.complete(payment).await?;
+                    return Ok(Created {
+                        payment,
+                        newly_created: true,
+                    });
+                }
+                // Someone else took the lock first: read again and decide anew.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+
+    fn new_pending(&self, command: &CreatePaymentCommand, fingerprint: Fingerprint) -> Payment {
+        let now = self.clock.now();
+        Payment::new_pending(NewPayment {
+            id: self.ids.payment_id(),
+            order_id: command.order_id.clone(),
+            amount: command.amount,
+            items: command.items.clone(),
+            description: command.description.clone(),
+            fingerprint,
+            created_at: now,
+            expires_at: now.plus(self.expiry),
+        })
+    }
+
+    /// Makes sure the provider order exists and its QR is stored. The provider
+    /// call is keyed by the payment id, so repeating it yields the same order.
+    async fn complete(&self, payment: Payment) -> Result<Payment, AppError> {
+        if payment.is_ready() || payment.status() != PaymentStatus::Pending {
+            return Ok(payment);
+        }
+        let order = self.provider.create_order(&payment).await?;
+        let provider = crate::domain::ProviderRef {
+            order_id: order.order_id,
+            payment_id: order.payment_id,
+        };
+        let ready = payment.with_provider(provider, order.qr_data, self.clock.now());
+        match self.store.update(&ready, payment.version()).await {
+            Ok(()) => Ok(ready),
+            // A twin request stored it first (or the payment moved on): show that.
+            Err(StoreError::Conflict(_)) => self
+                .store
+                .get(payment.id())
+                .await?
+                .ok_or_else(|| AppError::PaymentNotFound(payment.id().clone())),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+use thiserror::Error;
+
+use crate::domain::{DomainError, PaymentId};
+use crate::ports::{ProviderError, StoreError};
+
+use super::SignatureError;
+
+/// Why a use case could not do what was asked. The HTTP layer maps each variant
+/// to one status code, in one place.
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("payment {0} not found")]
+    PaymentNotFound(PaymentId),
+    #[error("order already paid by {0}")]
+    OrderAlreadyPaid(PaymentId),
+    #[error("order has a live payment {0} for a different request")]
+    OrderHasLivePayment(PaymentId),
+    #[error("too much contention on the order; retry")]
+    Contention,
+    #[error("webhook signature rejected: {0}")]
+    Unauthorized(#[from] SignatureError),
+    #[error("notification is missing data.id")]
+    NotificationWithoutId,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}

@@ -1,0 +1,29 @@
+//! Publishing what the outbox holds. Used right after a commit and by the relay.
+
+use crate::ports::{EventPublisher, OutboxEvent, PaymentStore};
+
+/// Publishes the event and clears its outbox marker. A failure leaves the event
+/// in the outbox for the relay, so it is logged, not returned: the state change
+/// it belongs to is already committed.
+pub async fn publish_and_clear(
+    store: &dyn PaymentStore,
+    publisher: &dyn EventPublisher,
+    event: &OutboxEvent,
+) -> bool {
+    if let Err(error) = publisher.publish(event).await {
+        tracing::warn!(
+            event_id = %event.event_id,
+            event_type = event.event_type.as_str(),
+            %error,
+            "publish failed; event stays in the outbox for the relay"
+        );
+        return false;
+    }
+    if let Err(error) = store.mark_published(event).await {
+        // Published but still marked: the relay will publish it again, and
+        // consumers dedupe by event_id.
+        tracing::warn!(event_id = %event.event_id, %error, "could not clear outbox marker");
+        return false;
+    }
+    true
+}

@@ -1,0 +1,30 @@
+//! Read side: a payment by id, the payments of an order.
+
+use std::sync::Arc;
+
+use crate::domain::{OrderId, Payment, PaymentId};
+use crate::ports::PaymentStore;
+
+use super::AppError;
+
+pub struct PaymentQueries {
+    store: Arc<dyn PaymentStore>,
+}
+
+impl PaymentQueries {
+    pub fn new(store: Arc<dyn PaymentStore>) -> Self {
+        Self { store }
+    }
+
+    pub async fn get(&self, id: &PaymentId) -> Result<Payment, AppError> {
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| AppError::PaymentNotFound(id.clone()))
+    }
+
+    /// Newest first; an order without payments has an empty list.
+    pub async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, AppError> {
+        Ok(self.store.list_by_order(order_id).await?)
+    }
+}

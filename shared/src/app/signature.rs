@@ -1,0 +1,233 @@
+//! Mercado Pago webhook signatures (DESIGN 5): `x-signature: ts=…,v1=…`, the v1
+//! being HMAC-SHA256 over `id:{data.id};request-id:{x-request-id};ts:{ts};`.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use thiserror::Error;
+
+use crate::domain::Timestamp;
+
+/// How far `ts` may be from now before a notification counts as a replay.
+pub const REPLAY_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
+
+/// The shared secret; never printed.
+#[derive(Clone)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    pub fn new(secret: impl Into<String>) -> Option<Self> {
+        let secret = secret.into();
+        (!secret.is_empty()).then_some(Self(secret))
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum SignaturePolicy {
+    Required(WebhookSecret),
+    /// Accept unsigned notifications (accounts MP does not sign for). The outcome
+    /// still comes only from reading the order at MP.
+    Unsigned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SignatureError {
+    #[error("x-signature header is missing")]
+    Missing,
+    #[error("x-signature header is malformed")]
+    Malformed,
+    #[error("signature timestamp is outside the replay window")]
+    Stale,
+    #[error("signature does not match")]
+    Mismatch,
+}
+
+/// The parts of a notification the signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedParts<'a> {
+    pub data_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub signature_header: Option<&'a str>,
+}
+
+impl SignaturePolicy {
+    pub fn verify(&self, parts: SignedParts<'_>, now: Timestamp) -> Result<(), SignatureError> {
+        let secret = match self {
+            Self::Unsigned => return Ok(()),
+            Self::Required(secret) => secret,
+        };
+        let header = parts.signature_header.ok_or(SignatureError::Missing)?;
+        let (ts, v1) = parse_header(header)?;
+        let ts_millis = timestamp_millis(ts)?;
+        if (now.unix_millis() - ts_millis).abs() > REPLAY_WINDOW_MILLIS {
+            return Err(SignatureError::Stale);
+        }
+        let expected = hex::decode(v1).map_err(|_| SignatureError::Malformed)?;
+        // MP's docs lowercase an alphanumeric id; its Python SDK signs it as
+        // received. Both forms need the secret, so either is accepted.
+        let lowered = parts.data_id.map(str::to_ascii_lowercase);
+        // verify_slice compares in constant time.
+        let signed_with = |data_id: Option<&str>| {
+            mac(secret, &manifest(data_id, parts.request_id, ts))
+                .is_some_and(|m| m.verify_slice(&expected).is_ok())
+        };
+        let matched = signed_with(parts.data_id)
+            || (lowered.as_deref() != parts.data_id && signed_with(lowered.as_deref()));
+        if matched {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+}
+
+/// The manifest MP signs; a pair whose value is absent is left out.
+pub fn manifest(data_id: Option<&str>, request_id: Option<&str>, ts: &str) -> String {
+    let mut manifest = String::new();
+    if let Some(id) = data_id.filter(|s| !s.is_empty()) {
+        manifest.push_str(&format!("id:{id};"));
+    }
+    if let Some(request_id) = request_id.filter(|s| !s.is_empty()) {
+        manifest.push_str(&format!("request-id:{request_id};"));
+    }
+    manifest.push_str(&format!("ts:{ts};"));
+    manifest
+}
+
+fn mac(secret: &WebhookSecret, manifest: &str) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.0.as_bytes()).ok()?;
+    mac.update(manifest.as_bytes());
+    Some(mac)
+}
+
+fn parse_header(header: &str) -> Result<(&str, &str), SignatureError> {
+    let (mut ts, mut v1) = (None, None);
+    for part in header.split(',') {
+        let (key, value) = part.split_once('=').ok_or(SignatureError::Malformed)?;
+        match key.trim() {
+            "ts" => ts = Some(value.trim()),
+            "v1" => v1 = Some(value.trim()),
+            _ => {}
+        }
+    }
+    match (ts, v1) {
+        (Some(ts), Some(v1)) if !ts.is_empty() && v1.len() == 64 => Ok((ts, v1)),
+        _ => Err(SignatureError::Malformed),
+    }
+}
+
+/// `ts` in milliseconds (13 digits, MP's docs) or seconds (the SDK's check).
+fn timestamp_millis(ts: &str) -> Result<i64, SignatureError> {
+    if ts.is_empty() || ts.len() > 13 || !ts.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SignatureError::Malformed);
+    }
+    let value: i64 = ts.parse().map_err(|_| SignatureError::Malformed)?;
+    Ok(if ts.len() >= 12 { value } else { value * 1000 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "test-secret";
+    const NOW_MS: i64 = 1_795_608_000_000;
+
+    fn sign(data_id: &str, request_id: &str, ts: &str) -> String {
+        let secret = WebhookSecret::new(SECRET).unwrap();
+        let m = mac(&secret, &manifest(Some(data_id), Some(request_id), ts)).unwrap();
+        format!("ts={ts},v1={}", hex::encode(m.finalize().into_bytes()))
+    }
+
+    fn verify(data_id: &str, header: Option<&str>, now_ms: i64) -> Result<(), SignatureError> {
+        let policy = SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap());
+        policy.verify(
+            SignedParts {
+                data_id: Some(data_id),
+                request_id: Some("req-1"),
+                signature_header: header,
+            },
+            Timestamp::from_unix_millis(now_ms).unwrap(),
+        )
+    }
+
+    #[test]
+    fn accepts_lowercased_and_as_received_ids_in_ms_or_seconds() {
+        let ts = NOW_MS.to_string();
+        assert_eq!(
+            verify("ORD01ABC", Some(&sign("ord01abc", "req-1", &ts)), NOW_MS),
+            Ok(())
+        );
+        assert_eq!(
+            verify("ORD01ABC", Some(&sign("ORD01ABC", "req-1", &ts)), NOW_MS),
+            Ok(())
+        );
+        let secs = (NOW_MS / 1000).to_string();
+        assert_eq!(
+            verify("ord01abc", Some(&sign("ord01abc", "req-1", &secs)), NOW_MS),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rejects_missing_malformed_wrong_and_stale() {
+        let ts = NOW_MS.to_string();
+        assert_eq!(verify("ord1", None, NOW_MS), Err(SignatureError::Missing));
+        assert_eq!(
+            verify("ord1", Some("garbage"), NOW_MS),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("ord1", Some(&format!("ts={ts},v1=zz")), NOW_MS),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("ord2", Some(&sign("ord1", "req-1", &ts)), NOW_MS),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify("ord1", Some(&sign("ord1", "req-2", &ts)), NOW_MS),
+            Err(SignatureError::Mismatch)
+        );
+        let old = (NOW_MS - REPLAY_WINDOW_MILLIS - 1).to_string();
+        assert_eq!(
+            verify("ord1", Some(&sign("ord1", "req-1", &old)), NOW_MS),
+            Err(SignatureError::Stale)
+        );
+        let edge = (NOW_MS - REPLAY_WINDOW_MILLIS).to_string();
+        assert_eq!(
+            verify("ord1", Some(&sign("ord1", "req-1", &edge)), NOW_MS),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn manifest_leaves_out_absent_pairs() {
+        assert_eq!(
+            manifest(Some("a"), Some("r"), "1"),
+            "id:a;request-id:r;ts:1;"
+        );
+        assert_eq!(manifest(None, Some("r"), "1"), "request-id:r;ts:1;");
+        assert_eq!(manifest(Some("a"), None, "1"), "id:a;ts:1;");
+    }
+
+    #[test]
+    fn unsigned_policy_accepts_anything_and_secret_is_redacted() {
+        let parts = SignedParts {
+            data_id: None,
+            request_id: None,
+            signature_header: None,
+        };
+        let now = Timestamp::from_unix_millis(NOW_MS).unwrap();
+        assert_eq!(SignaturePolicy::Unsigned.verify(parts, now), Ok(()));
+        let secret = WebhookSecret::new(SECRET).unwrap();
+        assert!(!format!("{secret:?}").contains(SECRET));
+        assert!(WebhookSecret::new("").is_none());
+    }
+}

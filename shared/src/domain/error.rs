@@ -1,0 +1,27 @@
+use thiserror::Error;
+
+use super::status::PaymentStatus;
+
+/// Why a domain value or rule rejected its input.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("transition from {from} to {to} is not allowed")]
+    Transition {
+        from: PaymentStatus,
+        to: PaymentStatus,
+    },
+}
+
+impl DomainError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Identifiers. Each is built only through `parse` or a generator, so a value in
+//! hand is always well formed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ulid::Ulid;
+
+use super::DomainError;
+
+macro_rules! prefixed_ulid_id {
+    ($name:ident, $prefix:literal, $field:literal) => {
+        #[doc = concat!("`", $prefix, "` followed by a 26-character ULID.")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn from_ulid(ulid: Ulid) -> Self {
+                Self(format!("{}{}", $prefix, ulid))
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, DomainError> {
+                let ulid = raw
+                    .strip_prefix($prefix)
+                    .filter(|rest| rest.len() == 26)
+                    .and_then(|rest| Ulid::from_str(rest).ok())
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            $field,
+                            concat!("must be `", $prefix, "` followed by a 26-character ULID"),
+                        )
+                    })?;
+                // Canonical upper-case form, whatever case the caller used.
+                Ok(Self::from_ulid(ulid))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_ulid_id!(PaymentId, "pay_", "payment_id");
+prefixed_ulid_id!(EventId, "evt_", "event_id");
+
+/// The caller's order id: 1..=64 characters of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderId(String);
+
+impl OrderId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN {
+            return Err(DomainError::invalid(
+                "order_id",
+                "must be 1 to 64 characters long",
+            ));
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(DomainError::invalid(
+                "order_id",
+                "may contain only letters, digits, '_' and '-'",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_id_round_trips_and_rejects_malformed() {
+        let id = PaymentId::from_ulid(Ulid::new());
+        assert_eq!(PaymentId::parse(id.as_str()), Ok(id.clone()));
+        assert!(id.as_str().starts_with("pay_"));
+        assert_eq!(id.as_str().len(), 30);
+        for bad in [
+            "",
+            "pay_",
+            "evt_01JD0000000000000000000000",
+            "pay_01JD000000000000000000000",
+            "pay_01JD00000000000000000000000",
+            "pay_01JD00000000000000000000U!",
+            "PAY_01JD0000000000000000000000",
+        ] {
+            assert!(PaymentId::parse(bad).is_err(), "{bad} must be rejected");
+        }
+    }
+
+    #[test]
+    fn lower_case_ulid_is_normalised() {
+        let id = PaymentId::parse("pay_01jd0000000000000000000000").unwrap();
+        assert_eq!(id.as_str(), "pay_01JD0000000000000000000000");
+    }
+
+    #[test]
+    fn order_id_accepts_only_its_alphabet_and_length() {
+        assert!(OrderId::parse("ord-1042_A").is_ok());
+        assert!(OrderId::parse(&"a".repeat(64)).is_ok());
+        assert!(OrderId::parse(&"a".repeat(65)).is_err());
+        assert!(OrderId::parse("").is_err());
+        assert!(OrderId::parse("ord 1").is_err());
+        assert!(OrderId::parse("ord/1").is_err());
+        assert!(OrderId::parse("órd").is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! Pure types and rules of the payments domain: no I/O, no AWS, HTTP or Mercado Pago types.
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod item;
+pub mod money;
+pub mod payment;
+pub mod status;
+pub mod timestamp;
+
+pub use error::DomainError;
+pub use event::{EventType, PaymentEvent};
+pub use ids::{EventId, OrderId, PaymentId};
+pub use item::{Item, Items, Sku, Title};
+pub use money::{Currency, Money};
+pub use payment::{
+    Description, Fingerprint, NewPayment, Payment, PaymentParts, ProviderRef, TransitionDetails,
+};
+pub use status::PaymentStatus;
+pub use timestamp::Timestamp;

@@ -1,0 +1,316 @@
+//! The payment aggregate: a charge for one order, moved through the state machine
+//! only by `transition`, which also yields the event to broadcast.
+
+use sha2::{Digest, Sha256};
+
+use super::item::bounded_text;
+use super::{
+    DomainError, EventId, EventType, Items, Money, OrderId, PaymentEvent, PaymentId, PaymentStatus,
+    Timestamp,
+};
+
+/// Free text shown to the payer, 1..=150 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        bounded_text(raw, 150, "description").map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Hex SHA-256 of a canonical create request: equal requests, equal fingerprints.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    pub fn of_canonical(canonical: &[u8]) -> Self {
+        Self(hex::encode(Sha256::digest(canonical)))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(DomainError::invalid(
+                "fingerprint",
+                "must be 64 lower-case hex digits",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where the payment lives at the provider (Mercado Pago's order and payment ids).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProviderRef {
+    pub order_id: String,
+    pub payment_id: Option<String>,
+}
+
+/// Everything needed to open a new pending payment.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub id: PaymentId,
+    pub order_id: OrderId,
+    pub amount: Money,
+    pub items: Items,
+    pub description: Option<Description>,
+    pub fingerprint: Fingerprint,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A payment's full stored state, for adapters that rebuild it from storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentParts {
+    pub id: PaymentId,
+    pub order_id: OrderId,
+    pub status: PaymentStatus,
+    pub amount: Money,
+    pub items: Items,
+    pub description: Option<Description>,
+    pub fingerprint: Fingerprint,
+    pub provider: Option<ProviderRef>,
+    pub qr_data: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub decline_reason: Option<String>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment(PaymentParts);
+
+impl Payment {
+    pub fn new_pending(new: NewPayment) -> Self {
+        Self(PaymentParts {
+            id: new.id,
+            order_id: new.order_id,
+            status: PaymentStatus::Pending,
+            amount: new.amount,
+            items: new.items,
+            description: new.description,
+            fingerprint: new.fingerprint,
+            provider: None,
+            qr_data: None,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            expires_at: new.expires_at,
+            decline_reason: None,
+            version: 1,
+        })
+    }
+
+    pub fn restore(parts: PaymentParts) -> Self {
+        Self(parts)
+    }
+
+    pub fn parts(&self) -> &PaymentParts {
+        &self.0
+    }
+
+    pub fn id(&self) -> &PaymentId {
+        &self.0.id
+    }
+    pub fn order_id(&self) -> &OrderId {
+        &self.0.order_id
+    }
+    pub fn status(&self) -> PaymentStatus {
+        self.0.status
+    }
+    pub fn amount(&self) -> Money {
+        self.0.amount
+    }
+    pub fn items(&self) -> &Items {
+        &self.0.items
+    }
+    pub fn description(&self) -> Option<&Description> {
+        self.0.description.as_ref()
+    }
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.0.fingerprint
+    }
+    pub fn provider(&self) -> Option<&ProviderRef> {
+        self.0.provider.as_ref()
+    }
+    pub fn qr_data(&self) -> Option<&str> {
+        self.0.qr_data.as_deref()
+    }
+    pub fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+    pub fn updated_at(&self) -> Timestamp {
+        self.0.updated_at
+    }
+    pub fn expires_at(&self) -> Timestamp {
+        self.0.expires_at
+    }
+    pub fn decline_reason(&self) -> Option<&str> {
+        self.0.decline_reason.as_deref()
+    }
+    pub fn version(&self) -> u64 {
+        self.0.version
+    }
+
+    /// True once the provider has confirmed the order and the QR can be shown.
+    pub fn is_ready(&self) -> bool {
+        self.0.provider.is_some() && self.0.qr_data.is_some()
+    }
+
+    /// Records the provider's order and QR data on a pending payment.
+    pub fn with_provider(&self, provider: ProviderRef, qr_data: String, at: Timestamp) -> Self {
+        let mut next = self.0.clone();
+        next.provider = Some(provider);
+        next.qr_data = Some(qr_data);
+        next.updated_at = at;
+        next.version += 1;
+        Self(next)
+    }
+
+    /// Moves the payment to `to`, returning the new state and its event; any move
+    /// outside the state machine is rejected. `provider_payment_id`, when known,
+    /// completes the provider reference (the payer's payment exists only now).
+    pub fn transition(
+        &self,
+        to: PaymentStatus,
+        change: TransitionDetails,
+    ) -> Result<(Self, PaymentEvent), DomainError> {
+        let status = self.0.status.transition_to(to)?;
+        let event_type = EventType::for_status(status).ok_or(DomainError::Transition {
+            from: self.0.status,
+            to,
+        })?;
+        let mut next = self.0.clone();
+        next.status = status;
+        next.updated_at = change.at;
+        next.version += 1;
+        next.decline_reason = match status {
+            PaymentStatus::Declined => change.decline_reason,
+            _ => None,
+        };
+        if let Some(provider_payment_id) = change.provider_payment_id {
+            match next.provider.as_mut() {
+                Some(provider) => provider.payment_id = Some(provider_payment_id),
+                None => {
+                    next.provider = change.provider_order_id.map(|order_id| ProviderRef {
+                        order_id,
+                        payment_id: Some(provider_payment_id),
+                    })
+                }
+            }
+        }
+        let event = PaymentEvent {
+            event_id: change.event_id,
+            event_type,
+            occurred_at: change.at,
+            payment_id: next.id.clone(),
+            order_id: next.order_id.clone(),
+            status,
+            amount: next.amount,
+            provider_payment_id: next.provider.as_ref().and_then(|p| p.payment_id.clone()),
+            decline_reason: next.decline_reason.clone(),
+        };
+        Ok((Self(next), event))
+    }
+}
+
+/// The facts that accompany a status change.
+#[derive(Debug, Clone)]
+pub struct TransitionDetails {
+    pub at: Timestamp,
+    pub event_id: EventId,
+    pub decline_reason: Option<String>,
+    pub provider_order_id: Option<String>,
+    pub provider_payment_id: Option<String>,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::domain::{Currency, Item, Sku, Title};
+    use ulid::Ulid;
+
+    pub(crate) fn sample_payment() -> Payment {
+        let amount = Money::new(2590, Currency::Brl).unwrap();
+        let item = Item::new(
+            Sku::parse("XB").unwrap(),
+            Title::parse("X-Burger").unwrap(),
+            2,
+            Money::new(1295, Currency::Brl).unwrap(),
+        )
+        .unwrap();
+        let created_at = Timestamp::from_unix_millis(1_795_608_000_000).unwrap();
+        Payment::new_pending(NewPayment {
+            id: PaymentId::from_ulid(Ulid::new()),
+            order_id: OrderId::parse("ord-1042").unwrap(),
+            amount,
+            items: Items::new(vec![item], amount).unwrap(),
+            description: None,
+            fingerprint: Fingerprint::of_canonical(b"x"),
+            created_at,
+            expires_at: created_at.plus(std::time::Duration::from_secs(900)),
+        })
+    }
+
+    fn details(reason: Option<&str>) -> TransitionDetails {
+        TransitionDetails {
+            at: Timestamp::from_unix_millis(1_795_608_003_000).unwrap(),
+            event_id: EventId::from_ulid(Ulid::new()),
+            decline_reason: reason.map(str::to_owned),
+            provider_order_id: Some("ORD01".into()),
+            provider_payment_id: Some("PAY01".into()),
+        }
+    }
+
+    #[test]
+    fn approving_bumps_version_and_yields_the_event() {
+        let pending = sample_payment();
+        let (approved, event) = pending
+            .transition(PaymentStatus::Approved, details(Some("ignored")))
+            .unwrap();
+        assert_eq!(approved.status(), PaymentStatus::Approved);
+        assert_eq!(approved.version(), pending.version() + 1);
+        assert_eq!(approved.decline_reason(), None);
+        assert_eq!(event.event_type, EventType::Approved);
+        assert_eq!(event.payment_id, *pending.id());
+        assert_eq!(event.provider_payment_id.as_deref(), Some("PAY01"));
+        assert_eq!(
+            approved.provider().map(|p| p.order_id.as_str()),
+            Some("ORD01")
+        );
+    }
+
+    #[test]
+    fn declining_keeps_the_reason_and_terminal_states_do_not_move() {
+        let (declined, event) = sample_payment()
+            .transition(PaymentStatus::Declined, details(Some("rejected_by_issuer")))
+            .unwrap();
+        assert_eq!(declined.decline_reason(), Some("rejected_by_issuer"));
+        assert_eq!(event.decline_reason.as_deref(), Some("rejected_by_issuer"));
+        for to in PaymentStatus::ALL {
+            assert!(declined.transition(to, details(None)).is_err());
+        }
+        assert!(sample_payment()
+            .transition(PaymentStatus::Pending, details(None))
+            .is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_sha256_hex() {
+        let f = Fingerprint::of_canonical(b"abc");
+        assert_eq!(
+            f.as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Fingerprint::parse(f.as_str()), Ok(f));
+        assert!(Fingerprint::parse("ABC").is_err());
+    }
+}

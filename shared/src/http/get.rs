@@ -1,0 +1,79 @@
+//! `GET /payments/{payment_id}` and `GET /payments?order_id=`.
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::app::PaymentQueries;
+use crate::domain::{OrderId, PaymentId};
+
+use super::body::query_param;
+use super::create::error_response;
+use super::{json_response, payment_json, HttpResponse, Problem, RequestError};
+
+enum Route {
+    One(PaymentId),
+    ByOrder(OrderId),
+}
+
+pub async fn handle_get_payment(
+    app: &PaymentQueries,
+    request: lambda_http::Request,
+) -> HttpResponse {
+    let route = match route(&request) {
+        Ok(route) => route,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    match route {
+        Route::One(id) => match app.get(&id).await {
+            Ok(payment) => json_response(StatusCode::OK, &payment_json(&payment)),
+            Err(error) => error_response(&error),
+        },
+        Route::ByOrder(order_id) => match app.list_by_order(&order_id).await {
+            Ok(payments) => {
+                let items: Vec<_> = payments.iter().map(payment_json).collect();
+                json_response(StatusCode::OK, &json!({ "items": items }))
+            }
+            Err(error) => error_response(&error),
+        },
+    }
+}
+
+fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
+    if request.method() != http::Method::GET {
+        return Err(RequestError::MethodNotAllowed);
+    }
+    let path = request.uri().path().trim_end_matches('/');
+    if path == "/payments" {
+        let raw = query_param(request, "order_id").ok_or(RequestError::BadParameter {
+            name: "order_id",
+            message: "is required".into(),
+        })?;
+        return OrderId::parse(&raw)
+            .map(Route::ByOrder)
+            .map_err(|e| bad_parameter("order_id", e));
+    }
+    match path.strip_prefix("/payments/") {
+        Some(raw) if !raw.contains('/') => {
+            let raw = percent_decoded(raw);
+            PaymentId::parse(&raw)
+                .map(Route::One)
+                .map_err(|e| bad_parameter("payment_id", e))
+        }
+        _ => Err(RequestError::NoRoute),
+    }
+}
+
+fn percent_decoded(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={segment}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn bad_parameter(name: &'static str, error: crate::domain::DomainError) -> RequestError {
+    let message = match error {
+        crate::domain::DomainError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    };
+    RequestError::BadParameter { name, message }
+}

@@ -1,0 +1,40 @@
+//! The payment representation of DESIGN 3.
+
+use serde_json::{json, Value};
+
+use crate::domain::Payment;
+
+pub fn payment_json(payment: &Payment) -> Value {
+    let currency = payment.amount().currency().code();
+    let items: Vec<Value> = payment
+        .items()
+        .as_slice()
+        .iter()
+        .map(|item| {
+            json!({
+                "sku": item.sku().as_str(),
+                "title": item.title().as_str(),
+                "quantity": item.quantity(),
+                "unit_price": item.unit_price().minor_units(),
+            })
+        })
+        .collect();
+    json!({
+        "payment_id": payment.id().as_str(),
+        "order_id": payment.order_id().as_str(),
+        "status": payment.status().as_str(),
+        "amount": payment.amount().minor_units(),
+        "currency": currency,
+        "items": items,
+        "description": payment.description().map(|d| d.as_str()),
+        "qr_data": payment.qr_data(),
+        "provider": payment.provider().map(|p| json!({
+            "order_id": p.order_id,
+            "payment_id": p.payment_id,
+        })),
+        "created_at": payment.created_at().to_rfc3339(),
+        "updated_at": payment.updated_at().to_rfc3339(),
+        "expires_at": payment.expires_at().to_rfc3339(),
+        "decline_reason": payment.decline_reason(),
+    })
+}

@@ -1,0 +1,50 @@
+//! `POST` from Mercado Pago (function URL; locally `/webhooks/mercadopago`).
+
+use http::StatusCode;
+use serde_json::json;
+
+use crate::app::{ApplyNotification, Notification, NotificationOutcome};
+
+use super::body::{body_bytes, header, query_param};
+use super::create::error_response;
+use super::{json_response, HttpResponse, Problem, RequestError};
+
+pub async fn handle_webhook(
+    app: &ApplyNotification,
+    request: lambda_http::Request,
+) -> HttpResponse {
+    if request.method() != http::Method::POST {
+        return Problem::from(RequestError::MethodNotAllowed).into_response();
+    }
+    // The body decides nothing (the order is read from MP), but its size is still bounded.
+    if let Err(error) = body_bytes(&request) {
+        return Problem::from(error).into_response();
+    }
+    let notification = Notification {
+        kind: query_param(&request, "type").or_else(|| query_param(&request, "topic")),
+        data_id: query_param(&request, "data.id"),
+        signature: header(&request, "x-signature"),
+        request_id: header(&request, "x-request-id"),
+    };
+    match app.execute(notification).await {
+        Ok(outcome) => {
+            let (label, payment_id, status) = match &outcome {
+                NotificationOutcome::Applied { payment_id, status } => {
+                    ("applied", Some(payment_id.as_str()), Some(status.as_str()))
+                }
+                NotificationOutcome::Unchanged { payment_id, status } => (
+                    "unchanged",
+                    Some(payment_id.as_str()),
+                    Some(status.as_str()),
+                ),
+                NotificationOutcome::Ignored(_) => ("ignored", None, None),
+                NotificationOutcome::Mismatch(payment_id) => {
+                    ("mismatch", Some(payment_id.as_str()), None)
+                }
+            };
+            tracing::info!(outcome = label, payment_id, status, "notification handled");
+            json_response(StatusCode::OK, &json!({"received": true, "outcome": label}))
+        }
+        Err(error) => error_response(&error),
+    }
+}

@@ -1,0 +1,9 @@
+//! One test binary (one link) for every in-process suite: acceptance flows over
+//! HTTP against payments-local, webhook security, bad input, and the Mercado Pago
+//! adapter against the mock.
+
+mod acceptance;
+mod bad_input;
+mod mercadopago_adapter;
+mod support;
+mod webhook_security;

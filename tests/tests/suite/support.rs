@@ -1,0 +1,179 @@
+//! Starts payments-local in-process on free loopback ports and drives it over HTTP.
+
+use std::time::Duration;
+
+use payments::adapters::mercadopago::RetryPolicy;
+use payments_local::{LocalConfig, LocalStack};
+use reqwest::header::HeaderMap;
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "acceptance-secret";
+
+pub struct Stack {
+    pub local: LocalStack,
+    pub http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+pub fn order_body(order_id: &str) -> Value {
+    json!({
+        "order_id": order_id,
+        "amount": 2590,
+        "currency": "BRL",
+        "items": [{"sku": "XB", "title": "X-Burger", "quantity": 2, "unit_price": 1295}],
+        "description": "Kiosk 3"
+    })
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        let local = LocalStack::start(LocalConfig {
+            port: 0,
+            mock_port: 0,
+            webhook_secret: SECRET.into(),
+            payment_expiry: Duration::from_secs(900),
+            mp_timeout: Duration::from_secs(2),
+            mp_retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+            },
+            print_events: false,
+        })
+        .await
+        .expect("local stack starts on free loopback ports");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client");
+        Stack { local, http }
+    }
+
+    pub async fn stop(self) {
+        self.local.shutdown().await;
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{}", self.local.api_url(), path)
+    }
+
+    pub fn mock(&self, path: &str) -> String {
+        format!("{}{}", self.local.mock_url(), path)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request is answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn create(&self, body: &Value) -> Reply {
+        self.send(self.http.post(self.api("/payments")).json(body))
+            .await
+    }
+
+    pub async fn create_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut request = self.http.post(self.api("/payments")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.send(request).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.http.get(self.api(path))).await
+    }
+
+    pub async fn events(&self) -> Vec<Value> {
+        let reply = self.get("/local/events").await;
+        assert_eq!(reply.status, 200);
+        reply.body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Acts as the customer at the mock; the mock then sends the signed webhook.
+    pub async fn pay(&self, provider_order_id: &str, outcome: &str) -> Reply {
+        self.send(
+            self.http
+                .post(self.mock(&format!("/mock/orders/{provider_order_id}/pay")))
+                .json(&json!({ "outcome": outcome })),
+        )
+        .await
+    }
+
+    /// Changes the order at the mock without sending a webhook.
+    pub async fn pay_silently(&self, provider_order_id: &str, outcome: &str) -> Reply {
+        self.send(
+            self.http
+                .post(self.mock(&format!("/mock/orders/{provider_order_id}/pay")))
+                .json(&json!({ "outcome": outcome, "notify": false })),
+        )
+        .await
+    }
+
+    pub async fn expire(&self, provider_order_id: &str) -> Reply {
+        self.send(
+            self.http
+                .post(self.mock(&format!("/mock/orders/{provider_order_id}/expire"))),
+        )
+        .await
+    }
+
+    pub async fn webhook(&self, query: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self
+            .http
+            .post(self.api(&format!("/webhooks/mercadopago?{query}")))
+            .json(&json!({"action": "order.processed", "type": "order"}));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
+    pub fn orders_created(&self) -> u64 {
+        self.local.mock.state.orders_created()
+    }
+}
+
+pub fn provider_order_id(payment: &Value) -> String {
+    payment["provider"]["order_id"]
+        .as_str()
+        .expect("payment has a provider order")
+        .to_owned()
+}
+
+pub fn payment_id(payment: &Value) -> String {
+    payment["payment_id"]
+        .as_str()
+        .expect("payment id")
+        .to_owned()
+}
+
+pub fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

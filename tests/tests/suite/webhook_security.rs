@@ -1,0 +1,197 @@
+//! Forged, stale and replayed webhooks change nothing (DESIGN 5).
+
+use mercadopago_mock::signing::signature_header;
+use serde_json::Value;
+
+use crate::support::{now_millis, order_body, payment_id, provider_order_id, Stack, SECRET};
+
+const FIVE_MINUTES_MS: i64 = 5 * 60 * 1000;
+
+/// A pending payment whose MP order is already approved, so any webhook that got
+/// through would approve it.
+async fn approved_at_provider(stack: &Stack, order: &str) -> (String, String) {
+    let created = stack.create(&order_body(order)).await;
+    assert_eq!(created.status, 201);
+    let provider_order = provider_order_id(&created.body);
+    let paid = stack.pay_silently(&provider_order, "approved").await;
+    assert_eq!(paid.status, 200);
+    assert_eq!(paid.body["webhook"], Value::Null, "no webhook sent yet");
+    (payment_id(&created.body), provider_order)
+}
+
+async fn status_of(stack: &Stack, payment: &str) -> String {
+    stack.get(&format!("/payments/{payment}")).await.body["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn forged_or_stale_webhooks_are_401_and_change_nothing() {
+    let stack = Stack::start().await;
+    let (payment, order) = approved_at_provider(&stack, "ord-forged").await;
+    let query = format!("data.id={order}&type=order");
+    let now = now_millis();
+    let other = approved_at_provider(&stack, "ord-other").await.1;
+
+    let valid_for_other = signature_header(SECRET, &other, "req-1", now);
+    let wrong_secret = signature_header("not-the-secret", &order, "req-1", now);
+    let stale = signature_header(SECRET, &order, "req-1", now - FIVE_MINUTES_MS - 1000);
+    let future = signature_header(SECRET, &order, "req-1", now + FIVE_MINUTES_MS + 1000);
+    let other_request_id = signature_header(SECRET, &order, "req-2", now);
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("missing signature", vec![("x-request-id", "req-1")]),
+        (
+            "malformed signature",
+            vec![("x-signature", "v1=abc"), ("x-request-id", "req-1")],
+        ),
+        (
+            "wrong secret",
+            vec![("x-signature", &wrong_secret), ("x-request-id", "req-1")],
+        ),
+        (
+            "signed for another data.id",
+            vec![("x-signature", &valid_for_other), ("x-request-id", "req-1")],
+        ),
+        (
+            "signed for another request id",
+            vec![
+                ("x-signature", &other_request_id),
+                ("x-request-id", "req-1"),
+            ],
+        ),
+        (
+            "ts older than 5 minutes",
+            vec![("x-signature", &stale), ("x-request-id", "req-1")],
+        ),
+        (
+            "ts 5 minutes ahead",
+            vec![("x-signature", &future), ("x-request-id", "req-1")],
+        ),
+    ];
+    for (name, headers) in cases {
+        let reply = stack.webhook(&query, &headers).await;
+        assert_eq!(reply.status, 401, "{name}");
+        assert_eq!(reply.content_type(), "application/problem+json", "{name}");
+        assert_eq!(reply.body["type"], "/problems/invalid-signature", "{name}");
+        assert_eq!(status_of(&stack, &payment).await, "pending", "{name}");
+        assert!(stack.events().await.is_empty(), "{name}");
+    }
+    // Proof the setup could change something: the real signature applies.
+    let genuine = signature_header(SECRET, &order, "req-1", now);
+    let reply = stack
+        .webhook(
+            &query,
+            &[("x-signature", &genuine), ("x-request-id", "req-1")],
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(status_of(&stack, &payment).await, "approved");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_valid_webhook_is_200_and_emits_nothing_more() {
+    let stack = Stack::start().await;
+    let created = stack.create(&order_body("ord-replay")).await;
+    let order = provider_order_id(&created.body);
+    let paid = stack.pay(&order, "approved").await;
+    let delivery = &paid.body["webhook"];
+    assert_eq!(delivery["status"], 200);
+    assert_eq!(stack.events().await.len(), 1);
+
+    // Replay exactly what MP sent, three times.
+    let query = delivery["url"]
+        .as_str()
+        .unwrap()
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_owned();
+    let signature = delivery["x_signature"].as_str().unwrap().to_owned();
+    let request_id = delivery["x_request_id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let reply = stack
+            .webhook(
+                &query,
+                &[("x-signature", &signature), ("x-request-id", &request_id)],
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["outcome"], "unchanged");
+    }
+    assert_eq!(stack.events().await.len(), 1);
+    assert_eq!(
+        status_of(&stack, &payment_id(&created.body)).await,
+        "approved"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_sdk_style_signature_over_the_id_as_received_is_accepted() {
+    let stack = Stack::start().await;
+    let (payment, order) = approved_at_provider(&stack, "ord-sdk").await;
+    // MP's Python SDK signs the id as received (upper case here), ts in seconds.
+    let ts = (now_millis() / 1000).to_string();
+    let manifest = format!("id:{order};request-id:req-9;ts:{ts};");
+    let v1 = mercadopago_mock::signing::sign_manifest(SECRET, &manifest);
+    let header = format!("ts={ts},v1={v1}");
+    let reply = stack
+        .webhook(
+            &format!("data.id={order}&type=order"),
+            &[("x-signature", &header), ("x-request-id", "req-9")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(status_of(&stack, &payment).await, "approved");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn other_topics_and_unknown_orders_are_acknowledged_without_change() {
+    let stack = Stack::start().await;
+    let now = now_millis();
+    let unknown = "ORD01UNKNOWN0000000000000000";
+    let signature = signature_header(SECRET, unknown, "req-1", now);
+    let headers = [
+        ("x-signature", signature.as_str()),
+        ("x-request-id", "req-1"),
+    ];
+    let reply = stack
+        .webhook(&format!("data.id={unknown}&type=order"), &headers)
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["outcome"], "ignored");
+    let reply = stack
+        .webhook(&format!("data.id={unknown}&type=payment"), &headers)
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["outcome"], "ignored");
+    assert!(stack.events().await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn provider_unreachable_on_a_webhook_is_503_then_the_redelivery_applies() {
+    let stack = Stack::start().await;
+    let (payment, order) = approved_at_provider(&stack, "ord-mp-down").await;
+    stack.local.mock.state.fail_next(3, 500);
+    let signature = signature_header(SECRET, &order, "req-1", now_millis());
+    let headers = [
+        ("x-signature", signature.as_str()),
+        ("x-request-id", "req-1"),
+    ];
+    let query = format!("data.id={order}&type=order");
+    let reply = stack.webhook(&query, &headers).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.content_type(), "application/problem+json");
+    assert_eq!(status_of(&stack, &payment).await, "pending");
+    assert!(stack.events().await.is_empty());
+
+    let reply = stack.webhook(&query, &headers).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(status_of(&stack, &payment).await, "approved");
+    assert_eq!(stack.events().await.len(), 1);
+    stack.stop().await;
+}

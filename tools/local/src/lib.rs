@@ -1,0 +1,197 @@
+//! The whole payments service in one process (DESIGN 10): the same handlers the
+//! Lambdas run, an in-memory store and publisher, and the embedded Mercado Pago
+//! mock. Used by `cargo run -p payments-local` and by the acceptance tests.
+
+mod routes;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mercadopago_mock::{MockConfig, MockServer};
+use payments::adapters::memory::{MemoryPublisher, MemoryStore};
+use payments::adapters::mercadopago::{
+    AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy,
+};
+use payments::adapters::system::{SystemClock, UlidGenerator};
+use payments::app::{
+    ApplyNotification, CreatePayment, PaymentQueries, SignaturePolicy, WebhookSecret,
+};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret";
+pub const LOCAL_ACCESS_TOKEN: &str = "TEST-local-access-token";
+pub const LOCAL_POS_ID: &str = "LOCALPOS001";
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub mock_port: u16,
+    pub webhook_secret: String,
+    pub payment_expiry: Duration,
+    pub mp_timeout: Duration,
+    pub mp_retry: RetryPolicy,
+    /// Print each published event as a JSON line on stdout.
+    pub print_events: bool,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            port: 3000,
+            mock_port: 3001,
+            webhook_secret: DEFAULT_WEBHOOK_SECRET.into(),
+            payment_expiry: Duration::from_secs(15 * 60),
+            mp_timeout: Duration::from_secs(5),
+            mp_retry: RetryPolicy::default(),
+            print_events: true,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot build the Mercado Pago client: {0}")]
+    Client(String),
+    #[error("webhook secret must not be empty")]
+    EmptySecret,
+}
+
+/// The use cases behind the routes, wired once.
+pub struct Services {
+    pub create: CreatePayment,
+    pub queries: PaymentQueries,
+    pub webhook: ApplyNotification,
+    pub publisher: Arc<MemoryPublisher>,
+}
+
+pub struct LocalStack {
+    pub api_addr: SocketAddr,
+    pub mock: MockServer,
+    pub store: Arc<MemoryStore>,
+    pub publisher: Arc<MemoryPublisher>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+async fn bind(port: u16) -> Result<TcpListener, LocalError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| LocalError::Bind { addr, source })
+}
+
+impl LocalStack {
+    pub async fn start(config: LocalConfig) -> Result<Self, LocalError> {
+        let secret =
+            WebhookSecret::new(config.webhook_secret.clone()).ok_or(LocalError::EmptySecret)?;
+        let api_listener = bind(config.port).await?;
+        let api_addr = api_listener
+            .local_addr()
+            .map_err(|source| LocalError::Bind {
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)),
+                source,
+            })?;
+        let notification_url = format!("http://{api_addr}/webhooks/mercadopago");
+        let mock_listener = bind(config.mock_port).await?;
+        let mock = MockServer::serve(
+            mock_listener,
+            MockConfig {
+                webhook_secret: config.webhook_secret.clone(),
+                default_notification_url: Some(notification_url.clone()),
+            },
+        )
+        .map_err(|source| LocalError::Bind {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, config.mock_port)),
+            source,
+        })?;
+
+        let store = Arc::new(MemoryStore::new());
+        let publisher = Arc::new(if config.print_events {
+            MemoryPublisher::printing()
+        } else {
+            MemoryPublisher::new()
+        });
+        let provider = Arc::new(
+            MercadoPagoClient::new(MercadoPagoConfig {
+                base_url: mock.base_url(),
+                access_token: AccessToken::new(LOCAL_ACCESS_TOKEN),
+                external_pos_id: LOCAL_POS_ID.into(),
+                notification_url: Some(notification_url),
+                expiration_time: format!("PT{}S", config.payment_expiry.as_secs()),
+                timeout: config.mp_timeout,
+                retry: config.mp_retry,
+            })
+            .map_err(|e| LocalError::Client(e.to_string()))?,
+        );
+        let clock = Arc::new(SystemClock);
+        let ids = Arc::new(UlidGenerator::default());
+        let services = Arc::new(Services {
+            create: CreatePayment::new(
+                store.clone(),
+                provider.clone(),
+                clock.clone(),
+                ids.clone(),
+                config.payment_expiry,
+            ),
+            queries: PaymentQueries::new(store.clone()),
+            webhook: ApplyNotification::new(
+                store.clone(),
+                provider,
+                publisher.clone(),
+                clock,
+                ids,
+                SignaturePolicy::Required(secret),
+            ),
+            publisher: publisher.clone(),
+        });
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = routes::router(services);
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = axum::serve(api_listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "local API stopped");
+            }
+        });
+        Ok(Self {
+            api_addr,
+            mock,
+            store,
+            publisher,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    pub fn mock_url(&self) -> String {
+        self.mock.base_url()
+    }
+
+    /// Stops the API and the mock and waits for both.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.mock.shutdown().await;
+    }
+}

@@ -1,0 +1,92 @@
+//! Routes of DESIGN 10, each handing an `http::Request` to the shared handler
+//! the matching Lambda runs.
+
+use std::sync::Arc;
+
+use axum::body::Body as AxumBody;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use payments::http::{
+    handle_create_payment, handle_get_payment, handle_webhook, HttpResponse, Problem, RequestError,
+    MAX_BODY_BYTES,
+};
+use serde_json::{json, Value};
+
+use crate::Services;
+
+pub(crate) fn router(services: Arc<Services>) -> Router {
+    Router::new()
+        .route("/payments", post(create).get(get_payment))
+        .route("/payments/{payment_id}", get(get_payment))
+        .route("/webhooks/mercadopago", post(webhook))
+        .route("/local/events", get(events))
+        .fallback(not_found)
+        .with_state(services)
+}
+
+/// Reads the body like API Gateway hands it to Lambda: whole, as bytes. A body
+/// far above the handlers' own limit is refused here without buffering it all.
+async fn to_lambda(request: Request) -> Result<lambda_http::Request, HttpResponse> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES * 4)
+        .await
+        .map_err(|_| Problem::from(RequestError::TooLarge(MAX_BODY_BYTES)).into_response())?;
+    Ok(http::Request::from_parts(
+        parts,
+        lambda_http::Body::from(bytes.to_vec()),
+    ))
+}
+
+fn to_axum(response: HttpResponse) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        lambda_http::Body::Empty => AxumBody::empty(),
+        lambda_http::Body::Text(text) => AxumBody::from(text),
+        lambda_http::Body::Binary(bytes) => AxumBody::from(bytes),
+        _ => AxumBody::empty(),
+    };
+    Response::from_parts(parts, body)
+}
+
+async fn create(State(services): State<Arc<Services>>, request: Request) -> Response {
+    match to_lambda(request).await {
+        Ok(request) => to_axum(handle_create_payment(&services.create, request).await),
+        Err(response) => to_axum(response),
+    }
+}
+
+async fn get_payment(State(services): State<Arc<Services>>, request: Request) -> Response {
+    match to_lambda(request).await {
+        Ok(request) => to_axum(handle_get_payment(&services.queries, request).await),
+        Err(response) => to_axum(response),
+    }
+}
+
+async fn webhook(State(services): State<Arc<Services>>, request: Request) -> Response {
+    match to_lambda(request).await {
+        Ok(request) => to_axum(handle_webhook(&services.webhook, request).await),
+        Err(response) => to_axum(response),
+    }
+}
+
+/// Every published event, oldest first, as subscribers received it.
+async fn events(State(services): State<Arc<Services>>) -> Response {
+    let items: Vec<Value> = services
+        .publisher
+        .published()
+        .iter()
+        .map(|event| serde_json::from_str(&event.body).unwrap_or(Value::Null))
+        .collect();
+    let mut response = Response::new(AxumBody::from(json!({ "items": items }).to_string()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn not_found() -> Response {
+    to_axum(Problem::from(RequestError::NoRoute).into_response())
+}

@@ -1,0 +1,199 @@
+//! MP's own endpoints: create, read and cancel an order.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::state::{KeyEntry, MockState, Order};
+use crate::validate;
+
+pub(crate) fn mp_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"errors": [{"code": code, "message": message}]})),
+    )
+        .into_response()
+}
+
+pub(crate) fn now_iso() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Auth and fault switches, common to every `/v1` call.
+async fn gate(state: &MockState, headers: &HeaderMap) -> Result<(), Response> {
+    let fault = state.next_fault();
+    if let Some(delay) = fault.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(status) = fault.fail_with {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Err(mp_error(
+            status,
+            "injected_fault",
+            "fault injected by the mock",
+        ));
+    }
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| !token.trim().is_empty());
+    if authorized {
+        Ok(())
+    } else {
+        Err(mp_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "invalid access token",
+        ))
+    }
+}
+
+pub(crate) async fn create_order(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = gate(&state, &headers).await {
+        return response;
+    }
+    let key = match headers
+        .get("x-idempotency-key")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(key) if !key.is_empty() && key.len() <= 64 => key.to_owned(),
+        _ => {
+            return mp_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "X-Idempotency-Key header of 1 to 64 characters is required",
+            )
+        }
+    };
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(_) => return mp_error(StatusCode::BAD_REQUEST, "invalid_body", "body is not JSON"),
+    };
+    let body_hash = hex::encode(Sha256::digest(request.to_string().as_bytes()));
+
+    // Claim the key, or answer from what it already holds.
+    {
+        let mut inner = state.lock();
+        match inner.keys.get(&key) {
+            Some(KeyEntry::Processing) => {
+                return mp_error(
+                    StatusCode::LOCKED,
+                    "idempotency_key_locked",
+                    "request with this key is still being processed",
+                )
+            }
+            Some(KeyEntry::Done {
+                body_hash: first,
+                order_id,
+            }) => {
+                if *first != body_hash {
+                    return mp_error(
+                        StatusCode::CONFLICT,
+                        "idempotency_key_already_used",
+                        "key already used with a different body",
+                    );
+                }
+                return match inner.orders.get(order_id) {
+                    Some(order) => (StatusCode::CREATED, Json(order.to_json())).into_response(),
+                    None => mp_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "lost order",
+                    ),
+                };
+            }
+            None => {}
+        }
+        if let Err(invalid) = validate::create_order(&request) {
+            return mp_error(StatusCode::BAD_REQUEST, invalid.code, &invalid.message);
+        }
+        inner.keys.insert(key.clone(), KeyEntry::Processing);
+    }
+
+    let now = now_iso();
+    let order = Order {
+        id: format!("ORD{}", ulid::Ulid::new()),
+        payment_id: format!("PAY{}", ulid::Ulid::new()),
+        status: "created".into(),
+        status_detail: "created".into(),
+        payment_status: "created".into(),
+        notification_url: request
+            .get("notification_url")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        qr_data: format!(
+            "00020101021243650016COM.MERCADOLIBRE0201306360{}5204970053039865802BR5909Test Shop6009SAO PAULO62070503***6304",
+            request["external_reference"].as_str().unwrap_or_default()
+        ),
+        request,
+        created: now.clone(),
+        updated: now,
+    };
+    let rendered = order.to_json();
+    {
+        let mut inner = state.lock();
+        inner.keys.insert(
+            key,
+            KeyEntry::Done {
+                body_hash,
+                order_id: order.id.clone(),
+            },
+        );
+        inner.orders.insert(order.id.clone(), order);
+    }
+    state.count_order();
+    (StatusCode::CREATED, Json(rendered)).into_response()
+}
+
+pub(crate) async fn get_order(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = gate(&state, &headers).await {
+        return response;
+    }
+    match state.lock().orders.get(&id) {
+        Some(order) => (StatusCode::OK, Json(order.to_json())).into_response(),
+        None => mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found"),
+    }
+}
+
+pub(crate) async fn cancel_order(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = gate(&state, &headers).await {
+        return response;
+    }
+    let mut inner = state.lock();
+    let Some(order) = inner.orders.get_mut(&id) else {
+        return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
+    };
+    if order.status != "created" && order.status != "canceled" {
+        return mp_error(
+            StatusCode::CONFLICT,
+            "cannot_cancel_order",
+            &format!("order in status {} cannot be canceled", order.status),
+        );
+    }
+    order.status = "canceled".into();
+    order.status_detail = "canceled".into();
+    order.payment_status = "canceled".into();
+    order.updated = now_iso();
+    (StatusCode::OK, Json(order.to_json())).into_response()
+}

@@ -1,0 +1,115 @@
+//! A stand-in for Mercado Pago's Orders API (in-person QR), for tests and the
+//! local stack. It speaks MP's HTTP API, honours `X-Idempotency-Key` as MP does
+//! (same key + same body: same order; other body: 409; still processing: 423),
+//! validates bodies like MP (400), and signs webhooks exactly as MP documents.
+//! Control endpoints under `/mock/` act as the customer and inject faults.
+
+mod api;
+mod control;
+pub mod signing;
+mod state;
+mod validate;
+mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use state::MockState;
+
+/// How the mock signs and where it sends webhooks when an order names no URL.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub webhook_secret: String,
+    pub default_notification_url: Option<String>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            webhook_secret: "local-webhook-secret".into(),
+            default_notification_url: None,
+        }
+    }
+}
+
+pub fn router(state: Arc<MockState>) -> Router {
+    Router::new()
+        .route("/v1/orders", post(api::create_order))
+        .route("/v1/orders/{id}", get(api::get_order))
+        .route("/v1/orders/{id}/cancel", post(api::cancel_order))
+        .route("/mock/orders", get(control::list_orders))
+        .route("/mock/orders/{id}/pay", post(control::pay))
+        .route("/mock/orders/{id}/expire", post(control::expire))
+        .route("/mock/orders/{id}/notify", post(control::notify))
+        .route(
+            "/mock/faults",
+            post(control::set_faults).delete(control::clear_faults),
+        )
+        .route("/mock/stats", get(control::stats))
+        .with_state(state)
+}
+
+/// A running mock; dropping it without `shutdown` leaves it serving until the
+/// runtime ends.
+pub struct MockServer {
+    pub addr: SocketAddr,
+    pub state: Arc<MockState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl MockServer {
+    /// Serves on an already-bound listener (bind 127.0.0.1:0 for a free port).
+    pub fn serve(listener: TcpListener, config: MockConfig) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let state = Arc::new(MockState::new(config));
+        let app = router(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(%error, "mercadopago mock stopped");
+            }
+        });
+        Ok(Self {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    pub async fn start(addr: SocketAddr, config: MockConfig) -> std::io::Result<Self> {
+        Self::serve(TcpListener::bind(addr).await?, config)
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
