@@ -8,12 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: test checks fmt-check clippy lint-template cargo-test venv build bench local clean-venv
+.PHONY: test checks fmt-check clippy lint-template sdk-compat cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
-checks: fmt-check lint-template clippy cargo-test
+# cargo-test runs last: its summary line is the run's closing line.
+checks: fmt-check lint-template clippy sdk-compat cargo-test
 
 venv: $(VENV)/.installed
 
@@ -30,6 +31,11 @@ clippy:
 
 lint-template: venv
 	$(VENV)/bin/cfn-lint template.yaml
+
+# The mock must serve Mercado Pago's official Python SDK unchanged.
+sdk-compat: venv
+	cargo build --quiet -p mercadopago-mock
+	$(VENV)/bin/python tools/mercadopago-mock/sdk-compat/check_official_sdk.py target/debug/mercadopago-mock
 
 cargo-test:
 	tools/ci/cargo-test.sh

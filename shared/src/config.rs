@@ -113,22 +113,21 @@ pub fn signature_policy_from_env(env: &dyn Env) -> Result<SignaturePolicy, Confi
     }
 }
 
-/// Which store and publisher a function uses. Only the in-memory pair exists
-/// until the DynamoDB and SNS adapters land; anything else fails init.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Memory,
+/// `PAYMENTS_TABLE`: the DynamoDB table every function reads or writes.
+pub fn table_from_env(env: &dyn Env) -> Result<String, ConfigError> {
+    required(env, "PAYMENTS_TABLE")
 }
 
-impl Backend {
-    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        match env.get("PAYMENTS_BACKEND").as_deref() {
-            None | Some("memory") => Ok(Self::Memory),
-            Some(_) => Err(ConfigError::Invalid {
-                name: "PAYMENTS_BACKEND",
-                message: "only `memory` is available in this build".into(),
-            }),
-        }
+/// `PAYMENTS_TOPIC_ARN`: where payment events are published.
+pub fn topic_from_env(env: &dyn Env) -> Result<String, ConfigError> {
+    let arn = required(env, "PAYMENTS_TOPIC_ARN")?;
+    if arn.starts_with("arn:") {
+        Ok(arn)
+    } else {
+        Err(ConfigError::Invalid {
+            name: "PAYMENTS_TOPIC_ARN",
+            message: "must be an SNS topic ARN".into(),
+        })
     }
 }
 
@@ -228,6 +227,29 @@ mod tests {
         assert_eq!(ok.payment_expiry, Duration::from_secs(900));
         assert_eq!(ok.mercadopago.base_url, ProviderSettings::DEFAULT_BASE_URL);
         assert_eq!(ok.mercadopago.timeout, Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn table_and_topic_are_required() {
+        assert_eq!(
+            table_from_env(&env(&[])),
+            Err(ConfigError::Missing("PAYMENTS_TABLE"))
+        );
+        assert_eq!(
+            table_from_env(&env(&[("PAYMENTS_TABLE", "t")])),
+            Ok("t".to_owned())
+        );
+        assert_eq!(
+            topic_from_env(&env(&[])),
+            Err(ConfigError::Missing("PAYMENTS_TOPIC_ARN"))
+        );
+        assert!(matches!(
+            topic_from_env(&env(&[("PAYMENTS_TOPIC_ARN", "payments")])),
+            Err(ConfigError::Invalid {
+                name: "PAYMENTS_TOPIC_ARN",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -4,21 +4,22 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{service_fn, Error, Request};
-use payments::adapters::memory::MemoryStore;
+use payments::adapters::dynamodb::DynamoStore;
 use payments::adapters::mercadopago::MercadoPagoClient;
 use payments::adapters::system::{SystemClock, UlidGenerator};
 use payments::app::CreatePayment;
-use payments::config::{Backend, ProcessEnv, ProviderSettings};
+use payments::config::{table_from_env, ProcessEnv, ProviderSettings};
 use payments::http::handle_create_payment;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init_json_logs();
     // Cold start: configuration and clients are built once, reused by every event.
-    let Backend::Memory = Backend::from_env(&ProcessEnv)?;
+    let table = table_from_env(&ProcessEnv)?;
     let settings = ProviderSettings::from_env(&ProcessEnv)?;
+    let aws = aws_config::load_from_env().await;
     let app = Arc::new(CreatePayment::new(
-        Arc::new(MemoryStore::new()),
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table)),
         Arc::new(MercadoPagoClient::new(settings.mercadopago)?),
         Arc::new(SystemClock),
         Arc::new(UlidGenerator::default()),

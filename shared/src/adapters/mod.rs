@@ -1,5 +1,7 @@
 //! Implementations of the ports.
 
+pub mod dynamodb;
 pub mod memory;
 pub mod mercadopago;
+pub mod sns;
 pub mod system;

@@ -25,6 +25,17 @@ impl EventType {
         }
     }
 
+    pub const ALL: [EventType; 4] = [
+        Self::Approved,
+        Self::Declined,
+        Self::Expired,
+        Self::Refunded,
+    ];
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Approved => "payment.approved",

@@ -3,7 +3,12 @@
 //! adapter against the mock.
 
 mod acceptance;
+mod aws_flow;
 mod bad_input;
 mod mercadopago_adapter;
+mod moto;
+mod store_contract;
 mod support;
+mod template;
+mod template_contract;
 mod webhook_security;

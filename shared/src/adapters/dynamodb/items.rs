@@ -1,0 +1,215 @@
+//! The table layout (DESIGN 6): keys, index names, and item <-> domain mapping.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::domain::{
+    Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId, Payment,
+    PaymentId, PaymentParts, PaymentStatus, ProviderRef, Sku, Timestamp, Title,
+};
+use crate::ports::{OrderLock, OrderLockState, OutboxEvent, StoreError};
+
+pub type DynamoItem = HashMap<String, AttributeValue>;
+
+/// Names the code relies on; tests check them against template.yaml.
+pub struct Index;
+
+impl Index {
+    pub const BY_ORDER: &'static str = "by-order";
+    pub const OUTBOX: &'static str = "outbox";
+    pub const DUE: &'static str = "due";
+    /// Sparse-index marker value of `outbox` and `due`.
+    pub const PENDING: &'static str = "pending";
+}
+
+pub mod keys {
+    use crate::domain::{EventId, OrderId, PaymentId};
+
+    pub const PAYMENT_SK: &str = "PAYMENT";
+    pub const ORDER_SK: &str = "ORDER";
+
+    pub fn payment_pk(id: &PaymentId) -> String {
+        format!("PAYMENT#{id}")
+    }
+    pub fn order_pk(id: &OrderId) -> String {
+        format!("ORDER#{id}")
+    }
+    pub fn event_sk(id: &EventId) -> String {
+        format!("EVENT#{id}")
+    }
+}
+
+/// Events stay in the table for 30 days after they are written.
+pub const EVENT_TTL_SECONDS: i64 = 30 * 24 * 3600;
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
+    let p = payment.parts();
+    let mut item = DynamoItem::new();
+    item.insert("pk".into(), s(keys::payment_pk(&p.id)));
+    item.insert("sk".into(), s(keys::PAYMENT_SK));
+    item.insert("payment_id".into(), s(p.id.as_str()));
+    item.insert("order_id".into(), s(p.order_id.as_str()));
+    item.insert("status".into(), s(p.status.as_str()));
+    item.insert("amount".into(), n(p.amount.minor_units()));
+    item.insert("currency".into(), s(p.amount.currency().code()));
+    let lines = p
+        .items
+        .as_slice()
+        .iter()
+        .map(|line| {
+            AttributeValue::M(HashMap::from([
+                ("sku".to_owned(), s(line.sku().as_str())),
+                ("title".to_owned(), s(line.title().as_str())),
+                ("quantity".to_owned(), n(line.quantity())),
+                ("unit_price".to_owned(), n(line.unit_price().minor_units())),
+            ]))
+        })
+        .collect();
+    item.insert("items".into(), AttributeValue::L(lines));
+    item.insert("fingerprint".into(), s(p.fingerprint.as_str()));
+    if let Some(description) = &p.description {
+        item.insert("description".into(), s(description.as_str()));
+    }
+    if let Some(provider) = &p.provider {
+        item.insert("provider_order_id".into(), s(&provider.order_id));
+        if let Some(payment_id) = &provider.payment_id {
+            item.insert("provider_payment_id".into(), s(payment_id));
+        }
+    }
+    if let Some(qr) = &p.qr_data {
+        item.insert("qr_data".into(), s(qr));
+    }
+    item.insert("created_at".into(), s(p.created_at.to_rfc3339()));
+    item.insert("updated_at".into(), s(p.updated_at.to_rfc3339()));
+    item.insert("expires_at".into(), s(p.expires_at.to_rfc3339()));
+    if let Some(reason) = &p.decline_reason {
+        item.insert("decline_reason".into(), s(reason));
+    }
+    item.insert("version".into(), n(p.version));
+    // Sparse `due` index: only pending payments are candidates for the sweeper.
+    if p.status == PaymentStatus::Pending {
+        item.insert("due".into(), s(Index::PENDING));
+    }
+    item
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn get_s<'a>(item: &'a DynamoItem, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| corrupt(&format!("attribute {name} missing or not a string")))
+}
+
+fn opt_s(item: &DynamoItem, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n<T: std::str::FromStr>(item: &DynamoItem, name: &str) -> Result<T, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt(&format!("attribute {name} missing or not a number")))
+}
+
+fn domain<T>(result: Result<T, crate::domain::DomainError>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError> {
+    let currency = domain(Currency::parse(get_s(item, "currency")?))?;
+    let amount = domain(Money::new(get_n(item, "amount")?, currency))?;
+    let lines = item
+        .get("items")
+        .and_then(|v| v.as_l().ok())
+        .ok_or_else(|| corrupt("attribute items missing"))?
+        .iter()
+        .map(|line| {
+            let line = line.as_m().map_err(|_| corrupt("item line is not a map"))?;
+            domain(Item::new(
+                domain(Sku::parse(get_s(line, "sku")?))?,
+                domain(Title::parse(get_s(line, "title")?))?,
+                get_n(line, "quantity")?,
+                domain(Money::new(get_n(line, "unit_price")?, currency))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let provider = opt_s(item, "provider_order_id").map(|order_id| ProviderRef {
+        order_id,
+        payment_id: opt_s(item, "provider_payment_id"),
+    });
+    Ok(Payment::restore(PaymentParts {
+        id: domain(PaymentId::parse(get_s(item, "payment_id")?))?,
+        order_id: domain(OrderId::parse(get_s(item, "order_id")?))?,
+        status: domain(PaymentStatus::parse(get_s(item, "status")?))?,
+        amount,
+        items: domain(Items::new(lines, amount))?,
+        description: opt_s(item, "description")
+            .map(|d| domain(Description::parse(&d)))
+            .transpose()?,
+        fingerprint: domain(Fingerprint::parse(get_s(item, "fingerprint")?))?,
+        provider,
+        qr_data: opt_s(item, "qr_data"),
+        created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
+        updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
+        expires_at: domain(Timestamp::parse(get_s(item, "expires_at")?))?,
+        decline_reason: opt_s(item, "decline_reason"),
+        version: get_n(item, "version")?,
+    }))
+}
+
+pub(crate) fn lock_from_item(item: &DynamoItem) -> Result<OrderLock, StoreError> {
+    let order_id = get_s(item, "pk")?
+        .strip_prefix("ORDER#")
+        .ok_or_else(|| corrupt("order lock key"))?;
+    Ok(OrderLock {
+        order_id: domain(OrderId::parse(order_id))?,
+        live_payment_id: domain(PaymentId::parse(get_s(item, "live_payment_id")?))?,
+        state: OrderLockState::parse(get_s(item, "state")?)
+            .ok_or_else(|| corrupt("order lock state"))?,
+        version: get_n(item, "version")?,
+    })
+}
+
+pub(crate) fn event_item(event: &OutboxEvent) -> DynamoItem {
+    DynamoItem::from([
+        ("pk".to_owned(), s(keys::payment_pk(&event.payment_id))),
+        ("sk".to_owned(), s(keys::event_sk(&event.event_id))),
+        ("event_id".to_owned(), s(event.event_id.as_str())),
+        ("event_type".to_owned(), s(event.event_type.as_str())),
+        ("payment_id".to_owned(), s(event.payment_id.as_str())),
+        ("event_order_id".to_owned(), s(event.order_id.as_str())),
+        ("body".to_owned(), s(&event.body)),
+        ("created_at".to_owned(), s(event.created_at.to_rfc3339())),
+        ("outbox".to_owned(), s(Index::PENDING)),
+        (
+            "ttl".to_owned(),
+            n(event.created_at.unix_seconds() + EVENT_TTL_SECONDS),
+        ),
+    ])
+}
+
+pub(crate) fn event_from_item(item: &DynamoItem) -> Result<OutboxEvent, StoreError> {
+    let event_type =
+        EventType::parse(get_s(item, "event_type")?).ok_or_else(|| corrupt("event_type"))?;
+    Ok(OutboxEvent {
+        event_id: domain(EventId::parse(get_s(item, "event_id")?))?,
+        event_type,
+        payment_id: domain(PaymentId::parse(get_s(item, "payment_id")?))?,
+        order_id: domain(OrderId::parse(get_s(item, "event_order_id")?))?,
+        body: get_s(item, "body")?.to_owned(),
+        created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
+    })
+}

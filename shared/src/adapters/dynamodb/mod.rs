@@ -1,0 +1,10 @@
+//! `PaymentStore` on one DynamoDB table (DESIGN 6). Every write that can race is
+//! conditional; a status change, its event and the order lock move in one
+//! TransactWriteItems. Failed conditions come back as `StoreError::Conflict`.
+
+mod errors;
+mod items;
+mod store;
+
+pub use items::{keys, Index};
+pub use store::DynamoStore;

@@ -1,0 +1,248 @@
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+
+use super::errors::store_error;
+use super::items::{
+    event_from_item, event_item, keys, lock_from_item, n, payment_from_item, payment_item, s,
+    DynamoItem, Index,
+};
+use crate::domain::{OrderId, Payment, PaymentId, Timestamp};
+use crate::ports::{OrderLock, OrderLockState, OutboxEvent, PaymentStore, StoreError};
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<DynamoItem>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    fn put(&self, item: DynamoItem, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn transact(
+        &self,
+        operation: &'static str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| store_error(operation, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl PaymentStore for DynamoStore {
+    async fn insert_pending(
+        &self,
+        payment: &Payment,
+        expected_lock_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)")?;
+        let lock_item = DynamoItem::from([
+            ("pk".to_owned(), s(keys::order_pk(payment.order_id()))),
+            ("sk".to_owned(), s(keys::ORDER_SK)),
+            ("live_payment_id".to_owned(), s(payment.id().as_str())),
+            ("state".to_owned(), s(OrderLockState::Open.as_str())),
+            (
+                "version".to_owned(),
+                n(expected_lock_version.map_or(1, |v| v + 1)),
+            ),
+        ]);
+        let take_lock = match expected_lock_version {
+            None => self.put(lock_item, "attribute_not_exists(pk)")?,
+            Some(version) => {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(lock_item))
+                    .condition_expression("version = :expected")
+                    .expression_attribute_values(":expected", n(version))
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
+                TransactWriteItem::builder().put(put).build()
+            }
+        };
+        self.transact("insert_pending", vec![new_payment, take_lock])
+            .await
+    }
+
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        self.get_item(keys::payment_pk(id), keys::PAYMENT_SK)
+            .await?
+            .map(|item| payment_from_item(&item))
+            .transpose()
+    }
+
+    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+        let mut payments = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(Index::BY_ORDER)
+                .key_condition_expression("order_id = :order")
+                .expression_attribute_values(":order", s(order_id.as_str()))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Query by-order", e))?;
+            for item in output.items() {
+                payments.push(payment_from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(payments);
+            }
+        }
+    }
+
+    async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError> {
+        self.get_item(keys::order_pk(order_id), keys::ORDER_SK)
+            .await?
+            .map(|item| lock_from_item(&item))
+            .transpose()
+    }
+
+    async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(payment_item(payment)))
+            .condition_expression("version = :expected AND #status = :status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":status", s(payment.status().as_str()))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem payment", e))?;
+        Ok(())
+    }
+
+    async fn commit_transition(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+        event: &OutboxEvent,
+    ) -> Result<(), StoreError> {
+        let payment_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(payment_item(payment)))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
+        let event_put = self.put(event_item(event), "attribute_not_exists(pk)")?;
+        let lock_update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::order_pk(payment.order_id())))
+            .key("sk", s(keys::ORDER_SK))
+            .update_expression("SET #state = :state, version = version + :one")
+            .condition_expression("live_payment_id = :payment")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(
+                ":state",
+                s(OrderLockState::after(payment.status()).as_str()),
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":payment", s(payment.id().as_str()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("building Update: {e}")))?;
+        self.transact(
+            "commit_transition",
+            vec![
+                TransactWriteItem::builder().put(payment_put).build(),
+                event_put,
+                TransactWriteItem::builder().update(lock_update).build(),
+            ],
+        )
+        .await
+    }
+
+    async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(Index::OUTBOX)
+            .key_condition_expression("outbox = :pending")
+            .expression_attribute_values(":pending", s(Index::PENDING))
+            .scan_index_forward(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| store_error("Query outbox", e))?;
+        output.items().iter().map(event_from_item).collect()
+    }
+
+    async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::payment_pk(&event.payment_id)))
+            .key("sk", s(keys::event_sk(&event.event_id)))
+            .update_expression("REMOVE outbox")
+            // Never create a stub item for an event that is not there.
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem outbox", e));
+        match result {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
+        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(Index::DUE)
+            .key_condition_expression("due = :pending AND expires_at <= :now")
+            .expression_attribute_values(":pending", s(Index::PENDING))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .scan_index_forward(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| store_error("Query due", e))?;
+        output.items().iter().map(payment_from_item).collect()
+    }
+}

@@ -1,0 +1,325 @@
+//! One contract, two backends: the same test bodies run against the in-memory
+//! store and the DynamoDB store on moto (table from template.yaml).
+
+use std::sync::Arc;
+
+use payments::adapters::dynamodb::DynamoStore;
+use payments::adapters::memory::MemoryStore;
+use payments::domain::{
+    Currency, EventId, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId,
+    PaymentStatus, ProviderRef, Sku, Timestamp, Title, TransitionDetails,
+};
+use payments::ports::{OrderLockState, OutboxEvent, PaymentStore, StoreError};
+
+use crate::moto;
+
+const T0: i64 = 1_795_608_000_000;
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(T0 + offset_ms).unwrap()
+}
+
+fn payment(order: &str, created_ms: i64) -> Payment {
+    let amount = Money::new(2590, Currency::Brl).unwrap();
+    let item = Item::new(
+        Sku::parse("XB").unwrap(),
+        Title::parse("X-Burger").unwrap(),
+        2,
+        Money::new(1295, Currency::Brl).unwrap(),
+    )
+    .unwrap();
+    Payment::new_pending(NewPayment {
+        id: PaymentId::from_ulid(ulid::Ulid::new()),
+        order_id: OrderId::parse(order).unwrap(),
+        amount,
+        items: Items::new(vec![item], amount).unwrap(),
+        description: None,
+        fingerprint: Fingerprint::of_canonical(order.as_bytes()),
+        created_at: at(created_ms),
+        expires_at: at(created_ms + 900_000),
+    })
+}
+
+fn transition(payment: &Payment, to: PaymentStatus, at_ms: i64) -> (Payment, OutboxEvent) {
+    let (next, event) = payment
+        .transition(
+            to,
+            TransitionDetails {
+                at: at(at_ms),
+                event_id: EventId::from_ulid(ulid::Ulid::new()),
+                decline_reason: (to == PaymentStatus::Declined).then(|| "rejected".to_owned()),
+                provider_order_id: Some("ORD01".into()),
+                provider_payment_id: Some("PAY01".into()),
+            },
+        )
+        .unwrap();
+    (next, OutboxEvent::from(&event))
+}
+
+fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(_)))
+}
+
+async fn memory() -> Arc<dyn PaymentStore> {
+    Arc::new(MemoryStore::new())
+}
+
+async fn dynamodb() -> Arc<dyn PaymentStore> {
+    let config = moto::sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = moto::table_from_template(&client).await;
+    Arc::new(DynamoStore::new(client, table))
+}
+
+async fn creates_and_reads_back(store: Arc<dyn PaymentStore>) {
+    let p = payment("ord-1", 0);
+    store.insert_pending(&p, None).await.unwrap();
+    assert_eq!(store.get(p.id()).await.unwrap(), Some(p.clone()));
+    let lock = store.order_lock(p.order_id()).await.unwrap().unwrap();
+    assert_eq!(lock.live_payment_id, *p.id());
+    assert_eq!(lock.state, OrderLockState::Open);
+    assert_eq!(lock.version, 1);
+    let unknown = PaymentId::from_ulid(ulid::Ulid::new());
+    assert_eq!(store.get(&unknown).await.unwrap(), None);
+    assert_eq!(
+        store
+            .order_lock(&OrderId::parse("nobody").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Provider data round-trips too.
+    let ready = p.with_provider(
+        ProviderRef {
+            order_id: "ORD01".into(),
+            payment_id: Some("PAY01".into()),
+        },
+        "qr-data".into(),
+        at(10),
+    );
+    store.update(&ready, p.version()).await.unwrap();
+    assert_eq!(store.get(p.id()).await.unwrap(), Some(ready));
+}
+
+async fn a_held_or_moved_lock_refuses_a_second_payment_atomically(store: Arc<dyn PaymentStore>) {
+    let first = payment("ord-2", 0);
+    store.insert_pending(&first, None).await.unwrap();
+    assert!(
+        is_conflict(store.insert_pending(&first, None).await),
+        "same payment twice"
+    );
+
+    let second = payment("ord-2", 5);
+    assert!(
+        is_conflict(store.insert_pending(&second, None).await),
+        "lock exists"
+    );
+    assert!(
+        is_conflict(store.insert_pending(&second, Some(7)).await),
+        "stale lock version"
+    );
+    // The failed transaction wrote nothing: no second payment, lock unchanged.
+    assert_eq!(store.get(second.id()).await.unwrap(), None);
+    let lock = store.order_lock(first.order_id()).await.unwrap().unwrap();
+    assert_eq!(
+        (lock.live_payment_id, lock.version),
+        (first.id().clone(), 1)
+    );
+}
+
+async fn updates_are_guarded_by_version(store: Arc<dyn PaymentStore>) {
+    let p = payment("ord-3", 0);
+    store.insert_pending(&p, None).await.unwrap();
+    let ready = p.with_provider(
+        ProviderRef {
+            order_id: "ORD01".into(),
+            payment_id: None,
+        },
+        "qr".into(),
+        at(1),
+    );
+    assert!(is_conflict(store.update(&ready, p.version() + 1).await));
+    assert_eq!(store.get(p.id()).await.unwrap(), Some(p.clone()));
+    store.update(&ready, p.version()).await.unwrap();
+    assert!(
+        is_conflict(store.update(&ready, p.version()).await),
+        "version moved on"
+    );
+}
+
+async fn a_transition_commits_payment_event_and_lock_together(store: Arc<dyn PaymentStore>) {
+    let p = payment("ord-4", 0);
+    store.insert_pending(&p, None).await.unwrap();
+    let (approved, event) = transition(&p, PaymentStatus::Approved, 100);
+    store
+        .commit_transition(&approved, p.version(), &event)
+        .await
+        .unwrap();
+    assert_eq!(store.get(p.id()).await.unwrap(), Some(approved.clone()));
+    let lock = store.order_lock(p.order_id()).await.unwrap().unwrap();
+    assert_eq!((lock.state, lock.version), (OrderLockState::Paid, 2));
+    assert_eq!(store.pending_events(10).await.unwrap(), vec![event.clone()]);
+
+    // A racing delivery that read the old version loses entirely.
+    let (declined, other_event) = transition(&p, PaymentStatus::Declined, 101);
+    assert!(is_conflict(
+        store
+            .commit_transition(&declined, p.version(), &other_event)
+            .await
+    ));
+    assert_eq!(store.get(p.id()).await.unwrap(), Some(approved));
+    assert_eq!(store.pending_events(10).await.unwrap(), vec![event]);
+    let lock = store.order_lock(p.order_id()).await.unwrap().unwrap();
+    assert_eq!((lock.state, lock.version), (OrderLockState::Paid, 2));
+}
+
+async fn a_transition_needs_the_order_lock(store: Arc<dyn PaymentStore>) {
+    let first = payment("ord-5", 0);
+    store.insert_pending(&first, None).await.unwrap();
+    let (expired, event) = transition(&first, PaymentStatus::Expired, 10);
+    store
+        .commit_transition(&expired, first.version(), &event)
+        .await
+        .unwrap();
+    let lock = store.order_lock(first.order_id()).await.unwrap().unwrap();
+    assert_eq!(lock.state, OrderLockState::Closed);
+
+    let second = payment("ord-5", 20);
+    store
+        .insert_pending(&second, Some(lock.version))
+        .await
+        .unwrap();
+    // A forged transition of the old payment cannot move the new payment's lock.
+    let stale = Payment::restore(payments::domain::PaymentParts {
+        status: PaymentStatus::Pending,
+        ..expired.parts().clone()
+    });
+    let (approved_old, bad_event) = transition(&stale, PaymentStatus::Approved, 30);
+    assert!(is_conflict(
+        store
+            .commit_transition(&approved_old, expired.version(), &bad_event)
+            .await
+    ));
+    assert_eq!(store.get(first.id()).await.unwrap(), Some(expired));
+    assert_eq!(store.pending_events(10).await.unwrap(), vec![event]);
+}
+
+async fn lists_an_orders_payments_newest_first(store: Arc<dyn PaymentStore>) {
+    let mut expected = Vec::new();
+    let mut lock_version = None;
+    for (i, created) in [0_i64, 1_000, 2_000].into_iter().enumerate() {
+        let p = payment("ord-6", created);
+        store.insert_pending(&p, lock_version).await.unwrap();
+        let (declined, event) = transition(&p, PaymentStatus::Declined, created + 500 + i as i64);
+        store
+            .commit_transition(&declined, p.version(), &event)
+            .await
+            .unwrap();
+        lock_version = store
+            .order_lock(p.order_id())
+            .await
+            .unwrap()
+            .map(|l| l.version);
+        expected.push(declined);
+    }
+    store
+        .insert_pending(&payment("ord-other", 5), None)
+        .await
+        .unwrap();
+    expected.reverse();
+    assert_eq!(
+        store
+            .list_by_order(&OrderId::parse("ord-6").unwrap())
+            .await
+            .unwrap(),
+        expected
+    );
+    assert!(store
+        .list_by_order(&OrderId::parse("ord-none").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn the_outbox_yields_oldest_first_until_published(store: Arc<dyn PaymentStore>) {
+    let mut events = Vec::new();
+    for (order, when) in [("ord-7a", 300), ("ord-7b", 100), ("ord-7c", 200)] {
+        let p = payment(order, 0);
+        store.insert_pending(&p, None).await.unwrap();
+        let (approved, event) = transition(&p, PaymentStatus::Approved, when);
+        store
+            .commit_transition(&approved, p.version(), &event)
+            .await
+            .unwrap();
+        events.push(event);
+    }
+    events.sort_by_key(|e| e.created_at);
+    assert_eq!(store.pending_events(10).await.unwrap(), events);
+    assert_eq!(store.pending_events(2).await.unwrap(), events[..2].to_vec());
+
+    store.mark_published(&events[0]).await.unwrap();
+    store.mark_published(&events[0]).await.unwrap();
+    assert_eq!(
+        store.pending_events(10).await.unwrap(),
+        events[1..].to_vec()
+    );
+
+    // Clearing an event that does not exist creates nothing.
+    let (_, ghost) = transition(&payment("ord-7d", 0), PaymentStatus::Approved, 50);
+    store.mark_published(&ghost).await.unwrap();
+    assert_eq!(
+        store.pending_events(10).await.unwrap(),
+        events[1..].to_vec()
+    );
+    assert_eq!(store.get(&ghost.payment_id).await.unwrap(), None);
+}
+
+async fn due_lists_only_pending_payments_past_expiry(store: Arc<dyn PaymentStore>) {
+    let early = payment("ord-8a", 0); // expires at +900s
+    let late = payment("ord-8b", 600_000); // expires at +1500s
+    let done = payment("ord-8c", -100_000);
+    for p in [&early, &late, &done] {
+        store.insert_pending(p, None).await.unwrap();
+    }
+    let (approved, event) = transition(&done, PaymentStatus::Approved, 1);
+    store
+        .commit_transition(&approved, done.version(), &event)
+        .await
+        .unwrap();
+
+    let now = at(1_000_000);
+    assert_eq!(
+        store.due_payments(now, 10).await.unwrap(),
+        vec![early.clone()]
+    );
+    let later = at(2_000_000);
+    assert_eq!(
+        store.due_payments(later, 10).await.unwrap(),
+        vec![early.clone(), late]
+    );
+    assert_eq!(store.due_payments(later, 1).await.unwrap(), vec![early]);
+    assert!(store.due_payments(at(0), 10).await.unwrap().is_empty());
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory_backend {
+            $(#[tokio::test] async fn $name() { super::$name(super::memory().await).await })*
+        }
+        mod dynamodb_backend {
+            $(#[tokio::test] async fn $name() { super::$name(super::dynamodb().await).await })*
+        }
+    };
+}
+
+contract!(
+    creates_and_reads_back,
+    a_held_or_moved_lock_refuses_a_second_payment_atomically,
+    updates_are_guarded_by_version,
+    a_transition_commits_payment_event_and_lock_together,
+    a_transition_needs_the_order_lock,
+    lists_an_orders_payments_newest_first,
+    the_outbox_yields_oldest_first_until_published,
+    due_lists_only_pending_payments_past_expiry,
+);

@@ -1,0 +1,152 @@
+"""The mock must serve Mercado Pago's official Python SDK unchanged (DESIGN 4).
+
+Starts the standalone mock binary on a free loopback port, points the SDK's
+base URL at it, and drives sdk.order().create/get/cancel, the idempotency-key
+rules, and the webhook signature through the SDK's own WebhookSignatureValidator.
+Exits non-zero on the first broken expectation; prints "sdk-compat: N passed, 0 failed".
+"""
+import http.server
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import mercadopago
+from mercadopago.config import Config, RequestOptions
+from mercadopago.webhook.validator import WebhookSignatureValidator
+
+SECRET = "sdk-compat-secret"
+checks = 0
+
+
+def check(condition, message):
+    global checks
+    if not condition:
+        raise AssertionError(message)
+    checks += 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Collects webhooks the mock sends."""
+    received = []
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", "0"))
+        Receiver.received.append((self.path, dict(self.headers), self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def order_body(reference):
+    return {
+        "type": "qr",
+        "external_reference": reference,
+        "total_amount": "25.90",
+        "description": "X-Burger x2",
+        "expiration_time": "PT15M",
+        "config": {"qr": {"external_pos_id": "POS001", "mode": "dynamic"}},
+        "transactions": {"payments": [{"amount": "25.90"}]},
+        "items": [{"title": "X-Burger", "unit_price": "12.95", "quantity": 2,
+                   "unit_measure": "unit", "external_code": "XB"}],
+    }
+
+
+def main(mock_binary):
+    receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    notification_url = f"http://127.0.0.1:{receiver.server_port}/webhook"
+
+    port = free_port()
+    mock = subprocess.Popen(
+        [mock_binary, "--port", str(port), "--secret", SECRET,
+         "--notification-url", notification_url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/mock/stats", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        # The SDK has no public base-URL option; its Config holds the root URL.
+        Config._Config__api_base_url = base
+        sdk = mercadopago.SDK("TEST-sdk-compat-token")
+        keyed = RequestOptions(custom_headers={"x-idempotency-key": "pay_sdk_1"})
+
+        created = sdk.order().create(order_body("pay_sdk_1"), keyed)
+        check(created["status"] == 201, f"create: {created}")
+        order = created["response"]
+        check(order["id"].startswith("ORD"), "order id")
+        check(order["type_response"]["qr_data"], "qr_data present")
+        check(order["transactions"]["payments"][0]["id"], "payment id present")
+
+        again = sdk.order().create(order_body("pay_sdk_1"), keyed)
+        check(again["status"] == 201 and again["response"]["id"] == order["id"],
+              "same key + same body returns the same order")
+        other = sdk.order().create(order_body("pay_sdk_2"), keyed)
+        check(other["status"] == 409, f"same key + other body is 409: {other['status']}")
+
+        # Without custom options the SDK sends a fresh key of its own per call.
+        fresh = sdk.order().create(order_body("pay_sdk_3"))
+        check(fresh["status"] == 201 and fresh["response"]["id"] != order["id"], "fresh key, new order")
+
+        bad = order_body("pay_sdk_4")
+        bad["total_amount"] = "25.9O"
+        rejected = sdk.order().create(bad)
+        check(rejected["status"] == 400, "invalid amount is 400")
+        check(rejected["response"]["errors"][0]["code"], "MP error shape")
+
+        read = sdk.order().get(order["id"])
+        check(read["status"] == 200 and read["response"]["status"] == "created", f"get: {read}")
+        check(read["response"]["external_reference"] == "pay_sdk_1", "external_reference")
+        check(sdk.order().get("ORD01MISSING")["status"] == 404, "unknown order is 404")
+
+        canceled = sdk.order().cancel(fresh["response"]["id"])
+        check(canceled["status"] == 200 and canceled["response"]["status"] == "canceled", f"cancel: {canceled}")
+
+        # Pay through the control endpoint; the mock sends a signed webhook.
+        request = urllib.request.Request(
+            f"{base}/mock/orders/{order['id']}/pay", data=b'{"outcome": "approved"}',
+            headers={"content-type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+        check(len(Receiver.received) == 1, "one webhook delivered")
+        path, headers, body = Receiver.received[0]
+        headers = {k.lower(): v for k, v in headers.items()}
+        check(f"data.id={order['id']}" in path and "type=order" in path, f"webhook query: {path}")
+        check(json.loads(body)["data"]["id"] == order["id"], "webhook body names the order")
+        ts = headers["x-signature"].split(",")[0].split("=")[1]
+        check(len(ts) == 13, "ts in milliseconds, as MP documents")
+        # MP's docs lowercase an alphanumeric data.id in the manifest; the SDK's
+        # validator signs what it is given, so it is given the documented form.
+        WebhookSignatureValidator.validate(
+            headers["x-signature"], headers["x-request-id"], order["id"].lower(), SECRET)
+        checks_before = checks
+        try:
+            WebhookSignatureValidator.validate(
+                headers["x-signature"], headers["x-request-id"], order["id"].lower(), "wrong")
+        except Exception:
+            check(True, "wrong secret rejected")
+        check(checks == checks_before + 1, "the validator rejects a wrong secret")
+        check(sdk.order().get(order["id"])["response"]["status"] == "processed", "order processed")
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+        receiver.shutdown()
+    print(f"sdk-compat: {checks} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
