@@ -8,13 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: test checks fmt-check clippy lint-template sdk-compat cargo-test venv build bench local clean-venv
+.PHONY: test checks fmt-check clippy lint-template sdk-compat invoke-smoke cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
 # cargo-test runs last: its summary line is the run's closing line.
-checks: fmt-check lint-template clippy sdk-compat cargo-test
+checks: fmt-check lint-template clippy sdk-compat invoke-smoke cargo-test
 
 venv: $(VENV)/.installed
 
@@ -37,15 +37,24 @@ sdk-compat: venv
 	cargo build --quiet -p mercadopago-mock
 	$(VENV)/bin/python tools/mercadopago-mock/sdk-compat/check_official_sdk.py target/debug/mercadopago-mock
 
+# The Lambda binaries under `cargo lambda watch`, fed the samples in events/.
+# Needs moto: run through `make test`, or `tools/ci/with-moto.sh make invoke-smoke`.
+invoke-smoke: venv
+	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p payment-webhook
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/ci/invoke_smoke.py
+
 cargo-test:
 	tools/ci/cargo-test.sh
 
+# Release binaries for Lambda (arm64, provided.al2023) under target/lambda/<function>/.
 build: venv
+	rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$$' || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
-		-p create-payment -p get-payment -p payment-webhook
+		-p create-payment -p get-payment -p payment-webhook -p event-relay -p payment-sweeper
 
+# Throughput of whole payment flows on the local stack (release build).
 bench:
-	cargo bench -p payments-tests
+	cargo bench -p payments-tests --bench flows
 
 local:
 	cargo run -p payments-local

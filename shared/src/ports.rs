@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::domain::{
-    EventId, EventType, OrderId, Payment, PaymentEvent, PaymentId, PaymentStatus, Timestamp,
+    EventId, EventType, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentEvent, PaymentId,
+    PaymentStatus, Timestamp,
 };
 
 /// State of an order's lock item: which payment is live and whether it was paid.
@@ -83,6 +84,20 @@ impl From<&PaymentEvent> for OutboxEvent {
     }
 }
 
+/// What an `Idempotency-Key` already stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: Fingerprint,
+    /// Set once the first request with the key succeeded.
+    pub outcome: Option<IdempotentOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentOutcome {
+    pub payment_id: PaymentId,
+    pub newly_created: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
     /// A conditional write lost a race: the state is not what the caller read.
@@ -130,6 +145,23 @@ pub trait PaymentStore: Send + Sync {
 
     /// Clears the event's outbox marker; clearing twice is fine.
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError>;
+
+    /// Claims `key` for `fingerprint` until `expires_at`. Returns `None` when this
+    /// call claimed it, or the live record someone else holds.
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Records the result of the request that claimed `key`.
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        outcome: &IdempotentOutcome,
+    ) -> Result<(), StoreError>;
 
     /// Pending payments whose `expires_at` is at or before `now`, oldest first.
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError>;

@@ -7,14 +7,21 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::{
-    Description, Fingerprint, Items, Money, NewPayment, OrderId, Payment, PaymentStatus,
+    Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment, OrderId, Payment,
+    PaymentStatus,
 };
-use crate::ports::{Clock, IdGenerator, OrderLockState, PaymentProvider, PaymentStore, StoreError};
+use crate::ports::{
+    Clock, IdGenerator, IdempotentOutcome, OrderLockState, PaymentProvider, PaymentStore,
+    StoreError,
+};
 
 use super::AppError;
 
 /// Rounds of read-then-conditional-write before giving up under contention.
 const MAX_ATTEMPTS: usize = 5;
+
+/// How long an `Idempotency-Key` keeps answering with its first result.
+pub const IDEMPOTENCY_KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// A validated create request.
 #[derive(Debug, Clone)]
@@ -85,8 +92,53 @@ impl CreatePayment {
         }
     }
 
-    pub async fn execute(&self, command: CreatePaymentCommand) -> Result<Created, AppError> {
+    /// Creates the payment; with an `Idempotency-Key`, a repeat of the same
+    /// request answers with the first result, another request is refused.
+    pub async fn execute(
+        &self,
+        command: CreatePaymentCommand,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created, AppError> {
         let fingerprint = command.fingerprint();
+        let Some(key) = key else {
+            return self.create(&command, fingerprint).await;
+        };
+        let now = self.clock.now();
+        let claimed = self
+            .store
+            .claim_idempotency_key(key, &fingerprint, now, now.plus(IDEMPOTENCY_KEY_LIFETIME))
+            .await?;
+        if let Some(record) = claimed {
+            if record.fingerprint != fingerprint {
+                return Err(AppError::IdempotencyKeyReused);
+            }
+            if let Some(outcome) = record.outcome {
+                if let Some(payment) = self.store.get(&outcome.payment_id).await? {
+                    return Ok(Created {
+                        payment,
+                        newly_created: outcome.newly_created,
+                    });
+                }
+            }
+            // Same request, first attempt unfinished: creating is idempotent anyway.
+        }
+        let created = self.create(&command, fingerprint).await?;
+        let outcome = IdempotentOutcome {
+            payment_id: created.payment.id().clone(),
+            newly_created: created.newly_created,
+        };
+        if let Err(error) = self.store.complete_idempotency_key(key, &outcome).await {
+            // The payment exists; a repeat still finds it through the order's fingerprint.
+            tracing::warn!(%error, "could not record the idempotency key's outcome");
+        }
+        Ok(created)
+    }
+
+    async fn create(
+        &self,
+        command: &CreatePaymentCommand,
+        fingerprint: Fingerprint,
+    ) -> Result<Created, AppError> {
         for _ in 0..MAX_ATTEMPTS {
             let lock = self.store.order_lock(&command.order_id).await?;
             let expected_lock_version = match &lock {
@@ -127,7 +179,7 @@ impl CreatePayment {
                 Some(lock) => Some(lock.version),
             };
 
-            let payment = self.new_pending(&command, fingerprint.clone());
+            let payment = self.new_pending(command, fingerprint.clone());
             match self
                 .store
                 .insert_pending(&payment, expected_lock_version)

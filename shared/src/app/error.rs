@@ -15,6 +15,8 @@ pub enum AppError {
     OrderAlreadyPaid(PaymentId),
     #[error("order has a live payment {0} for a different request")]
     OrderHasLivePayment(PaymentId),
+    #[error("Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
     #[error("too much contention on the order; retry")]
     Contention,
     #[error("webhook signature rejected: {0}")]

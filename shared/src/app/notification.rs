@@ -3,17 +3,15 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Money, Payment, PaymentId, PaymentStatus, TransitionDetails};
+use crate::domain::{Money, Payment, PaymentId};
 use crate::ports::{
-    Clock, EventPublisher, IdGenerator, OutboxEvent, PaymentProvider, PaymentStore, ProviderError,
-    ProviderOrderState, ProviderOutcome, StoreError,
+    Clock, EventPublisher, IdGenerator, PaymentProvider, PaymentStore, ProviderError,
+    ProviderOrderState, ProviderOutcome,
 };
 
-use super::outbox::publish_and_clear;
 use super::signature::SignedParts;
+use super::transitions::{NotificationOutcome, Transitions, Verdict};
 use super::{AppError, SignaturePolicy};
-
-const MAX_ATTEMPTS: usize = 5;
 
 /// What arrived, before anything is trusted.
 #[derive(Debug, Clone, Default)]
@@ -26,30 +24,9 @@ pub struct Notification {
     pub request_id: Option<String>,
 }
 
-/// Every outcome is answered 200 so the provider stops retrying.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotificationOutcome {
-    Applied {
-        payment_id: PaymentId,
-        status: PaymentStatus,
-    },
-    /// Duplicate, replay, out of order, or still pending at the provider.
-    Unchanged {
-        payment_id: PaymentId,
-        status: PaymentStatus,
-    },
-    /// Not about an order we know; nothing to do.
-    Ignored(&'static str),
-    /// The provider's order contradicts our payment; logged as an error.
-    Mismatch(PaymentId),
-}
-
 pub struct ApplyNotification {
-    store: Arc<dyn PaymentStore>,
     provider: Arc<dyn PaymentProvider>,
-    publisher: Arc<dyn EventPublisher>,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
+    transitions: Transitions,
     signature: SignaturePolicy,
 }
 
@@ -63,11 +40,13 @@ impl ApplyNotification {
         signature: SignaturePolicy,
     ) -> Self {
         Self {
-            store,
             provider,
-            publisher,
-            clock,
-            ids,
+            transitions: Transitions {
+                store,
+                publisher,
+                clock,
+                ids,
+            },
             signature,
         }
     }
@@ -82,7 +61,7 @@ impl ApplyNotification {
                 request_id: notification.request_id.as_deref(),
                 signature_header: notification.signature.as_deref(),
             },
-            self.clock.now(),
+            self.transitions.clock.now(),
         )?;
         if notification.kind.as_deref() != Some("order") {
             return Ok(NotificationOutcome::Ignored("not an order notification"));
@@ -115,61 +94,25 @@ impl ApplyNotification {
             tracing::warn!(provider_order_id = %state.order_id, "provider order has no payment reference of ours");
             return Ok(NotificationOutcome::Ignored("no payment reference"));
         };
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(payment) = self.store.get(&payment_id).await? else {
-                tracing::warn!(%payment_id, "notification for an unknown payment");
-                return Ok(NotificationOutcome::Ignored("unknown payment"));
-            };
-            if let Some(reason) = contradiction(&payment, &state) {
-                tracing::error!(
-                    %payment_id,
-                    provider_order_id = %state.order_id,
-                    reason,
-                    metric = "ProviderMismatch",
-                    "provider order contradicts the payment; nothing changed"
-                );
-                return Ok(NotificationOutcome::Mismatch(payment_id));
-            }
-            let target = state.outcome.status();
-            if !payment.status().can_become(target) {
-                return Ok(NotificationOutcome::Unchanged {
-                    payment_id,
-                    status: payment.status(),
-                });
-            }
-            let (next, event) = payment.transition(
-                target,
-                TransitionDetails {
-                    at: self.clock.now(),
-                    event_id: self.ids.event_id(),
-                    decline_reason: match &state.outcome {
-                        ProviderOutcome::Declined { reason } => reason.clone(),
-                        _ => None,
-                    },
-                    provider_order_id: Some(state.order_id.clone()),
-                    provider_payment_id: state.payment_id.clone(),
-                },
-            )?;
-            let outbox = OutboxEvent::from(&event);
-            match self
-                .store
-                .commit_transition(&next, payment.version(), &outbox)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(%payment_id, status = %target, event_id = %outbox.event_id, "payment transitioned");
-                    publish_and_clear(self.store.as_ref(), self.publisher.as_ref(), &outbox).await;
-                    return Ok(NotificationOutcome::Applied {
-                        payment_id,
-                        status: target,
-                    });
-                }
-                // A concurrent delivery moved it first: read again.
-                Err(StoreError::Conflict(_)) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(AppError::Contention)
+        self.transitions
+            .apply(&payment_id, |payment| verdict(payment, &state))
+            .await
+    }
+}
+
+/// The provider's order decides the status, unless it cannot be about this payment.
+pub(crate) fn verdict(payment: &Payment, state: &ProviderOrderState) -> Verdict {
+    if let Some(reason) = contradiction(payment, state) {
+        return Verdict::Contradicts(reason);
+    }
+    Verdict::Move {
+        target: state.outcome.status(),
+        decline_reason: match &state.outcome {
+            ProviderOutcome::Declined { reason } => reason.clone(),
+            _ => None,
+        },
+        provider_order_id: Some(state.order_id.clone()),
+        provider_payment_id: state.payment_id.clone(),
     }
 }
 

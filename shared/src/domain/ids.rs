@@ -89,6 +89,31 @@ impl fmt::Display for OrderId {
     }
 }
 
+/// A client's `Idempotency-Key`: 1..=255 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.is_empty()
+            || raw.len() > Self::MAX_LEN
+            || !raw.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        {
+            return Err(DomainError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 printable ASCII characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +141,16 @@ mod tests {
     fn lower_case_ulid_is_normalised() {
         let id = PaymentId::parse("pay_01jd0000000000000000000000").unwrap();
         assert_eq!(id.as_str(), "pay_01JD0000000000000000000000");
+    }
+
+    #[test]
+    fn idempotency_keys_are_printable_and_bounded() {
+        assert!(IdempotencyKey::parse("a").is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+        assert!(IdempotencyKey::parse("").is_err());
+        assert!(IdempotencyKey::parse("tab\there").is_err());
+        assert!(IdempotencyKey::parse("ключ").is_err());
     }
 
     #[test]

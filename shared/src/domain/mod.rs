@@ -11,7 +11,7 @@ pub mod timestamp;
 
 pub use error::DomainError;
 pub use event::{EventType, PaymentEvent};
-pub use ids::{EventId, OrderId, PaymentId};
+pub use ids::{EventId, IdempotencyKey, OrderId, PaymentId};
 pub use item::{Item, Items, Sku, Title};
 pub use money::{Currency, Money};
 pub use payment::{

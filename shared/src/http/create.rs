@@ -4,7 +4,9 @@ use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use crate::app::{AppError, CreatePayment, CreatePaymentCommand};
-use crate::domain::{Currency, Description, DomainError, Item, Items, Money, OrderId, Sku, Title};
+use crate::domain::{
+    Currency, Description, DomainError, IdempotencyKey, Item, Items, Money, OrderId, Sku, Title,
+};
 
 use super::body::{body_bytes, parse_json, require_json};
 use super::{json_response, payment_json, FieldError, HttpResponse, Problem, RequestError};
@@ -35,11 +37,12 @@ pub async fn handle_create_payment(
     if request.method() != http::Method::POST {
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
-    let command = match parse_command(&request) {
-        Ok(command) => command,
-        Err(error) => return Problem::from(error).into_response(),
-    };
-    match app.execute(command).await {
+    let (command, key) =
+        match parse_command(&request).and_then(|c| Ok((c, idempotency_key(&request)?))) {
+            Ok(parsed) => parsed,
+            Err(error) => return Problem::from(error).into_response(),
+        };
+    match app.execute(command, key.as_ref()).await {
         Ok(created) => {
             let status = if created.newly_created {
                 StatusCode::CREATED
@@ -68,6 +71,22 @@ pub(crate) fn error_response(error: &AppError) -> HttpResponse {
         tracing::info!(%error, status = problem.status.as_u16(), "request refused");
     }
     problem.into_response()
+}
+
+fn idempotency_key(request: &lambda_http::Request) -> Result<Option<IdempotencyKey>, RequestError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = |message: &str| RequestError::BadParameter {
+        name: "Idempotency-Key",
+        message: message.to_owned(),
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| bad("must be 1 to 255 printable ASCII characters"))?;
+    IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|_| bad("must be 1 to 255 printable ASCII characters"))
 }
 
 fn parse_command(request: &lambda_http::Request) -> Result<CreatePaymentCommand, RequestError> {

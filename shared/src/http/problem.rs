@@ -179,6 +179,12 @@ impl From<&AppError> for Problem {
                 "Order has a live payment",
                 detail,
             ),
+            AppError::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                detail,
+            ),
             AppError::Contention => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "contention",

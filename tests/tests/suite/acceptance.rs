@@ -239,3 +239,40 @@ async fn provider_outage_on_create_is_503_and_a_retry_completes_the_same_payment
     assert_eq!(stack.local.store.payment_count(), 1);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
+    let stack = Stack::start().await;
+    let body = order_body("ord-keyed");
+    let keyed = |body: &Value, key: &str| {
+        stack
+            .http
+            .post(stack.api("/payments"))
+            .header("Idempotency-Key", key)
+            .json(body)
+    };
+    let first = stack.send(keyed(&body, "kiosk-7-attempt-1")).await;
+    assert_eq!(first.status, 201);
+    stack.pay(&provider_order_id(&first.body), "approved").await;
+
+    // Even after the payment moved on, the key answers with that payment.
+    let again = stack.send(keyed(&body, "kiosk-7-attempt-1")).await;
+    assert_eq!(again.status, 201, "{:?}", again.body);
+    assert_eq!(again.body["payment_id"], first.body["payment_id"]);
+    assert_eq!(again.body["status"], "approved");
+    // Without the key, the order rule applies.
+    assert_eq!(stack.create(&body).await.status, 409);
+
+    let mut other = body.clone();
+    other["description"] = "a different request".into();
+    let reused = stack.send(keyed(&other, "kiosk-7-attempt-1")).await;
+    assert_eq!(reused.status, 422);
+    assert_eq!(reused.content_type(), "application/problem+json");
+    assert_eq!(reused.body["type"], "/problems/idempotency-key-reused");
+
+    let bad_key = stack.send(keyed(&body, &"k".repeat(256))).await;
+    assert_eq!(bad_key.status, 400);
+    assert_eq!(bad_key.body["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(stack.orders_created(), 1);
+    stack.stop().await;
+}

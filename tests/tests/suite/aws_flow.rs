@@ -226,7 +226,7 @@ async fn approved_declined_and_expired_reach_subscribers_with_exact_bodies_and_a
         ("ord-sns-declined", "rejected", "payment.declined"),
         ("ord-sns-expired", "expire", "payment.expired"),
     ] {
-        let created = stack.create.execute(command(order)).await.unwrap();
+        let created = stack.create.execute(command(order), None).await.unwrap();
         let provider_order = created.payment.provider().unwrap().order_id.clone();
         if action == "expire" {
             control(

@@ -5,8 +5,11 @@
 mod acceptance;
 mod aws_flow;
 mod bad_input;
+mod harness;
 mod mercadopago_adapter;
 mod moto;
+mod notification_properties;
+mod promises;
 mod store_contract;
 mod support;
 mod template;

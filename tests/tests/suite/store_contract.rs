@@ -6,10 +6,12 @@ use std::sync::Arc;
 use payments::adapters::dynamodb::DynamoStore;
 use payments::adapters::memory::MemoryStore;
 use payments::domain::{
-    Currency, EventId, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId,
-    PaymentStatus, ProviderRef, Sku, Timestamp, Title, TransitionDetails,
+    Currency, EventId, Fingerprint, IdempotencyKey, Item, Items, Money, NewPayment, OrderId,
+    Payment, PaymentId, PaymentStatus, ProviderRef, Sku, Timestamp, Title, TransitionDetails,
 };
-use payments::ports::{OrderLockState, OutboxEvent, PaymentStore, StoreError};
+use payments::ports::{
+    IdempotencyRecord, IdempotentOutcome, OrderLockState, OutboxEvent, PaymentStore, StoreError,
+};
 
 use crate::moto;
 
@@ -302,6 +304,69 @@ async fn due_lists_only_pending_payments_past_expiry(store: Arc<dyn PaymentStore
     assert!(store.due_payments(at(0), 10).await.unwrap().is_empty());
 }
 
+async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn PaymentStore>) {
+    let key = IdempotencyKey::parse("kiosk-1:attempt-1").unwrap();
+    let fingerprint = Fingerprint::of_canonical(b"request");
+    let (now, until) = (at(0), at(86_400_000));
+    assert_eq!(
+        store
+            .claim_idempotency_key(&key, &fingerprint, now, until)
+            .await
+            .unwrap(),
+        None
+    );
+    let held = store
+        .claim_idempotency_key(&key, &Fingerprint::of_canonical(b"other"), now, until)
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        Some(IdempotencyRecord {
+            fingerprint: fingerprint.clone(),
+            outcome: None
+        })
+    );
+
+    let outcome = IdempotentOutcome {
+        payment_id: PaymentId::from_ulid(ulid::Ulid::new()),
+        newly_created: true,
+    };
+    store
+        .complete_idempotency_key(&key, &outcome)
+        .await
+        .unwrap();
+    let held = store
+        .claim_idempotency_key(&key, &fingerprint, at(1), until)
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        Some(IdempotencyRecord {
+            fingerprint,
+            outcome: Some(outcome)
+        })
+    );
+
+    // Past its lifetime the key is free again, for any request.
+    let fresh = Fingerprint::of_canonical(b"tomorrow");
+    assert_eq!(
+        store
+            .claim_idempotency_key(&key, &fresh, at(86_400_001), at(172_800_000))
+            .await
+            .unwrap(),
+        None
+    );
+    let unknown = IdempotencyKey::parse("never-claimed").unwrap();
+    let orphan = IdempotentOutcome {
+        payment_id: PaymentId::from_ulid(ulid::Ulid::new()),
+        newly_created: false,
+    };
+    assert!(store
+        .complete_idempotency_key(&unknown, &orphan)
+        .await
+        .is_err());
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory_backend {
@@ -322,4 +387,5 @@ contract!(
     lists_an_orders_payments_newest_first,
     the_outbox_yields_oldest_first_until_published,
     due_lists_only_pending_payments_past_expiry,
+    idempotency_keys_are_claimed_once_then_remembered,
 );

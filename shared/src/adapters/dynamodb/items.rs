@@ -8,7 +8,9 @@ use crate::domain::{
     Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId, Payment,
     PaymentId, PaymentParts, PaymentStatus, ProviderRef, Sku, Timestamp, Title,
 };
-use crate::ports::{OrderLock, OrderLockState, OutboxEvent, StoreError};
+use crate::ports::{
+    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, StoreError,
+};
 
 pub type DynamoItem = HashMap<String, AttributeValue>;
 
@@ -37,6 +39,12 @@ pub mod keys {
     }
     pub fn event_sk(id: &EventId) -> String {
         format!("EVENT#{id}")
+    }
+
+    pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+    pub fn idempotency_pk(key: &crate::domain::IdempotencyKey) -> String {
+        format!("IDEMPOTENCY#{}", key.as_str())
     }
 }
 
@@ -211,5 +219,25 @@ pub(crate) fn event_from_item(item: &DynamoItem) -> Result<OutboxEvent, StoreErr
         order_id: domain(OrderId::parse(get_s(item, "event_order_id")?))?,
         body: get_s(item, "body")?.to_owned(),
         created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
+    })
+}
+
+pub(crate) fn idempotency_record_from_item(
+    item: &DynamoItem,
+) -> Result<IdempotencyRecord, StoreError> {
+    let outcome = match opt_s(item, "payment_id") {
+        Some(payment_id) => Some(IdempotentOutcome {
+            payment_id: domain(PaymentId::parse(&payment_id))?,
+            newly_created: item
+                .get("newly_created")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+        }),
+        None => None,
+    };
+    Ok(IdempotencyRecord {
+        fingerprint: domain(Fingerprint::parse(get_s(item, "fingerprint")?))?,
+        outcome,
     })
 }

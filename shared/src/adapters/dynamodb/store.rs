@@ -4,11 +4,14 @@ use aws_sdk_dynamodb::Client;
 
 use super::errors::store_error;
 use super::items::{
-    event_from_item, event_item, keys, lock_from_item, n, payment_from_item, payment_item, s,
-    DynamoItem, Index,
+    event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
+    payment_from_item, payment_item, s, DynamoItem, Index,
 };
-use crate::domain::{OrderId, Payment, PaymentId, Timestamp};
-use crate::ports::{OrderLock, OrderLockState, OutboxEvent, PaymentStore, StoreError};
+use crate::domain::{Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Timestamp};
+use crate::ports::{
+    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, PaymentStore,
+    StoreError,
+};
 
 pub struct DynamoStore {
     client: Client,
@@ -226,6 +229,62 @@ impl PaymentStore for DynamoStore {
             Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(other) => Err(other),
         }
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let claim = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::idempotency_pk(key)))
+            .item("sk", s(keys::IDEMPOTENCY_SK))
+            .item("fingerprint", s(fingerprint.as_str()))
+            .item("ttl", n(expires_at.unix_seconds()))
+            // TTL deletion lags, so an expired record counts as free.
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem idempotency key", e));
+        match claim {
+            Ok(_) => Ok(None),
+            Err(StoreError::Conflict(_)) => self
+                .get_item(keys::idempotency_pk(key), keys::IDEMPOTENCY_SK)
+                .await?
+                .map(|item| idempotency_record_from_item(&item))
+                .transpose(),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        outcome: &IdempotentOutcome,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::idempotency_pk(key)))
+            .key("sk", s(keys::IDEMPOTENCY_SK))
+            .update_expression("SET payment_id = :payment, newly_created = :new")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":payment", s(outcome.payment_id.as_str()))
+            .expression_attribute_values(
+                ":new",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(outcome.newly_created),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem idempotency key", e))?;
+        Ok(())
     }
 
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {

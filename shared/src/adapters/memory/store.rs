@@ -1,10 +1,16 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::domain::{EventId, OrderId, Payment, PaymentId, PaymentStatus, Timestamp};
-use crate::ports::{OrderLock, OrderLockState, OutboxEvent, PaymentStore, StoreError};
+use crate::domain::{
+    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
+};
+use crate::ports::{
+    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, PaymentStore,
+    StoreError,
+};
 
 #[derive(Default)]
 struct Tables {
@@ -12,17 +18,37 @@ struct Tables {
     locks: HashMap<OrderId, OrderLock>,
     /// Every event ever committed, with whether it still waits in the outbox.
     events: Vec<(OutboxEvent, bool)>,
+    keys: HashMap<IdempotencyKey, (IdempotencyRecord, Timestamp)>,
 }
 
 /// The same conditions as the DynamoDB adapter, enforced under one mutex.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    latency: Duration,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every call waits `latency` first, like a round trip to a real store, so
+    /// concurrency tests see reads and conditional writes interleave.
+    pub fn with_latency(latency: Duration) -> Self {
+        Self {
+            latency,
+            ..Self::default()
+        }
+    }
+
+    /// Every call is a suspension point, as a network round trip would be.
+    async fn suspend(&self) {
+        if self.latency.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(self.latency).await;
+        }
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
@@ -58,6 +84,7 @@ impl PaymentStore for MemoryStore {
         payment: &Payment,
         expected_lock_version: Option<u64>,
     ) -> Result<(), StoreError> {
+        self.suspend().await;
         let mut tables = self.tables();
         if tables.payments.contains_key(payment.id()) {
             return Err(conflict("payment exists"));
@@ -82,10 +109,12 @@ impl PaymentStore for MemoryStore {
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        self.suspend().await;
         Ok(self.tables().payments.get(id).cloned())
     }
 
     async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+        self.suspend().await;
         let mut payments: Vec<Payment> = self
             .tables()
             .payments
@@ -98,10 +127,12 @@ impl PaymentStore for MemoryStore {
     }
 
     async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError> {
+        self.suspend().await;
         Ok(self.tables().locks.get(order_id).cloned())
     }
 
     async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+        self.suspend().await;
         let mut tables = self.tables();
         let stored = tables
             .payments
@@ -120,6 +151,7 @@ impl PaymentStore for MemoryStore {
         expected_version: u64,
         event: &OutboxEvent,
     ) -> Result<(), StoreError> {
+        self.suspend().await;
         let mut tables = self.tables();
         // Check every condition before writing anything: all or nothing.
         match tables.payments.get(payment.id()) {
@@ -149,6 +181,7 @@ impl PaymentStore for MemoryStore {
     }
 
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.suspend().await;
         let mut pending: Vec<OutboxEvent> = self
             .tables()
             .events
@@ -162,6 +195,7 @@ impl PaymentStore for MemoryStore {
     }
 
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        self.suspend().await;
         let id: &EventId = &event.event_id;
         for (stored, pending) in self.tables().events.iter_mut() {
             if stored.event_id == *id {
@@ -171,7 +205,45 @@ impl PaymentStore for MemoryStore {
         Ok(())
     }
 
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        if let Some((record, until)) = tables.keys.get(key) {
+            if *until > now {
+                return Ok(Some(record.clone()));
+            }
+        }
+        let record = IdempotencyRecord {
+            fingerprint: fingerprint.clone(),
+            outcome: None,
+        };
+        tables.keys.insert(key.clone(), (record, expires_at));
+        Ok(None)
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        outcome: &IdempotentOutcome,
+    ) -> Result<(), StoreError> {
+        self.suspend().await;
+        match self.tables().keys.get_mut(key) {
+            Some((record, _)) => {
+                record.outcome = Some(outcome.clone());
+                Ok(())
+            }
+            None => Err(conflict("idempotency key missing")),
+        }
+    }
+
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
+        self.suspend().await;
         let mut due: Vec<Payment> = self
             .tables()
             .payments

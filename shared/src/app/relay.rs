@@ -1,0 +1,76 @@
+//! event-relay: publish whatever the outbox still holds, oldest first, in bounded
+//! pages. Safe to run twice at once: an event may go out twice (consumers dedupe
+//! by event_id), never zero times.
+
+use std::sync::Arc;
+
+use crate::ports::{EventPublisher, PaymentStore};
+
+use super::outbox::publish_and_clear;
+use super::AppError;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    pub published: usize,
+    pub failed: usize,
+    pub pages: usize,
+}
+
+pub struct RelayEvents {
+    store: Arc<dyn PaymentStore>,
+    publisher: Arc<dyn EventPublisher>,
+    page_size: usize,
+    max_pages: usize,
+}
+
+impl RelayEvents {
+    pub const DEFAULT_PAGE_SIZE: usize = 25;
+    pub const DEFAULT_MAX_PAGES: usize = 40;
+
+    pub fn new(store: Arc<dyn PaymentStore>, publisher: Arc<dyn EventPublisher>) -> Self {
+        Self {
+            store,
+            publisher,
+            page_size: Self::DEFAULT_PAGE_SIZE,
+            max_pages: Self::DEFAULT_MAX_PAGES,
+        }
+    }
+
+    pub fn with_pages(mut self, page_size: usize, max_pages: usize) -> Self {
+        self.page_size = page_size.max(1);
+        self.max_pages = max_pages.max(1);
+        self
+    }
+
+    pub async fn execute(&self) -> Result<RelayReport, AppError> {
+        let mut report = RelayReport::default();
+        while report.pages < self.max_pages {
+            let events = self.store.pending_events(self.page_size).await?;
+            if events.is_empty() {
+                break;
+            }
+            report.pages += 1;
+            let mut page_failed = false;
+            for event in &events {
+                if publish_and_clear(self.store.as_ref(), self.publisher.as_ref(), event).await {
+                    report.published += 1;
+                } else {
+                    report.failed += 1;
+                    page_failed = true;
+                }
+            }
+            // A failing topic would hand back the same page forever: stop and
+            // let the next scheduled run retry.
+            if page_failed || events.len() < self.page_size {
+                break;
+            }
+        }
+        tracing::info!(
+            published = report.published,
+            failed = report.failed,
+            pages = report.pages,
+            "outbox relayed"
+        );
+        Ok(report)
+    }
+}

@@ -1,0 +1,120 @@
+//! Moving a payment to a new status: decide on the freshly read payment, commit
+//! the change with its event in one conditional transaction, then publish.
+//! Shared by the webhook and the sweeper.
+
+use std::sync::Arc;
+
+use crate::domain::{Payment, PaymentId, PaymentStatus, TransitionDetails};
+use crate::ports::{Clock, EventPublisher, IdGenerator, OutboxEvent, PaymentStore, StoreError};
+
+use super::outbox::publish_and_clear;
+use super::AppError;
+
+/// Rounds of read-decide-commit before giving up under contention.
+const MAX_ATTEMPTS: usize = 5;
+
+/// What to do with a payment, decided on its current stored state.
+#[derive(Debug, Clone)]
+pub(crate) enum Verdict {
+    Move {
+        target: PaymentStatus,
+        decline_reason: Option<String>,
+        provider_order_id: Option<String>,
+        provider_payment_id: Option<String>,
+    },
+    /// The evidence contradicts the payment: change nothing, log an error.
+    Contradicts(&'static str),
+}
+
+/// Every outcome of applying what the provider says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationOutcome {
+    Applied {
+        payment_id: PaymentId,
+        status: PaymentStatus,
+    },
+    /// Duplicate, replay, out of order, or still pending at the provider.
+    Unchanged {
+        payment_id: PaymentId,
+        status: PaymentStatus,
+    },
+    /// Not about a payment we know; nothing to do.
+    Ignored(&'static str),
+    /// The provider's order contradicts our payment; logged as an error.
+    Mismatch(PaymentId),
+}
+
+pub(crate) struct Transitions {
+    pub store: Arc<dyn PaymentStore>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl Transitions {
+    pub async fn apply(
+        &self,
+        payment_id: &PaymentId,
+        decide: impl Fn(&Payment) -> Verdict,
+    ) -> Result<NotificationOutcome, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(payment) = self.store.get(payment_id).await? else {
+                tracing::warn!(%payment_id, "no such payment");
+                return Ok(NotificationOutcome::Ignored("unknown payment"));
+            };
+            let (target, details) = match decide(&payment) {
+                Verdict::Contradicts(reason) => {
+                    tracing::error!(
+                        %payment_id,
+                        reason,
+                        metric = "ProviderMismatch",
+                        "provider order contradicts the payment; nothing changed"
+                    );
+                    return Ok(NotificationOutcome::Mismatch(payment_id.clone()));
+                }
+                Verdict::Move {
+                    target,
+                    decline_reason,
+                    provider_order_id,
+                    provider_payment_id,
+                } => (
+                    target,
+                    TransitionDetails {
+                        at: self.clock.now(),
+                        event_id: self.ids.event_id(),
+                        decline_reason,
+                        provider_order_id,
+                        provider_payment_id,
+                    },
+                ),
+            };
+            // Duplicates, replays and out-of-order news land here: no change, no event.
+            if !payment.status().can_become(target) {
+                return Ok(NotificationOutcome::Unchanged {
+                    payment_id: payment_id.clone(),
+                    status: payment.status(),
+                });
+            }
+            let (next, event) = payment.transition(target, details)?;
+            let outbox = OutboxEvent::from(&event);
+            match self
+                .store
+                .commit_transition(&next, payment.version(), &outbox)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(%payment_id, status = %target, event_id = %outbox.event_id, "payment transitioned");
+                    publish_and_clear(self.store.as_ref(), self.publisher.as_ref(), &outbox).await;
+                    return Ok(NotificationOutcome::Applied {
+                        payment_id: payment_id.clone(),
+                        status: target,
+                    });
+                }
+                // A concurrent change won the race: read again and decide anew.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+}

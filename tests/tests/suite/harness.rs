@@ -1,0 +1,381 @@
+//! The use cases wired to one backend, memory or AWS-on-moto, with the Mercado
+//! Pago mock over HTTP, and a view of what subscribers received. Concurrency and
+//! fault tests run the same bodies on both.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mercadopago_mock::{MockConfig, MockServer};
+use payments::adapters::dynamodb::DynamoStore;
+use payments::adapters::memory::{MemoryPublisher, MemoryStore};
+use payments::adapters::mercadopago::{
+    AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy,
+};
+use payments::adapters::sns::SnsPublisher;
+use payments::adapters::system::{SystemClock, UlidGenerator};
+use payments::app::{
+    AppError, ApplyNotification, CreatePayment, CreatePaymentCommand, Notification,
+    NotificationOutcome, RelayEvents, SignaturePolicy, SweepOverduePayments, WebhookSecret,
+};
+use payments::domain::{Currency, Item, Items, Money, OrderId, Sku, Title};
+use payments::ports::{EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, PublishError};
+use serde_json::Value;
+
+use crate::moto;
+use crate::support::now_millis;
+
+pub const SECRET: &str = "harness-secret";
+
+/// A message as a subscriber got it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub body: String,
+    pub event_type: String,
+    pub order_id: String,
+}
+
+enum Sink {
+    Memory(Arc<MemoryPublisher>),
+    Sqs {
+        sns: aws_sdk_sns::Client,
+        sqs: aws_sdk_sqs::Client,
+        topic_arn: String,
+        queue_url: String,
+        received: Mutex<Vec<Delivered>>,
+    },
+}
+
+pub struct Harness {
+    pub store: Arc<dyn PaymentStore>,
+    pub mock: MockServer,
+    pub provider: Arc<dyn PaymentProvider>,
+    sink: Sink,
+    dead_sns: Option<aws_sdk_sns::Client>,
+}
+
+/// Stands for a process killed between the commit and the publish.
+pub struct CrashingPublisher;
+
+#[async_trait]
+impl EventPublisher for CrashingPublisher {
+    async fn publish(&self, _event: &OutboxEvent) -> Result<(), PublishError> {
+        panic!("process killed between commit and publish");
+    }
+}
+
+async fn start_mock() -> MockServer {
+    MockServer::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockConfig {
+            webhook_secret: SECRET.into(),
+            default_notification_url: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+pub fn provider_for(mock: &MockServer, timeout: Duration) -> Arc<dyn PaymentProvider> {
+    Arc::new(
+        MercadoPagoClient::new(MercadoPagoConfig {
+            base_url: mock.base_url(),
+            access_token: AccessToken::new("TEST-token"),
+            external_pos_id: "POS001".into(),
+            notification_url: None,
+            expiration_time: "PT15M".into(),
+            timeout,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+            },
+        })
+        .unwrap(),
+    )
+}
+
+impl Harness {
+    pub async fn memory() -> Harness {
+        let mock = start_mock().await;
+        Harness {
+            // A millisecond per call, as a store across a network would take.
+            store: Arc::new(MemoryStore::with_latency(Duration::from_millis(1))),
+            provider: provider_for(&mock, Duration::from_secs(2)),
+            mock,
+            sink: Sink::Memory(Arc::new(MemoryPublisher::new())),
+            dead_sns: None,
+        }
+    }
+
+    pub async fn moto() -> Harness {
+        let config = moto::sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let table = moto::table_from_template(&dynamodb).await;
+        let topic_arn = sns
+            .create_topic()
+            .name(moto::unique("payments"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(moto::unique("subscriber"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn_name = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(arn_name.clone())
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&arn_name]
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        // SNS on a closed loopback port: every publish fails to connect.
+        let dead_config = aws_sdk_sns::config::Builder::from(&config)
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let mock = start_mock().await;
+        Harness {
+            store: Arc::new(DynamoStore::new(dynamodb, table)),
+            provider: provider_for(&mock, Duration::from_secs(2)),
+            mock,
+            sink: Sink::Sqs {
+                sns,
+                sqs,
+                topic_arn,
+                queue_url,
+                received: Mutex::new(Vec::new()),
+            },
+            dead_sns: Some(aws_sdk_sns::Client::from_conf(dead_config)),
+        }
+    }
+
+    pub fn publisher(&self) -> Arc<dyn EventPublisher> {
+        match &self.sink {
+            Sink::Memory(publisher) => publisher.clone(),
+            Sink::Sqs { sns, topic_arn, .. } => {
+                Arc::new(SnsPublisher::new(sns.clone(), topic_arn.clone()))
+            }
+        }
+    }
+
+    /// A publisher whose topic is unreachable.
+    pub fn dead_publisher(&self) -> Arc<dyn EventPublisher> {
+        match (&self.sink, &self.dead_sns) {
+            (Sink::Sqs { topic_arn, .. }, Some(dead)) => {
+                Arc::new(SnsPublisher::new(dead.clone(), topic_arn.clone()))
+            }
+            _ => {
+                let failing = MemoryPublisher::new();
+                failing.set_failing(true);
+                Arc::new(failing)
+            }
+        }
+    }
+
+    pub fn create(&self) -> CreatePayment {
+        self.create_with(
+            self.provider.clone(),
+            self.store.clone(),
+            Duration::from_secs(900),
+        )
+    }
+
+    pub fn create_with(
+        &self,
+        provider: Arc<dyn PaymentProvider>,
+        store: Arc<dyn PaymentStore>,
+        expiry: Duration,
+    ) -> CreatePayment {
+        CreatePayment::new(
+            store,
+            provider,
+            Arc::new(SystemClock),
+            Arc::new(UlidGenerator::default()),
+            expiry,
+        )
+    }
+
+    pub fn webhook(&self, publisher: Arc<dyn EventPublisher>) -> ApplyNotification {
+        ApplyNotification::new(
+            self.store.clone(),
+            self.provider.clone(),
+            publisher,
+            Arc::new(SystemClock),
+            Arc::new(UlidGenerator::default()),
+            SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap()),
+        )
+    }
+
+    pub fn relay(&self) -> RelayEvents {
+        RelayEvents::new(self.store.clone(), self.publisher()).with_pages(2, 50)
+    }
+
+    pub fn sweeper(&self) -> SweepOverduePayments {
+        SweepOverduePayments::new(
+            self.store.clone(),
+            self.provider.clone(),
+            self.publisher(),
+            Arc::new(SystemClock),
+            Arc::new(UlidGenerator::default()),
+        )
+    }
+
+    /// Everything subscribers received so far, in arrival order.
+    pub async fn delivered(&self) -> Vec<Delivered> {
+        match &self.sink {
+            Sink::Memory(publisher) => publisher
+                .published()
+                .into_iter()
+                .map(|p| Delivered {
+                    body: p.body,
+                    event_type: p.event_type,
+                    order_id: p.order_id,
+                })
+                .collect(),
+            Sink::Sqs {
+                sqs,
+                queue_url,
+                received,
+                ..
+            } => {
+                // moto delivers SNS -> SQS during Publish; drain until a poll is empty.
+                for _ in 0..20 {
+                    let output = sqs
+                        .receive_message()
+                        .queue_url(queue_url)
+                        .max_number_of_messages(10)
+                        .send()
+                        .await
+                        .unwrap();
+                    let messages = output.messages();
+                    if messages.is_empty() {
+                        break;
+                    }
+                    for message in messages {
+                        let envelope: Value =
+                            serde_json::from_str(message.body().unwrap()).unwrap();
+                        let attribute = |name: &str| {
+                            envelope["MessageAttributes"][name]["Value"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        received.lock().unwrap().push(Delivered {
+                            body: envelope["Message"].as_str().unwrap().to_owned(),
+                            event_type: attribute("event_type"),
+                            order_id: attribute("order_id"),
+                        });
+                        sqs.delete_message()
+                            .queue_url(queue_url)
+                            .receipt_handle(message.receipt_handle().unwrap())
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }
+                received.lock().unwrap().clone()
+            }
+        }
+    }
+
+    /// Moves the mock's order to its end state without sending a webhook.
+    pub async fn settle_at_provider(&self, provider_order: &str, outcome: &str) {
+        let (path, body) = match outcome {
+            "expire" => (format!("/mock/orders/{provider_order}/expire"), Value::Null),
+            _ => (
+                format!("/mock/orders/{provider_order}/pay"),
+                serde_json::json!({"outcome": outcome, "notify": false}),
+            ),
+        };
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.mock.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+    }
+
+    pub async fn stop(self) {
+        self.mock.shutdown().await;
+    }
+}
+
+/// A signed `order` notification for `provider_order`, as Mercado Pago sends it.
+pub fn notification(provider_order: &str) -> Notification {
+    let request_id = ulid::Ulid::new().to_string();
+    Notification {
+        kind: Some("order".into()),
+        data_id: Some(provider_order.into()),
+        signature: Some(mercadopago_mock::signing::signature_header(
+            SECRET,
+            provider_order,
+            &request_id,
+            now_millis(),
+        )),
+        request_id: Some(request_id),
+    }
+}
+
+pub async fn notify(
+    webhook: &ApplyNotification,
+    provider_order: &str,
+) -> Result<NotificationOutcome, AppError> {
+    webhook.execute(notification(provider_order)).await
+}
+
+pub fn command(order: &str, amount: i64) -> CreatePaymentCommand {
+    let total = Money::new(amount, Currency::Brl).unwrap();
+    let item = Item::new(
+        Sku::parse("XB").unwrap(),
+        Title::parse("X-Burger").unwrap(),
+        1,
+        total,
+    )
+    .unwrap();
+    CreatePaymentCommand {
+        order_id: OrderId::parse(order).unwrap(),
+        amount: total,
+        items: Items::new(vec![item], total).unwrap(),
+        description: None,
+    }
+}
+
+/// Runs the same test body on the memory backend and on AWS-on-moto.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod memory_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(crate::harness::Harness::memory().await).await })*
+        }
+        mod dynamodb_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(crate::harness::Harness::moto().await).await })*
+        }
+    };
+}
+pub(crate) use on_both_backends;

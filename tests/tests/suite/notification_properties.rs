@@ -1,0 +1,197 @@
+//! Property: whatever mix of deliveries, duplicates, replays and forgeries
+//! arrives, before or after the order settles at the provider, the stored status
+//! ends as the provider's final answer, one event per transition, and a terminal
+//! status never moves again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use payments::adapters::memory::{MemoryPublisher, MemoryStore};
+use payments::adapters::system::{SystemClock, UlidGenerator};
+use payments::app::{
+    AppError, ApplyNotification, CreatePayment, Notification, NotificationOutcome, SignaturePolicy,
+    WebhookSecret,
+};
+use payments::domain::{Payment, PaymentStatus};
+use payments::ports::{
+    PaymentProvider, PaymentStore, ProviderError, ProviderOrder, ProviderOrderState,
+    ProviderOutcome,
+};
+use proptest::prelude::*;
+
+use crate::harness::{command, notification, SECRET};
+
+/// The provider's side, in memory: orders whose outcome the test settles.
+#[derive(Default)]
+struct FakeProvider {
+    orders: Mutex<HashMap<String, ProviderOrderState>>,
+}
+
+impl FakeProvider {
+    fn settle(&self, order_id: &str, outcome: ProviderOutcome) {
+        if let Some(order) = self.orders.lock().unwrap().get_mut(order_id) {
+            order.outcome = outcome;
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for FakeProvider {
+    async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError> {
+        let order_id = format!("ORD{}", &payment.id().as_str()[4..]);
+        self.orders
+            .lock()
+            .unwrap()
+            .entry(order_id.clone())
+            .or_insert(ProviderOrderState {
+                order_id: order_id.clone(),
+                outcome: ProviderOutcome::Pending,
+                external_reference: Some(payment.id().to_string()),
+                total_amount: Some(payment.amount().to_decimal_string()),
+                currency: None,
+                payment_id: Some("PAY1".into()),
+            });
+        Ok(ProviderOrder {
+            order_id,
+            payment_id: Some("PAY1".into()),
+            qr_data: "qr".into(),
+        })
+    }
+    async fn get_order(&self, id: &str) -> Result<ProviderOrderState, ProviderError> {
+        self.orders
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or(ProviderError::NotFound)
+    }
+    async fn cancel_order(&self, id: &str) -> Result<ProviderOrderState, ProviderError> {
+        self.get_order(id).await
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Arrival {
+    Delivery,
+    ReplayOfTheLast,
+    Forged,
+}
+
+fn arrival() -> impl Strategy<Value = Arrival> {
+    prop_oneof![
+        3 => Just(Arrival::Delivery),
+        2 => Just(Arrival::ReplayOfTheLast),
+        1 => Just(Arrival::Forged),
+    ]
+}
+
+fn final_outcome() -> impl Strategy<Value = (ProviderOutcome, PaymentStatus)> {
+    prop_oneof![
+        Just((ProviderOutcome::Approved, PaymentStatus::Approved)),
+        Just((
+            ProviderOutcome::Declined {
+                reason: Some("rejected_by_issuer".into())
+            },
+            PaymentStatus::Declined
+        )),
+        Just((ProviderOutcome::Expired, PaymentStatus::Expired)),
+    ]
+}
+
+async fn run(
+    arrivals: Vec<Arrival>,
+    settle_at: usize,
+    outcome: ProviderOutcome,
+    expected: PaymentStatus,
+) {
+    let store = Arc::new(MemoryStore::new());
+    let provider = Arc::new(FakeProvider::default());
+    let publisher = Arc::new(MemoryPublisher::new());
+    let ids = Arc::new(UlidGenerator::default());
+    let create = CreatePayment::new(
+        store.clone(),
+        provider.clone(),
+        Arc::new(SystemClock),
+        ids.clone(),
+        Duration::from_secs(900),
+    );
+    let webhook = ApplyNotification::new(
+        store.clone(),
+        provider.clone(),
+        publisher.clone(),
+        Arc::new(SystemClock),
+        ids,
+        SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap()),
+    );
+    let payment = create
+        .execute(command("ord-prop", 2590), None)
+        .await
+        .unwrap()
+        .payment;
+    let order = payment.provider().unwrap().order_id.clone();
+
+    let mut last: Option<Notification> = None;
+    let mut transitions = 0;
+    let mut reached_terminal = false;
+    for (step, arrival) in arrivals.iter().enumerate() {
+        if step == settle_at {
+            provider.settle(&order, outcome.clone());
+        }
+        let sent = match arrival {
+            Arrival::ReplayOfTheLast if last.is_some() => last.clone().unwrap(),
+            Arrival::Forged => {
+                let mut forged = notification(&order);
+                forged.signature = Some(format!("ts=1,v1={}", "0".repeat(64)));
+                forged
+            }
+            _ => notification(&order),
+        };
+        match webhook.execute(sent.clone()).await {
+            Ok(NotificationOutcome::Applied { status, .. }) => {
+                assert_eq!(status, expected);
+                transitions += 1;
+            }
+            Ok(NotificationOutcome::Unchanged { .. }) => {}
+            Err(AppError::Unauthorized(_)) => assert!(matches!(arrival, Arrival::Forged)),
+            other => panic!("unexpected {other:?}"),
+        }
+        if !matches!(arrival, Arrival::Forged) {
+            last = Some(sent);
+        }
+        let now = store.get(payment.id()).await.unwrap().unwrap().status();
+        if reached_terminal {
+            assert_eq!(now, expected, "a terminal status never moves");
+        }
+        reached_terminal |= now.is_terminal() || now == PaymentStatus::Approved;
+    }
+    // Mercado Pago keeps notifying until answered after the order settles.
+    provider.settle(&order, outcome);
+    if let Ok(NotificationOutcome::Applied { .. }) = webhook.execute(notification(&order)).await {
+        transitions += 1;
+    }
+    let stored = store.get(payment.id()).await.unwrap().unwrap();
+    assert_eq!(stored.status(), expected);
+    assert_eq!(transitions, 1);
+    assert_eq!(
+        store.all_events().len(),
+        transitions,
+        "one event per transition"
+    );
+    assert_eq!(publisher.published().len(), transitions);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn deliveries_replays_and_forgeries_end_in_the_providers_answer(
+        arrivals in proptest::collection::vec(arrival(), 1..25),
+        settle_at in 0usize..30,
+        (outcome, expected) in final_outcome(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(run(arrivals, settle_at, outcome, expected));
+    }
+}

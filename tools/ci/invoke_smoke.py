@@ -1,0 +1,175 @@
+"""`make invoke-smoke`: the three Lambda binaries under `cargo lambda watch`,
+invoked with the sample events in events/ via `cargo lambda invoke --data-file`,
+against moto (AWS_ENDPOINT_URL, set by with-moto.sh) and the Mercado Pago mock,
+all on 127.0.0.1. Everything it starts is stopped on the way out.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import boto3
+import yaml
+
+sys.path.insert(0, os.path.dirname(__file__))
+from sign_webhook_event import signed_event  # noqa: E402
+
+SECRET = "smoke-webhook-secret"
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VENV_BIN = os.path.join(ROOT, os.environ.get("VENV", ".venv"), "bin")
+checks = 0
+
+
+def check(condition, message):
+    global checks
+    if not condition:
+        raise AssertionError(message)
+    checks += 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
+
+
+def table_from_template(dynamodb, name):
+    """Creates the table exactly as template.yaml declares it."""
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    with open(os.path.join(ROOT, "template.yaml")) as f:
+        props = yaml.load(f, Loader=Loader)["Resources"]["PaymentsTable"]["Properties"]
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
+
+
+def invoke(port, function, event):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(event, f)
+        path = f.name
+    try:
+        out = subprocess.run(
+            [os.path.join(VENV_BIN, "cargo-lambda"), "lambda", "invoke", function,
+             "--data-file", path, "-A", "127.0.0.1", "-P", str(port), "--output-format", "json"],
+            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    finally:
+        os.unlink(path)
+    check(out.returncode == 0, f"invoke {function} failed: {out.stderr[-2000:]}")
+    response = json.loads(out.stdout)
+    body = json.loads(response.get("body") or "null")
+    print(f"invoke {function}: {response['statusCode']}")
+    return response["statusCode"], response.get("headers", {}), body
+
+
+def load_event(name):
+    with open(os.path.join(ROOT, "events", name)) as f:
+        return json.load(f)
+
+
+def main():
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    check(endpoint.startswith("http://127.0.0.1:"), "moto on loopback")
+    session = boto3.session.Session(region_name="us-east-1")
+    table = f"payments-smoke-{int(time.time())}"
+    table_from_template(session.client("dynamodb", endpoint_url=endpoint), table)
+    topic = session.client("sns", endpoint_url=endpoint).create_topic(Name=table)["TopicArn"]
+
+    mock_port, invoke_port = free_port(), free_port()
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    env_file = tempfile.NamedTemporaryFile("w", suffix=".env", delete=False)
+    env_file.write("\n".join([
+        f"PAYMENTS_TABLE={table}", f"PAYMENTS_TOPIC_ARN={topic}",
+        f"MP_API_BASE_URL={mock_url}", "MP_ACCESS_TOKEN=TEST-smoke-token",
+        "MP_EXTERNAL_POS_ID=SMOKEPOS001", f"MP_WEBHOOK_SECRET={SECRET}",
+        f"AWS_ENDPOINT_URL={endpoint}", "AWS_REGION=us-east-1",
+        "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "RUST_LOG=info",
+    ]) + "\n")
+    env_file.close()
+
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            [os.path.join(ROOT, "target", "debug", "mercadopago-mock"), "--port", str(mock_port),
+             "--secret", SECRET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for_port(mock_port, 30)
+        watch_log = open(os.path.join(tempfile.gettempdir(), "cargo-lambda-watch.log"), "w")
+        started.append(subprocess.Popen(
+            [os.path.join(VENV_BIN, "cargo-lambda"), "lambda", "watch", "--ignore-changes",
+             "-A", "127.0.0.1", "-P", str(invoke_port), "--env-file", env_file.name],
+            cwd=ROOT, stdout=watch_log, stderr=subprocess.STDOUT, start_new_session=True))
+        wait_for_port(invoke_port, 300)
+
+        status, headers, payment = invoke(invoke_port, "create-payment", load_event("create-payment.json"))
+        check(status == 201, f"create: {status} {payment}")
+        check(payment["status"] == "pending" and payment["qr_data"], "pending with QR data")
+        check(headers.get("location") == f"/payments/{payment['payment_id']}", "Location header")
+
+        status, _, listed = invoke(invoke_port, "get-payment", load_event("get-payment.json"))
+        check(status == 200 and [p["payment_id"] for p in listed["items"]] == [payment["payment_id"]],
+              f"list by order: {status} {listed}")
+
+        order = payment["provider"]["order_id"]
+        request = urllib.request.Request(
+            f"{mock_url}/mock/orders/{order}/pay",
+            data=json.dumps({"outcome": "approved", "notify": False}).encode(),
+            headers={"content-type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+
+        webhook = signed_event(load_event("payment-webhook.json"), SECRET, order)
+        status, _, outcome = invoke(invoke_port, "payment-webhook", webhook)
+        check(status == 200 and outcome["outcome"] == "applied", f"webhook: {status} {outcome}")
+        status, _, outcome = invoke(invoke_port, "payment-webhook", load_event("payment-webhook.json"))
+        check(status == 401, f"the stored sample's stale signature is refused: {status}")
+
+        one = load_event("get-payment.json")
+        one["routeKey"] = "GET /payments/{payment_id}"
+        one["rawPath"] = one["requestContext"]["http"]["path"] = f"/payments/{payment['payment_id']}"
+        one["rawQueryString"] = ""
+        one.pop("queryStringParameters", None)
+        one["pathParameters"] = {"payment_id": payment["payment_id"]}
+        status, _, read = invoke(invoke_port, "get-payment", one)
+        check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
+    finally:
+        for process in reversed(started):
+            try:
+                os.killpg(process.pid, signal.SIGTERM) if process.args[1:2] == ["lambda"] else process.terminate()
+            except (ProcessLookupError, PermissionError):
+                process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        os.unlink(env_file.name)
+    print(f"invoke-smoke: {checks} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception:
+        log = os.path.join(tempfile.gettempdir(), "cargo-lambda-watch.log")
+        if os.path.exists(log):
+            with open(log) as f:
+                sys.stderr.write("--- cargo lambda watch log (tail) ---\n" + f.read()[-4000:])
+        raise

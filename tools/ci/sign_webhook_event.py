@@ -1,0 +1,47 @@
+"""Re-signs events/payment-webhook.json for a data.id, now, and a secret.
+
+A webhook signature is only valid for 5 minutes (the replay window), so the
+stored sample cannot carry a lasting one. Usage:
+    python3 tools/ci/sign_webhook_event.py events/payment-webhook.json \
+        --secret local-webhook-secret --data-id ORD01... > /tmp/webhook.json
+Signs as Mercado Pago documents: HMAC-SHA256 over
+`id:{data.id lowercased};request-id:{x-request-id};ts:{ms};`.
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import sys
+import time
+
+
+def signed_event(template, secret, data_id, now_ms=None):
+    event = json.loads(json.dumps(template))
+    ts = str(now_ms if now_ms is not None else int(time.time() * 1000))
+    request_id = event["headers"]["x-request-id"]
+    manifest_id = data_id.lower() if data_id.isalnum() else data_id
+    manifest = f"id:{manifest_id};request-id:{request_id};ts:{ts};"
+    v1 = hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()
+    event["headers"]["x-signature"] = f"ts={ts},v1={v1}"
+    event["rawQueryString"] = f"data.id={data_id}&type=order"
+    event["queryStringParameters"] = {"data.id": data_id, "type": "order"}
+    body = json.loads(event["body"])
+    body["data"]["id"] = data_id
+    event["body"] = json.dumps(body, separators=(",", ":"))
+    return event
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("template")
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--data-id", required=True)
+    args = parser.parse_args()
+    with open(args.template) as f:
+        template = json.load(f)
+    json.dump(signed_event(template, args.secret, args.data_id), sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
