@@ -150,6 +150,17 @@ def main():
         one["pathParameters"] = {"payment_id": payment["payment_id"]}
         status, _, read = invoke(invoke_port, "get-payment", one)
         check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
+
+        # Logs: JSON lines carrying the Lambda request id, and no secret in them.
+        watch_log.flush()
+        with open(watch_log.name) as f:
+            log = f.read()
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        transitions = [l for l in lines if l.get("fields", {}).get("message") == "payment transitioned"]
+        check(len(transitions) == 1, f"one transition logged: {len(transitions)}")
+        check(transitions[0].get("span", {}).get("requestId"), "log line carries the request id")
+        for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
+            check(secret not in log, "no secret, token or signature in the logs")
     finally:
         for process in reversed(started):
             try:

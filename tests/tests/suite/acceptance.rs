@@ -276,3 +276,38 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     assert_eq!(stack.orders_created(), 1);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn the_local_schedule_expires_a_payment_whose_webhook_never_came() {
+    let stack = Stack::start_with(|config| {
+        config.payment_expiry = std::time::Duration::from_millis(300);
+        config.scheduled_every = Some(std::time::Duration::from_millis(100));
+    })
+    .await;
+    let created = stack.create(&order_body("ord-abandoned")).await;
+    assert_eq!(created.status, 201);
+    let id = payment_id(&created.body);
+    let mut status = String::new();
+    for _ in 0..50 {
+        status = stack.get(&format!("/payments/{id}")).await.body["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "expired");
+    let order = provider_order_id(&created.body);
+    assert_eq!(
+        stack.local.mock.state.order_status(&order).as_deref(),
+        Some("canceled")
+    );
+    let events = stack.events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event_type"], "payment.expired");
+    // Paying the canceled order is no longer possible.
+    assert_eq!(stack.pay(&order, "approved").await.status, 409);
+    stack.stop().await;
+}

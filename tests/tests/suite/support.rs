@@ -41,7 +41,11 @@ pub fn order_body(order_id: &str) -> Value {
 
 impl Stack {
     pub async fn start() -> Stack {
-        let local = LocalStack::start(LocalConfig {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut LocalConfig)) -> Stack {
+        let mut config = LocalConfig {
             port: 0,
             mock_port: 0,
             webhook_secret: SECRET.into(),
@@ -53,9 +57,12 @@ impl Stack {
                 max_delay: Duration::from_millis(50),
             },
             print_events: false,
-        })
-        .await
-        .expect("local stack starts on free loopback ports");
+            scheduled_every: None,
+        };
+        adjust(&mut config);
+        let local = LocalStack::start(config)
+            .await
+            .expect("local stack starts on free loopback ports");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .build()

@@ -15,11 +15,12 @@ use payments::adapters::mercadopago::{
 };
 use payments::adapters::system::{SystemClock, UlidGenerator};
 use payments::app::{
-    ApplyNotification, CreatePayment, PaymentQueries, SignaturePolicy, WebhookSecret,
+    ApplyNotification, CreatePayment, PaymentQueries, RelayEvents, SignaturePolicy,
+    SweepOverduePayments, WebhookSecret,
 };
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret";
@@ -37,6 +38,9 @@ pub struct LocalConfig {
     pub mp_retry: RetryPolicy,
     /// Print each published event as a JSON line on stdout.
     pub print_events: bool,
+    /// How often the event relay and the payment sweeper run, as the schedule
+    /// does on AWS; `None` leaves them off.
+    pub scheduled_every: Option<Duration>,
 }
 
 impl Default for LocalConfig {
@@ -49,6 +53,7 @@ impl Default for LocalConfig {
             mp_timeout: Duration::from_secs(5),
             mp_retry: RetryPolicy::default(),
             print_events: true,
+            scheduled_every: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -79,8 +84,8 @@ pub struct LocalStack {
     pub mock: MockServer,
     pub store: Arc<MemoryStore>,
     pub publisher: Arc<MemoryPublisher>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 async fn bind(port: u16) -> Result<TcpListener, LocalError> {
@@ -135,6 +140,14 @@ impl LocalStack {
         );
         let clock = Arc::new(SystemClock);
         let ids = Arc::new(UlidGenerator::default());
+        let relay = RelayEvents::new(store.clone(), publisher.clone());
+        let sweeper = SweepOverduePayments::new(
+            store.clone(),
+            provider.clone(),
+            publisher.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
         let services = Arc::new(Services {
             create: CreatePayment::new(
                 store.clone(),
@@ -155,11 +168,12 @@ impl LocalStack {
             publisher: publisher.clone(),
         });
 
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = watch::channel(false);
         let app = routes::router(services);
-        let task = tokio::spawn(async move {
+        let mut api_stopped = stopped.clone();
+        let mut tasks = vec![tokio::spawn(async move {
             let shutdown = async move {
-                let _ = stopped.await;
+                let _ = api_stopped.wait_for(|stop| *stop).await;
             };
             if let Err(error) = axum::serve(api_listener, app)
                 .with_graceful_shutdown(shutdown)
@@ -167,14 +181,17 @@ impl LocalStack {
             {
                 tracing::error!(%error, "local API stopped");
             }
-        });
+        })];
+        if let Some(every) = config.scheduled_every {
+            tasks.push(tokio::spawn(run_schedule(every, relay, sweeper, stopped)));
+        }
         Ok(Self {
             api_addr,
             mock,
             store,
             publisher,
-            stop: Some(stop),
-            task,
+            stop,
+            tasks,
         })
     }
 
@@ -186,12 +203,34 @@ impl LocalStack {
         self.mock.base_url()
     }
 
-    /// Stops the API and the mock and waits for both.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    /// Stops the API, the schedule and the mock, and waits for all of them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
         }
-        let _ = (&mut self.task).await;
         self.mock.shutdown().await;
+    }
+}
+
+/// The local stand-in for the every-minute schedules of event-relay and
+/// payment-sweeper.
+async fn run_schedule(
+    every: Duration,
+    relay: RelayEvents,
+    sweeper: SweepOverduePayments,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = sweeper.execute().await {
+            tracing::warn!(%error, "local sweeper run failed");
+        }
+        if let Err(error) = relay.execute().await {
+            tracing::warn!(%error, "local relay run failed");
+        }
     }
 }

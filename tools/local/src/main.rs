@@ -73,6 +73,7 @@ async fn main() -> ExitCode {
          \x20 Mercado Pago mock {mock}  (POST /mock/orders/{{id}}/pay {{\"outcome\":\"approved\"|\"rejected\"}}, /expire, /mock/faults)\n\
          \x20 webhook secret    {secret_origin}\n\
          \x20 payment expiry    {expiry:?}\n\
+         \x20 schedule          event relay + payment sweeper every 60s\n\
          \x20 store             in memory (lost on exit)\n\
          Ctrl-C stops it.",
         mock = stack.mock_url(),
