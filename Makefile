@@ -40,7 +40,7 @@ sdk-compat: venv
 # The Lambda binaries under `cargo lambda watch`, fed the samples in events/.
 # Needs moto: run through `make test`, or `tools/ci/with-moto.sh make invoke-smoke`.
 invoke-smoke: venv
-	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p payment-webhook
+	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p payment-webhook -p event-relay -p payment-sweeper
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/ci/invoke_smoke.py
 
 cargo-test:

@@ -1,4 +1,4 @@
-"""`make invoke-smoke`: the three Lambda binaries under `cargo lambda watch`,
+"""`make invoke-smoke`: the five Lambda binaries under `cargo lambda watch`,
 invoked with the sample events in events/ via `cargo lambda invoke --data-file`,
 against moto (AWS_ENDPOINT_URL, set by with-moto.sh) and the Mercado Pago mock,
 all on 127.0.0.1. Everything it starts is stopped on the way out.
@@ -64,7 +64,14 @@ def table_from_template(dynamodb, name):
     )
 
 
-def invoke(port, function, event):
+def invoke_raw(port, function, event):
+    """Invokes a non-HTTP function; returns its JSON result."""
+    result = run_invoke(port, function, event)
+    print(f"invoke {function}: {result}")
+    return result
+
+
+def run_invoke(port, function, event):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(event, f)
         path = f.name
@@ -76,7 +83,12 @@ def invoke(port, function, event):
     finally:
         os.unlink(path)
     check(out.returncode == 0, f"invoke {function} failed: {out.stderr[-2000:]}")
-    response = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def invoke(port, function, event):
+    """Invokes an HTTP function; returns status, headers and the parsed body."""
+    response = run_invoke(port, function, event)
     body = json.loads(response.get("body") or "null")
     print(f"invoke {function}: {response['statusCode']}")
     return response["statusCode"], response.get("headers", {}), body
@@ -150,6 +162,12 @@ def main():
         one["pathParameters"] = {"payment_id": payment["payment_id"]}
         status, _, read = invoke(invoke_port, "get-payment", one)
         check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
+
+        # The scheduled functions: nothing is overdue and the outbox is empty.
+        relayed = invoke_raw(invoke_port, "event-relay", load_event("event-relay.json"))
+        check(relayed == {"published": 0, "pages": 0}, f"relay: {relayed}")
+        swept = invoke_raw(invoke_port, "payment-sweeper", load_event("payment-sweeper.json"))
+        check(swept == {"examined": 0, "changed": 0, "failed": 0}, f"sweeper: {swept}")
 
         # Logs: JSON lines carrying the Lambda request id, and no secret in them.
         watch_log.flush()
