@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the workspace tests and ends with one summary line over every test
-# binary ("tests: N passed, N failed"), so the closing line counts them all.
+# binary, libtest's and cucumber's ("tests: N passed, N failed"), so the
+# closing line counts them all.
 set -uo pipefail
 
 log="$(mktemp -t cargo-test.XXXXXX.log)"
@@ -9,12 +10,23 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-read -r passed failed < <(awk '/^test result:/ {
+# libtest: "test result: ok. 12 passed; 0 failed; ..."
+# cucumber: "6 scenarios (5 passed, 1 failed)"
+read -r passed failed < <(sed 's/\x1b\[[0-9;]*m//g' "$log" | awk '
+/^test result:/ {
     for (i = 1; i <= NF; i++) {
         if ($(i+1) ~ /^passed;?$/) p += $i
         if ($(i+1) ~ /^failed;?$/) f += $i
     }
-} END { print p + 0, f + 0 }' "$log")
+}
+/^[0-9]+ scenarios? \(/ {
+    gsub(/[(),]/, " ")
+    for (i = 3; i <= NF; i++) {
+        if ($(i+1) == "passed") p += $i
+        if ($(i+1) == "failed") f += $i
+    }
+}
+END { print p + 0, f + 0 }')
 
 echo
 echo "tests: ${passed} passed, ${failed} failed"

@@ -11,6 +11,8 @@ mod moto;
 mod notification_properties;
 mod promises;
 mod store_contract;
+// Shared with tests/acceptance.rs (cucumber); each binary uses a different part.
+#[allow(dead_code)]
 mod support;
 mod template;
 mod template_contract;

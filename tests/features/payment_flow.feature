@@ -1,0 +1,47 @@
+Feature: Paying an order with a Mercado Pago QR code
+  The kiosk creates a payment for an order, the customer pays by scanning the
+  QR code, Mercado Pago notifies the service with a signed webhook, and the
+  orders and kitchen services hear about the outcome exactly once.
+
+  Background:
+    Given the payments service is running on this machine
+
+  Scenario: A paid order is approved and announced once
+    When the kiosk creates a payment for order "ord-1042" of 2590 BRL
+    Then the answer is 201 with a pending payment and its QR data
+    When the customer pays and Mercado Pago approves
+    Then the payment is "approved"
+    And exactly one "payment.approved" event describes the payment
+
+  Scenario: A rejected payment is declined with Mercado Pago's reason
+    When the kiosk creates a payment for order "ord-2001" of 2590 BRL
+    And the customer pays and Mercado Pago rejects
+    Then the payment is "declined" because "rejected_by_issuer"
+    And exactly one "payment.declined" event describes the payment
+
+  Scenario: An unpaid QR code expires
+    When the kiosk creates a payment for order "ord-3001" of 2590 BRL
+    And the QR code expires at Mercado Pago
+    Then the payment is "expired"
+    And exactly one "payment.expired" event describes the payment
+
+  Scenario: A retried create is the same payment, never a second charge
+    When the kiosk creates a payment for order "ord-4001" of 2590 BRL
+    And the kiosk sends the same request again
+    Then the second answer is 200 with the same payment and QR data
+    And Mercado Pago holds exactly 3 orders
+
+  Scenario: After a decline the order can be paid with a new payment
+    When the kiosk creates a payment for order "ord-5001" of 2590 BRL
+    And the customer pays and Mercado Pago rejects
+    And the kiosk sends the same request again
+    Then the answer is 201 with a new pending payment
+    And the order lists 2 payments, newest first
+    And Mercado Pago holds exactly 2 orders
+
+  Scenario: A paid order cannot be charged again
+    When the kiosk creates a payment for order "ord-6001" of 2590 BRL
+    And the customer pays and Mercado Pago approves
+    And the kiosk sends the same request again
+    Then the answer is a 409 problem "order-already-paid"
+    And Mercado Pago holds exactly 1 order

@@ -1,0 +1,262 @@
+//! Acceptance tests in Gherkin (tests/features/*.feature), run with cucumber
+//! against payments-local started in-process on free loopback ports. Each
+//! scenario gets its own stack, stopped when the scenario ends.
+
+// Shared with the suite binary; each uses a different part.
+#[path = "suite/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::fmt;
+
+use cucumber::{given, then, when, World as _};
+use serde_json::{json, Value};
+
+use support::{payment_id, provider_order_id, Reply, Stack};
+
+#[derive(cucumber::World, Default)]
+struct Kiosk {
+    stack: Option<Stack>,
+    request: Option<Value>,
+    answers: Vec<Reply>,
+}
+
+impl fmt::Debug for Kiosk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kiosk")
+            .field("request", &self.request)
+            .field(
+                "answers",
+                &self
+                    .answers
+                    .iter()
+                    .map(|a| (a.status, &a.body))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Kiosk {
+    fn stack(&self) -> &Stack {
+        self.stack
+            .as_ref()
+            .expect("the Background starts the service")
+    }
+
+    fn last(&self) -> &Reply {
+        self.answers.last().expect("a request was sent")
+    }
+
+    /// The first payment this scenario created.
+    fn payment(&self) -> &Value {
+        &self.answers.first().expect("a payment was created").body
+    }
+
+    async fn send_request(&mut self) {
+        let request = self.request.clone().expect("a request was made before");
+        let reply = self.stack().create(&request).await;
+        self.answers.push(reply);
+    }
+}
+
+#[given("the payments service is running on this machine")]
+async fn service_is_running(kiosk: &mut Kiosk) {
+    kiosk.stack = Some(Stack::start().await);
+}
+
+#[when(expr = "the kiosk creates a payment for order {string} of {int} BRL")]
+async fn kiosk_creates(kiosk: &mut Kiosk, order: String, amount: i64) {
+    kiosk.request = Some(json!({
+        "order_id": order,
+        "amount": amount,
+        "currency": "BRL",
+        "items": [{"sku": "COMBO", "title": "Combo", "quantity": 1, "unit_price": amount}]
+    }));
+    kiosk.send_request().await;
+}
+
+#[when("the kiosk sends the same request again")]
+async fn kiosk_retries(kiosk: &mut Kiosk) {
+    kiosk.send_request().await;
+}
+
+#[when(regex = r"^the customer pays and Mercado Pago (approves|rejects)$")]
+async fn customer_pays(kiosk: &mut Kiosk, verdict: String) {
+    let outcome = if verdict == "approves" {
+        "approved"
+    } else {
+        "rejected"
+    };
+    let order = provider_order_id(kiosk.payment());
+    let paid = kiosk.stack().pay(&order, outcome).await;
+    assert_eq!(paid.status, 200, "{:?}", paid.body);
+    assert_eq!(
+        paid.body["webhook"]["status"], 200,
+        "the signed webhook was accepted"
+    );
+}
+
+#[when("the QR code expires at Mercado Pago")]
+async fn qr_expires(kiosk: &mut Kiosk) {
+    let order = provider_order_id(kiosk.payment());
+    let expired = kiosk.stack().expire(&order).await;
+    assert_eq!(expired.body["webhook"]["status"], 200);
+}
+
+#[then("the answer is 201 with a pending payment and its QR data")]
+async fn created_pending(kiosk: &mut Kiosk) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "pending");
+    assert!(reply.body["qr_data"]
+        .as_str()
+        .is_some_and(|qr| !qr.is_empty()));
+    let location = reply.headers["location"].to_str().unwrap();
+    assert_eq!(location, format!("/payments/{}", payment_id(&reply.body)));
+}
+
+#[then("the answer is 201 with a new pending payment")]
+async fn created_new(kiosk: &mut Kiosk) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "pending");
+    assert_ne!(reply.body["payment_id"], kiosk.payment()["payment_id"]);
+}
+
+#[then("the second answer is 200 with the same payment and QR data")]
+async fn same_payment(kiosk: &mut Kiosk) {
+    let (first, second) = (&kiosk.answers[0], &kiosk.answers[1]);
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body["payment_id"], first.body["payment_id"]);
+    assert_eq!(second.body["qr_data"], first.body["qr_data"]);
+}
+
+#[then(expr = "the answer is a 409 problem {string}")]
+async fn conflict_problem(kiosk: &mut Kiosk, slug: String) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 409);
+    assert_eq!(reply.content_type(), "application/problem+json");
+    assert_eq!(reply.body["type"], format!("/problems/{slug}"));
+}
+
+async fn current_payment(kiosk: &Kiosk) -> Value {
+    let id = payment_id(kiosk.payment());
+    let read = kiosk.stack().get(&format!("/payments/{id}")).await;
+    assert_eq!(read.status, 200);
+    read.body
+}
+
+#[then(expr = "the payment is {string}")]
+async fn payment_is(kiosk: &mut Kiosk, status: String) {
+    let payment = current_payment(kiosk).await;
+    assert_eq!(payment["status"], status);
+    assert_eq!(payment["decline_reason"], Value::Null);
+}
+
+#[then(expr = "the payment is {string} because {string}")]
+async fn payment_is_because(kiosk: &mut Kiosk, status: String, reason: String) {
+    let payment = current_payment(kiosk).await;
+    assert_eq!(payment["status"], status);
+    assert_eq!(payment["decline_reason"], reason);
+}
+
+/// The event body of DESIGN 7, field by field.
+#[then(expr = "exactly one {string} event describes the payment")]
+async fn one_event(kiosk: &mut Kiosk, event_type: String) {
+    let payment = current_payment(kiosk).await;
+    let events = kiosk.stack().events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    let mut fields: Vec<&str> = event
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "amount",
+            "currency",
+            "decline_reason",
+            "event_id",
+            "event_type",
+            "occurred_at",
+            "order_id",
+            "payment_id",
+            "provider_payment_id",
+            "schema_version",
+            "status"
+        ]
+    );
+    let event_id = event["event_id"].as_str().unwrap();
+    assert!(
+        event_id.starts_with("evt_") && event_id.len() == 30,
+        "{event_id}"
+    );
+    assert_eq!(event["event_type"], event_type);
+    assert_eq!(event["schema_version"], 1);
+    for field in [
+        "payment_id",
+        "order_id",
+        "status",
+        "amount",
+        "currency",
+        "decline_reason",
+    ] {
+        assert_eq!(event[field], payment[field], "{field}");
+    }
+    assert_eq!(
+        event["provider_payment_id"],
+        payment["provider"]["payment_id"]
+    );
+    assert_eq!(event["occurred_at"], payment["updated_at"]);
+}
+
+#[then(expr = "the order lists {int} payments, newest first")]
+async fn order_lists(kiosk: &mut Kiosk, count: usize) {
+    let order = kiosk.payment()["order_id"].as_str().unwrap().to_owned();
+    let list = kiosk
+        .stack()
+        .get(&format!("/payments?order_id={order}"))
+        .await;
+    let ids: Vec<&Value> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["payment_id"])
+        .collect();
+    let mut expected: Vec<&Value> = kiosk
+        .answers
+        .iter()
+        .filter(|a| a.status == 201)
+        .map(|a| &a.body["payment_id"])
+        .collect();
+    expected.reverse();
+    assert_eq!(ids.len(), count);
+    assert_eq!(ids, expected);
+}
+
+#[then(regex = r"^Mercado Pago holds exactly (\d+) orders?$")]
+async fn orders_at_mercado_pago(kiosk: &mut Kiosk, count: u64) {
+    assert_eq!(kiosk.stack().orders_created(), count);
+}
+
+#[tokio::main]
+async fn main() {
+    let features = concat!(env!("CARGO_MANIFEST_DIR"), "/features");
+    Kiosk::cucumber()
+        .max_concurrent_scenarios(4)
+        .fail_on_skipped()
+        .after(|_, _, _, _, kiosk| {
+            Box::pin(async move {
+                if let Some(stack) = kiosk.and_then(|k| k.stack.take()) {
+                    stack.stop().await;
+                }
+            })
+        })
+        .run_and_exit(features)
+        .await;
+}
