@@ -29,7 +29,7 @@ Feature: Paying an order with a Mercado Pago QR code
     When the kiosk creates a payment for order "ord-4001" of 2590 BRL
     And the kiosk sends the same request again
     Then the second answer is 200 with the same payment and QR data
-    And Mercado Pago holds exactly 3 orders
+    And Mercado Pago holds exactly 1 order
 
   Scenario: After a decline the order can be paid with a new payment
     When the kiosk creates a payment for order "ord-5001" of 2590 BRL
