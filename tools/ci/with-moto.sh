@@ -8,7 +8,8 @@ venv="${VENV:-.venv}"
 port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 log="$(mktemp -t moto.XXXXXX.log)"
 
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# moto_serial.py: moto's server handling one request at a time (see its header).
+MOTO_PORT="$port" "$venv/bin/python" "$(dirname "$0")/moto_serial.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 stop_moto() {
     kill "$moto_pid" 2>/dev/null || true
