@@ -17,25 +17,13 @@ import boto3
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
+from checks import Checks, free_port  # noqa: E402
 from sign_webhook_event import signed_event  # noqa: E402
 
 SECRET = "smoke-webhook-secret"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENV_BIN = os.path.join(ROOT, os.environ.get("VENV", ".venv"), "bin")
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+check = Checks()
 
 
 def wait_for_port(port, seconds):
@@ -190,7 +178,7 @@ def main():
             except subprocess.TimeoutExpired:
                 process.kill()
         os.unlink(env_file.name)
-    print(f"invoke-smoke: {checks} passed, 0 failed")
+    print(check.summary("invoke-smoke"))
 
 
 if __name__ == "__main__":

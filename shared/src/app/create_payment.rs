@@ -35,6 +35,8 @@ pub struct CreatePaymentCommand {
 impl CreatePaymentCommand {
     /// SHA-256 of the request's canonical JSON (keys sorted, no whitespace), so a
     /// retry of the same request matches whatever its original byte layout was.
+    /// Built here on purpose rather than from the API's payment view: stored
+    /// fingerprints must not change when the response format does.
     pub fn fingerprint(&self) -> Fingerprint {
         let items: Vec<_> = self
             .items

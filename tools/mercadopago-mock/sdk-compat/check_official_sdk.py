@@ -14,25 +14,19 @@ import threading
 import time
 import urllib.request
 
-import mercadopago
-from mercadopago.config import Config, RequestOptions
-from mercadopago.webhook.validator import WebhookSignatureValidator
+import os
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "ci"))
+import mercadopago  # noqa: E402
+from checks import Checks, free_port  # noqa: E402
+from mercadopago.config import Config, RequestOptions  # noqa: E402
+from mercadopago.webhook.validator import (  # noqa: E402
+    InvalidWebhookSignatureError,
+    WebhookSignatureValidator,
+)
 
 SECRET = "sdk-compat-secret"
-checks = 0
-
-
-def check(condition, message):
-    global checks
-    if not condition:
-        raise AssertionError(message)
-    checks += 1
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+check = Checks()
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -133,19 +127,20 @@ def main(mock_binary):
         # validator signs what it is given, so it is given the documented form.
         WebhookSignatureValidator.validate(
             headers["x-signature"], headers["x-request-id"], order["id"].lower(), SECRET)
-        checks_before = checks
+        check(True, "the SDK's validator accepts the mock's signature")
+        rejected = False
         try:
             WebhookSignatureValidator.validate(
                 headers["x-signature"], headers["x-request-id"], order["id"].lower(), "wrong")
-        except Exception:
-            check(True, "wrong secret rejected")
-        check(checks == checks_before + 1, "the validator rejects a wrong secret")
+        except InvalidWebhookSignatureError:
+            rejected = True
+        check(rejected, "the validator rejects a wrong secret")
         check(sdk.order().get(order["id"])["response"]["status"] == "processed", "order processed")
     finally:
         mock.terminate()
         mock.wait(timeout=10)
         receiver.shutdown()
-    print(f"sdk-compat: {checks} passed, 0 failed")
+    print(check.summary("sdk-compat"))
 
 
 if __name__ == "__main__":
