@@ -168,7 +168,7 @@ async fn a_timeout_is_retried_with_the_same_key_and_yields_one_order() {
     let result = client.create_order(&payment(Currency::Brl, 100, 1)).await;
     assert!(result.is_ok(), "{result:?}");
     // Let the slow first call finish, then the same payment still maps to one order.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(mock.state.orders_created(), 1);
     mock.shutdown().await;
 }

@@ -274,7 +274,7 @@ async fn provider_failure_on_create_then_a_retry_completes_one_payment(h: Harnes
         "{timed_out:?}"
     );
 
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let done = create
         .execute(command("ord-mp-5xx", 2590), None)
         .await
