@@ -19,7 +19,6 @@ pub struct SweepReport {
 }
 
 pub struct SweepOverduePayments {
-    store: Arc<dyn PaymentStore>,
     provider: Arc<dyn PaymentProvider>,
     transitions: Transitions,
     batch: usize,
@@ -36,7 +35,6 @@ impl SweepOverduePayments {
         ids: Arc<dyn crate::ports::IdGenerator>,
     ) -> Self {
         Self {
-            store: store.clone(),
             provider,
             transitions: Transitions {
                 store,
@@ -50,7 +48,7 @@ impl SweepOverduePayments {
 
     pub async fn execute(&self) -> Result<SweepReport, AppError> {
         let now = self.transitions.clock.now();
-        let due = self.store.due_payments(now, self.batch).await?;
+        let due = self.transitions.store.due_payments(now, self.batch).await?;
         let mut report = SweepReport {
             examined: due.len(),
             ..SweepReport::default()

@@ -18,6 +18,15 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// The message for a client: the rule that was broken, without the field name
+    /// (the caller names the field in its own terms).
+    pub fn into_message(self) -> String {
+        match self {
+            Self::Invalid { message, .. } => message,
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid {
             field,

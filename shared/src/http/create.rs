@@ -77,16 +77,10 @@ fn idempotency_key(request: &lambda_http::Request) -> Result<Option<IdempotencyK
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(None);
     };
-    let bad = |message: &str| RequestError::BadParameter {
-        name: "Idempotency-Key",
-        message: message.to_owned(),
-    };
-    let text = value
-        .to_str()
-        .map_err(|_| bad("must be 1 to 255 printable ASCII characters"))?;
-    IdempotencyKey::parse(text)
+    // A header that is not visible ASCII reads as empty, which the key refuses.
+    IdempotencyKey::parse(value.to_str().unwrap_or_default())
         .map(Some)
-        .map_err(|_| bad("must be 1 to 255 printable ASCII characters"))
+        .map_err(|e| RequestError::bad_parameter("Idempotency-Key", e))
 }
 
 fn parse_command(request: &lambda_http::Request) -> Result<CreatePaymentCommand, RequestError> {
@@ -215,11 +209,10 @@ impl Errors {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
-                let message = match error {
-                    DomainError::Invalid { message, .. } => message,
-                    other => other.to_string(),
-                };
-                self.0.push(FieldError { field, message });
+                self.0.push(FieldError {
+                    field,
+                    message: error.into_message(),
+                });
                 None
             }
         }

@@ -50,14 +50,14 @@ fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
         })?;
         return OrderId::parse(&raw)
             .map(Route::ByOrder)
-            .map_err(|e| bad_parameter("order_id", e));
+            .map_err(|e| RequestError::bad_parameter("order_id", e));
     }
     match path.strip_prefix("/payments/") {
         Some(raw) if !raw.contains('/') => {
             let raw = percent_decoded(raw);
             PaymentId::parse(&raw)
                 .map(Route::One)
-                .map_err(|e| bad_parameter("payment_id", e))
+                .map_err(|e| RequestError::bad_parameter("payment_id", e))
         }
         _ => Err(RequestError::NoRoute),
     }
@@ -68,12 +68,4 @@ fn percent_decoded(segment: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
-}
-
-fn bad_parameter(name: &'static str, error: crate::domain::DomainError) -> RequestError {
-    let message = match error {
-        crate::domain::DomainError::Invalid { message, .. } => message,
-        other => other.to_string(),
-    };
-    RequestError::BadParameter { name, message }
 }

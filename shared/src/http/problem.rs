@@ -5,6 +5,7 @@ use serde_json::json;
 use thiserror::Error;
 
 use crate::app::AppError;
+use crate::domain::DomainError;
 use crate::ports::{ProviderError, StoreError};
 
 use super::HttpResponse;
@@ -35,6 +36,16 @@ pub enum RequestError {
     NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
+}
+
+impl RequestError {
+    /// A query, path or header value the domain refused.
+    pub(crate) fn bad_parameter(name: &'static str, error: DomainError) -> Self {
+        Self::BadParameter {
+            name,
+            message: error.into_message(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

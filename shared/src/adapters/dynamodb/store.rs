@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::errors::store_error;
@@ -40,11 +40,23 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    fn put(&self, item: DynamoItem, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    /// A conditional Put inside a transaction; `values` fill the condition's placeholders.
+    fn put(
+        &self,
+        item: DynamoItem,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<TransactWriteItem, StoreError> {
+        let values: DynamoItem = values
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect();
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(condition)
+            // DynamoDB refuses an empty placeholder map.
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -72,7 +84,7 @@ impl PaymentStore for DynamoStore {
         payment: &Payment,
         expected_lock_version: Option<u64>,
     ) -> Result<(), StoreError> {
-        let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)")?;
+        let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)", &[])?;
         let lock_item = DynamoItem::from([
             ("pk".to_owned(), s(keys::order_pk(payment.order_id()))),
             ("sk".to_owned(), s(keys::ORDER_SK)),
@@ -84,17 +96,12 @@ impl PaymentStore for DynamoStore {
             ),
         ]);
         let take_lock = match expected_lock_version {
-            None => self.put(lock_item, "attribute_not_exists(pk)")?,
-            Some(version) => {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(lock_item))
-                    .condition_expression("version = :expected")
-                    .expression_attribute_values(":expected", n(version))
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
-                TransactWriteItem::builder().put(put).build()
-            }
+            None => self.put(lock_item, "attribute_not_exists(pk)", &[])?,
+            Some(version) => self.put(
+                lock_item,
+                "version = :expected",
+                &[(":expected", n(version))],
+            )?,
         };
         self.transact("insert_pending", vec![new_payment, take_lock])
             .await
@@ -161,14 +168,12 @@ impl PaymentStore for DynamoStore {
         expected_version: u64,
         event: &OutboxEvent,
     ) -> Result<(), StoreError> {
-        let payment_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(payment_item(payment)))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
-        let event_put = self.put(event_item(event), "attribute_not_exists(pk)")?;
+        let payment_put = self.put(
+            payment_item(payment),
+            "version = :expected",
+            &[(":expected", n(expected_version))],
+        )?;
+        let event_put = self.put(event_item(event), "attribute_not_exists(pk)", &[])?;
         let lock_update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(keys::order_pk(payment.order_id())))
@@ -187,7 +192,7 @@ impl PaymentStore for DynamoStore {
         self.transact(
             "commit_transition",
             vec![
-                TransactWriteItem::builder().put(payment_put).build(),
+                payment_put,
                 event_put,
                 TransactWriteItem::builder().update(lock_update).build(),
             ],
