@@ -1,12 +1,13 @@
-//! Configuration (DESIGN 9), parsed once at cold start. A missing or invalid
-//! variable fails init with a message naming it.
+//! Configuration from the environment (docs/configuration.md), parsed once at
+//! cold start. A missing or invalid variable fails init with a message naming it.
 
 use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::adapters::mercadopago::{AccessToken, MercadoPagoConfig, RetryPolicy};
-use crate::app::{SignaturePolicy, WebhookSecret};
+use crate::adapters::mercadopago::{
+    AccessToken, MercadoPagoConfig, RetryPolicy, SignaturePolicy, WebhookSecret,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {

@@ -1,4 +1,4 @@
-//! `EventPublisher` on an SNS topic (DESIGN 7): the stored body verbatim, with
+//! `EventPublisher` on an SNS topic: the stored body verbatim, with
 //! `event_type` and `order_id` as String message attributes for filter policies.
 
 use async_trait::async_trait;

@@ -1,7 +1,6 @@
 //! The real clock and ULID-based id generation.
 
-use std::sync::Mutex;
-
+use parking_lot::Mutex;
 use time::OffsetDateTime;
 use ulid::Generator;
 
@@ -25,10 +24,7 @@ pub struct UlidGenerator(Mutex<Generator>);
 
 impl UlidGenerator {
     fn next(&self) -> ulid::Ulid {
-        let mut generator = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut generator = self.0.lock();
         // Overflow needs 2^80 ids in one millisecond; fall back to a random one.
         generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
     }

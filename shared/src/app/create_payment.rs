@@ -1,4 +1,4 @@
-//! Create a payment for an order (DESIGN 3): one live payment per order, safe
+//! Create a payment for an order: one live payment per order, safe
 //! retries by request fingerprint, one provider order per payment.
 
 use std::sync::Arc;
@@ -8,11 +8,11 @@ use serde_json::json;
 
 use crate::domain::{
     Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment, OrderId, Payment,
-    PaymentStatus,
+    PaymentStatus, ProviderRef,
 };
 use crate::ports::{
-    Clock, IdGenerator, IdempotentOutcome, OrderLockState, PaymentProvider, PaymentStore,
-    StoreError,
+    Clock, IdGenerator, IdempotencyKeys, IdempotentOutcome, OrderLockState, PaymentCreation,
+    PaymentProvider, PaymentReads, Ports, ProviderPort, StoreError,
 };
 
 use super::AppError;
@@ -70,7 +70,9 @@ pub struct Created {
 }
 
 pub struct CreatePayment {
-    store: Arc<dyn PaymentStore>,
+    payments: Arc<dyn PaymentReads>,
+    creation: Arc<dyn PaymentCreation>,
+    keys: Arc<dyn IdempotencyKeys>,
     provider: Arc<dyn PaymentProvider>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -78,18 +80,15 @@ pub struct CreatePayment {
 }
 
 impl CreatePayment {
-    pub fn new(
-        store: Arc<dyn PaymentStore>,
-        provider: Arc<dyn PaymentProvider>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-        expiry: Duration,
-    ) -> Self {
+    /// `expiry`: how long the QR code stays payable.
+    pub fn new<Publisher>(ports: &Ports<ProviderPort, Publisher>, expiry: Duration) -> Self {
         Self {
-            store,
-            provider,
-            clock,
-            ids,
+            payments: ports.store.clone(),
+            creation: ports.store.clone(),
+            keys: ports.store.clone(),
+            provider: ports.provider.clone(),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
             expiry,
         }
     }
@@ -107,7 +106,7 @@ impl CreatePayment {
         };
         let now = self.clock.now();
         let claimed = self
-            .store
+            .keys
             .claim_idempotency_key(key, &fingerprint, now, now.plus(IDEMPOTENCY_KEY_LIFETIME))
             .await?;
         if let Some(record) = claimed {
@@ -115,7 +114,7 @@ impl CreatePayment {
                 return Err(AppError::IdempotencyKeyReused);
             }
             if let Some(outcome) = record.outcome {
-                if let Some(payment) = self.store.get(&outcome.payment_id).await? {
+                if let Some(payment) = self.payments.get(&outcome.payment_id).await? {
                     return Ok(Created {
                         payment,
                         newly_created: outcome.newly_created,
@@ -129,7 +128,7 @@ impl CreatePayment {
             payment_id: created.payment.id().clone(),
             newly_created: created.newly_created,
         };
-        if let Err(error) = self.store.complete_idempotency_key(key, &outcome).await {
+        if let Err(error) = self.keys.complete_idempotency_key(key, &outcome).await {
             // The payment exists; a repeat still finds it through the order's fingerprint.
             tracing::warn!(%error, "could not record the idempotency key's outcome");
         }
@@ -142,23 +141,23 @@ impl CreatePayment {
         fingerprint: Fingerprint,
     ) -> Result<Created, AppError> {
         for _ in 0..MAX_ATTEMPTS {
-            let lock = self.store.order_lock(&command.order_id).await?;
+            let lock = self.creation.order_lock(&command.order_id).await?;
             let expected_lock_version = match &lock {
                 None => None,
                 Some(lock) if lock.state == OrderLockState::Paid => {
                     return Err(AppError::OrderAlreadyPaid(lock.live_payment_id.clone()))
                 }
                 Some(lock) if lock.state == OrderLockState::Open => {
-                    let live = self
-                        .store
-                        .get(&lock.live_payment_id)
-                        .await?
-                        .ok_or_else(|| {
-                            StoreError::Corrupt(format!(
-                                "order lock points at missing payment {}",
-                                lock.live_payment_id
-                            ))
-                        })?;
+                    let live =
+                        self.payments
+                            .get(&lock.live_payment_id)
+                            .await?
+                            .ok_or_else(|| {
+                                StoreError::Corrupt(format!(
+                                    "order lock points at missing payment {}",
+                                    lock.live_payment_id
+                                ))
+                            })?;
                     match live.status() {
                         PaymentStatus::Approved => {
                             return Err(AppError::OrderAlreadyPaid(live.id().clone()))
@@ -183,7 +182,7 @@ impl CreatePayment {
 
             let payment = self.new_pending(command, fingerprint.clone());
             match self
-                .store
+                .creation
                 .insert_pending(&payment, expected_lock_version)
                 .await
             {
@@ -223,16 +222,16 @@ impl CreatePayment {
             return Ok(payment);
         }
         let order = self.provider.create_order(&payment).await?;
-        let provider = crate::domain::ProviderRef {
+        let provider = ProviderRef {
             order_id: order.order_id,
             payment_id: order.payment_id,
         };
         let ready = payment.with_provider(provider, order.qr_data, self.clock.now());
-        match self.store.update(&ready, payment.version()).await {
+        match self.creation.update(&ready, payment.version()).await {
             Ok(()) => Ok(ready),
             // A twin request stored it first (or the payment moved on): show that.
             Err(StoreError::Conflict(_)) => self
-                .store
+                .payments
                 .get(payment.id())
                 .await?
                 .ok_or_else(|| AppError::PaymentNotFound(payment.id().clone())),

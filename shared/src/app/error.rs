@@ -3,8 +3,6 @@ use thiserror::Error;
 use crate::domain::{DomainError, PaymentId};
 use crate::ports::{ProviderError, StoreError};
 
-use super::SignatureError;
-
 /// Why a use case could not do what was asked. The HTTP layer maps each variant
 /// to one status code, in one place.
 #[derive(Debug, Error)]
@@ -19,10 +17,6 @@ pub enum AppError {
     IdempotencyKeyReused,
     #[error("too much contention on the order; retry")]
     Contention,
-    #[error("webhook signature rejected: {0}")]
-    Unauthorized(#[from] SignatureError),
-    #[error("notification is missing data.id")]
-    NotificationWithoutId,
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]

@@ -1,4 +1,5 @@
-//! Use cases. Each takes its ports at construction and never reads the environment.
+//! Use cases. Each is built from `Ports` (taking only the roles it uses) and
+//! never reads the environment.
 
 pub mod create_payment;
 pub mod error;
@@ -6,15 +7,13 @@ pub mod notification;
 pub mod outbox;
 pub mod queries;
 pub mod relay;
-pub mod signature;
 pub mod sweeper;
 mod transitions;
 
 pub use create_payment::{CreatePayment, CreatePaymentCommand, Created};
 pub use error::AppError;
-pub use notification::{ApplyNotification, Notification};
+pub use notification::{ApplyNotification, VerifiedNotification};
 pub use queries::PaymentQueries;
-pub use relay::{RelayEvents, RelayReport};
-pub use signature::{SignatureError, SignaturePolicy, WebhookSecret};
+pub use relay::{EventsLeftInOutbox, RelayEvents, RelayReport};
 pub use sweeper::{SweepOverduePayments, SweepReport};
 pub use transitions::NotificationOutcome;

@@ -1,75 +1,40 @@
-//! Apply a provider notification (DESIGN 5): check the signature, read the truth
-//! from the provider, and commit the resulting transition with its event.
+//! Apply a provider notification: read the truth from the provider, and commit
+//! the resulting transition with its event. The notification only says which
+//! order to read; its origin was checked by the inbound adapter.
 
 use std::sync::Arc;
 
-use crate::domain::{Money, Payment, PaymentId};
-use crate::ports::{
-    Clock, EventPublisher, IdGenerator, PaymentProvider, PaymentStore, ProviderError,
-    ProviderOrderState, ProviderOutcome,
-};
+use crate::domain::{Money, Payment, PaymentId, ProviderOrderId};
+use crate::ports::{PaymentProvider, Ports, ProviderError, ProviderOrderState, ProviderOutcome};
 
-use super::signature::SignedParts;
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
-use super::{AppError, SignaturePolicy};
+use super::AppError;
 
-/// What arrived, before anything is trusted.
-#[derive(Debug, Clone, Default)]
-pub struct Notification {
-    /// `type` (or legacy `topic`) from the query string.
-    pub kind: Option<String>,
-    /// `data.id` from the query string: the provider's order id.
-    pub data_id: Option<String>,
-    pub signature: Option<String>,
-    pub request_id: Option<String>,
+/// A notification whose origin was verified: something changed on this order
+/// at the provider. Built only by the provider's inbound adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedNotification {
+    pub provider_order_id: ProviderOrderId,
 }
 
 pub struct ApplyNotification {
     provider: Arc<dyn PaymentProvider>,
     transitions: Transitions,
-    signature: SignaturePolicy,
 }
 
 impl ApplyNotification {
-    pub fn new(
-        store: Arc<dyn PaymentStore>,
-        provider: Arc<dyn PaymentProvider>,
-        publisher: Arc<dyn EventPublisher>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-        signature: SignaturePolicy,
-    ) -> Self {
+    pub fn new(ports: &Ports) -> Self {
         Self {
-            provider,
-            transitions: Transitions {
-                store,
-                publisher,
-                clock,
-                ids,
-            },
-            signature,
+            provider: ports.provider.clone(),
+            transitions: Transitions::new(ports),
         }
     }
 
     pub async fn execute(
         &self,
-        notification: Notification,
+        notification: VerifiedNotification,
     ) -> Result<NotificationOutcome, AppError> {
-        self.signature.verify(
-            SignedParts {
-                data_id: notification.data_id.as_deref(),
-                request_id: notification.request_id.as_deref(),
-                signature_header: notification.signature.as_deref(),
-            },
-            self.transitions.clock.now(),
-        )?;
-        if notification.kind.as_deref() != Some("order") {
-            return Ok(NotificationOutcome::Ignored("not an order notification"));
-        }
-        let order_id = notification
-            .data_id
-            .filter(|id| !id.is_empty())
-            .ok_or(AppError::NotificationWithoutId)?;
+        let order_id = notification.provider_order_id;
         let state = match self.provider.get_order(&order_id).await {
             Ok(state) => state,
             Err(ProviderError::NotFound) => {

@@ -1,12 +1,12 @@
 //! Publishing what the outbox holds. Used right after a commit and by the relay.
 
-use crate::ports::{EventPublisher, OutboxEvent, PaymentStore};
+use crate::ports::{EventPublisher, Outbox, OutboxEvent};
 
 /// Publishes the event and clears its outbox marker. A failure leaves the event
 /// in the outbox for the relay, so it is logged, not returned: the state change
 /// it belongs to is already committed.
 pub async fn publish_and_clear(
-    store: &dyn PaymentStore,
+    outbox: &dyn Outbox,
     publisher: &dyn EventPublisher,
     event: &OutboxEvent,
 ) -> bool {
@@ -19,7 +19,7 @@ pub async fn publish_and_clear(
         );
         return false;
     }
-    if let Err(error) = store.mark_published(event).await {
+    if let Err(error) = outbox.mark_published(event).await {
         // Published but still marked: the relay will publish it again, and
         // consumers dedupe by event_id.
         tracing::warn!(event_id = %event.event_id, %error, "could not clear outbox marker");

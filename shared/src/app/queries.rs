@@ -3,17 +3,19 @@
 use std::sync::Arc;
 
 use crate::domain::{OrderId, Payment, PaymentId};
-use crate::ports::PaymentStore;
+use crate::ports::{PaymentReads, Ports};
 
 use super::AppError;
 
 pub struct PaymentQueries {
-    store: Arc<dyn PaymentStore>,
+    store: Arc<dyn PaymentReads>,
 }
 
 impl PaymentQueries {
-    pub fn new(store: Arc<dyn PaymentStore>) -> Self {
-        Self { store }
+    pub fn new<Provider, Publisher>(ports: &Ports<Provider, Publisher>) -> Self {
+        Self {
+            store: ports.store.clone(),
+        }
     }
 
     pub async fn get(&self, id: &PaymentId) -> Result<Payment, AppError> {

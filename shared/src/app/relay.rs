@@ -4,20 +4,42 @@
 
 use std::sync::Arc;
 
-use crate::ports::{EventPublisher, PaymentStore};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::ports::{EventPublisher, Outbox, Ports, PublisherPort};
 
 use super::outbox::publish_and_clear;
 use super::AppError;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one run did; serialized as the function's answer (failures make the
+/// run an error instead, see `require_all_published`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RelayReport {
     pub published: usize,
+    #[serde(skip)]
     pub failed: usize,
     pub pages: usize,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0} events could not be published; they stay in the outbox")]
+pub struct EventsLeftInOutbox(pub usize);
+
+impl RelayReport {
+    /// A run that left events behind is a failed run: on the stream trigger that
+    /// makes Lambda retry the batch and, past its retries, keep it on the
+    /// on-failure destination.
+    pub fn require_all_published(self) -> Result<Self, EventsLeftInOutbox> {
+        match self.failed {
+            0 => Ok(self),
+            failed => Err(EventsLeftInOutbox(failed)),
+        }
+    }
+}
+
 pub struct RelayEvents {
-    store: Arc<dyn PaymentStore>,
+    outbox: Arc<dyn Outbox>,
     publisher: Arc<dyn EventPublisher>,
     page_size: usize,
     max_pages: usize,
@@ -27,10 +49,10 @@ impl RelayEvents {
     pub const DEFAULT_PAGE_SIZE: usize = 25;
     pub const DEFAULT_MAX_PAGES: usize = 40;
 
-    pub fn new(store: Arc<dyn PaymentStore>, publisher: Arc<dyn EventPublisher>) -> Self {
+    pub fn new<Provider>(ports: &Ports<Provider, PublisherPort>) -> Self {
         Self {
-            store,
-            publisher,
+            outbox: ports.store.clone(),
+            publisher: ports.publisher.clone(),
             page_size: Self::DEFAULT_PAGE_SIZE,
             max_pages: Self::DEFAULT_MAX_PAGES,
         }
@@ -45,14 +67,14 @@ impl RelayEvents {
     pub async fn execute(&self) -> Result<RelayReport, AppError> {
         let mut report = RelayReport::default();
         while report.pages < self.max_pages {
-            let events = self.store.pending_events(self.page_size).await?;
+            let events = self.outbox.pending_events(self.page_size).await?;
             if events.is_empty() {
                 break;
             }
             report.pages += 1;
             let mut page_failed = false;
             for event in &events {
-                if publish_and_clear(self.store.as_ref(), self.publisher.as_ref(), event).await {
+                if publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), event).await {
                     report.published += 1;
                 } else {
                     report.failed += 1;

@@ -4,14 +4,16 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
+
 use crate::domain::{Payment, PaymentStatus};
-use crate::ports::{PaymentProvider, PaymentStore, ProviderError, ProviderOutcome};
+use crate::ports::{DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome};
 
 use super::notification::verdict;
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
 use super::AppError;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     pub examined: usize,
     pub changed: usize,
@@ -19,6 +21,7 @@ pub struct SweepReport {
 }
 
 pub struct SweepOverduePayments {
+    due: Arc<dyn DuePayments>,
     provider: Arc<dyn PaymentProvider>,
     transitions: Transitions,
     batch: usize,
@@ -27,28 +30,18 @@ pub struct SweepOverduePayments {
 impl SweepOverduePayments {
     pub const DEFAULT_BATCH: usize = 50;
 
-    pub fn new(
-        store: Arc<dyn PaymentStore>,
-        provider: Arc<dyn PaymentProvider>,
-        publisher: Arc<dyn crate::ports::EventPublisher>,
-        clock: Arc<dyn crate::ports::Clock>,
-        ids: Arc<dyn crate::ports::IdGenerator>,
-    ) -> Self {
+    pub fn new(ports: &Ports) -> Self {
         Self {
-            provider,
-            transitions: Transitions {
-                store,
-                publisher,
-                clock,
-                ids,
-            },
+            due: ports.store.clone(),
+            provider: ports.provider.clone(),
+            transitions: Transitions::new(ports),
             batch: Self::DEFAULT_BATCH,
         }
     }
 
     pub async fn execute(&self) -> Result<SweepReport, AppError> {
         let now = self.transitions.clock.now();
-        let due = self.transitions.store.due_payments(now, self.batch).await?;
+        let due = self.due.due_payments(now, self.batch).await?;
         let mut report = SweepReport {
             examined: due.len(),
             ..SweepReport::default()

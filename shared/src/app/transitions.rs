@@ -4,8 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Payment, PaymentId, PaymentStatus, TransitionDetails};
-use crate::ports::{Clock, EventPublisher, IdGenerator, OutboxEvent, PaymentStore, StoreError};
+use crate::domain::{
+    Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, TransitionDetails,
+};
+use crate::ports::{
+    Clock, EventPublisher, IdGenerator, Outbox, OutboxEvent, PaymentReads, PaymentTransitions,
+    Ports, StoreError,
+};
 
 use super::outbox::publish_and_clear;
 use super::AppError;
@@ -19,8 +24,8 @@ pub(crate) enum Verdict {
     Move {
         target: PaymentStatus,
         decline_reason: Option<String>,
-        provider_order_id: Option<String>,
-        provider_payment_id: Option<String>,
+        provider_order_id: Option<ProviderOrderId>,
+        provider_payment_id: Option<ProviderPaymentId>,
     },
     /// The evidence contradicts the payment: change nothing, log an error.
     Contradicts(&'static str),
@@ -45,20 +50,33 @@ pub enum NotificationOutcome {
 }
 
 pub(crate) struct Transitions {
-    pub store: Arc<dyn PaymentStore>,
+    pub payments: Arc<dyn PaymentReads>,
+    pub transitions: Arc<dyn PaymentTransitions>,
+    pub outbox: Arc<dyn Outbox>,
     pub publisher: Arc<dyn EventPublisher>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
 }
 
 impl Transitions {
+    pub fn new<Provider>(ports: &Ports<Provider>) -> Self {
+        Self {
+            payments: ports.store.clone(),
+            transitions: ports.store.clone(),
+            outbox: ports.store.clone(),
+            publisher: ports.publisher.clone(),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+        }
+    }
+
     pub async fn apply(
         &self,
         payment_id: &PaymentId,
         decide: impl Fn(&Payment) -> Verdict,
     ) -> Result<NotificationOutcome, AppError> {
         for _ in 0..MAX_ATTEMPTS {
-            let Some(payment) = self.store.get(payment_id).await? else {
+            let Some(payment) = self.payments.get(payment_id).await? else {
                 tracing::warn!(%payment_id, "no such payment");
                 return Ok(NotificationOutcome::Ignored("unknown payment"));
             };
@@ -98,13 +116,13 @@ impl Transitions {
             let (next, event) = payment.transition(target, details)?;
             let outbox = OutboxEvent::from(&event);
             match self
-                .store
+                .transitions
                 .commit_transition(&next, payment.version(), &outbox)
                 .await
             {
                 Ok(()) => {
                     tracing::info!(%payment_id, status = %target, event_id = %outbox.event_id, "payment transitioned");
-                    publish_and_clear(self.store.as_ref(), self.publisher.as_ref(), &outbox).await;
+                    publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &outbox).await;
                     return Ok(NotificationOutcome::Applied {
                         payment_id: payment_id.clone(),
                         status: target,

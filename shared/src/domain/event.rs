@@ -1,14 +1,18 @@
-//! Domain events and their wire body (DESIGN 7), the exact SNS message.
+//! Domain events and their wire body: the exact SNS message (docs/api.md).
 
 use serde_json::json;
 
-use super::{EventId, Money, OrderId, PaymentId, PaymentStatus, Timestamp};
+use super::{EventId, Money, OrderId, PaymentId, PaymentStatus, ProviderPaymentId, Timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumString, strum::IntoStaticStr)]
 pub enum EventType {
+    #[strum(serialize = "payment.approved")]
     Approved,
+    #[strum(serialize = "payment.declined")]
     Declined,
+    #[strum(serialize = "payment.expired")]
     Expired,
+    #[strum(serialize = "payment.refunded")]
     Refunded,
 }
 
@@ -25,24 +29,12 @@ impl EventType {
         }
     }
 
-    pub const ALL: [EventType; 4] = [
-        Self::Approved,
-        Self::Declined,
-        Self::Expired,
-        Self::Refunded,
-    ];
-
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+        raw.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "payment.approved",
-            Self::Declined => "payment.declined",
-            Self::Expired => "payment.expired",
-            Self::Refunded => "payment.refunded",
-        }
+        self.into()
     }
 }
 
@@ -55,7 +47,7 @@ pub struct PaymentEvent {
     pub order_id: OrderId,
     pub status: PaymentStatus,
     pub amount: Money,
-    pub provider_payment_id: Option<String>,
+    pub provider_payment_id: Option<ProviderPaymentId>,
     pub decline_reason: Option<String>,
 }
 
@@ -72,7 +64,7 @@ impl PaymentEvent {
             "status": self.status.as_str(),
             "amount": self.amount.minor_units(),
             "currency": self.amount.currency().code(),
-            "provider_payment_id": self.provider_payment_id,
+            "provider_payment_id": self.provider_payment_id.as_ref().map(ProviderPaymentId::as_str),
             "decline_reason": self.decline_reason,
         })
         .to_string()

@@ -52,42 +52,55 @@ macro_rules! prefixed_ulid_id {
 prefixed_ulid_id!(PaymentId, "pay_", "payment_id");
 prefixed_ulid_id!(EventId, "evt_", "event_id");
 
-/// The caller's order id: 1..=64 characters of `[A-Za-z0-9_-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrderId(String);
+/// An id made of 1..=64 characters of `[A-Za-z0-9_-]`: safe in a URL path, a
+/// table key and a log line as it is.
+macro_rules! token_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
 
-impl OrderId {
-    pub const MAX_LEN: usize = 64;
+        impl $name {
+            pub const MAX_LEN: usize = 64;
 
-    pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        if raw.is_empty() || raw.len() > Self::MAX_LEN {
-            return Err(DomainError::invalid(
-                "order_id",
-                "must be 1 to 64 characters long",
-            ));
+            pub fn parse(raw: &str) -> Result<Self, DomainError> {
+                if raw.is_empty() || raw.len() > Self::MAX_LEN {
+                    return Err(DomainError::invalid(
+                        $field,
+                        "must be 1 to 64 characters long",
+                    ));
+                }
+                if !raw
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(DomainError::invalid(
+                        $field,
+                        "may contain only letters, digits, '_' and '-'",
+                    ));
+                }
+                Ok(Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return Err(DomainError::invalid(
-                "order_id",
-                "may contain only letters, digits, '_' and '-'",
-            ));
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
         }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+    };
 }
+pub(crate) use token_id;
 
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+token_id!(
+    /// The caller's order id (the kiosk's or the orders service's).
+    OrderId,
+    "order_id"
+);
 
 /// A client's `Idempotency-Key`: 1..=255 printable ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod item;
 pub mod money;
 pub mod payment;
+pub mod provider;
 pub mod status;
 pub mod timestamp;
 
@@ -14,8 +15,7 @@ pub use event::{EventType, PaymentEvent};
 pub use ids::{EventId, IdempotencyKey, OrderId, PaymentId};
 pub use item::{Item, Items, Sku, Title};
 pub use money::{Currency, Money};
-pub use payment::{
-    Description, Fingerprint, NewPayment, Payment, PaymentParts, ProviderRef, TransitionDetails,
-};
+pub use payment::{Description, Fingerprint, NewPayment, Payment, PaymentParts, TransitionDetails};
+pub use provider::{ProviderOrderId, ProviderPaymentId, ProviderRef};
 pub use status::PaymentStatus;
 pub use timestamp::Timestamp;

@@ -1,11 +1,23 @@
 //! Money in integer minor units. Mercado Pago speaks decimal strings ("25.90");
 //! conversion both ways is exact, never through floats.
 
-use std::fmt;
-
 use super::DomainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "UPPERCASE")]
 pub enum Currency {
     Brl,
     Ars,
@@ -17,38 +29,20 @@ pub enum Currency {
 }
 
 impl Currency {
-    pub const ALL: [Currency; 7] = [
-        Currency::Brl,
-        Currency::Ars,
-        Currency::Mxn,
-        Currency::Uyu,
-        Currency::Pen,
-        Currency::Cop,
-        Currency::Clp,
-    ];
+    pub const ALL: &'static [Currency] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.code() == raw)
-            .ok_or_else(|| {
-                DomainError::invalid(
-                    "currency",
-                    "must be one of BRL, ARS, MXN, UYU, PEN, COP, CLP",
-                )
-            })
+        raw.parse().map_err(|_| {
+            DomainError::invalid(
+                "currency",
+                "must be one of BRL, ARS, MXN, UYU, PEN, COP, CLP",
+            )
+        })
     }
 
+    /// The ISO 4217 code.
     pub fn code(self) -> &'static str {
-        match self {
-            Currency::Brl => "BRL",
-            Currency::Ars => "ARS",
-            Currency::Mxn => "MXN",
-            Currency::Uyu => "UYU",
-            Currency::Pen => "PEN",
-            Currency::Cop => "COP",
-            Currency::Clp => "CLP",
-        }
+        self.into()
     }
 
     /// Number of decimal digits of the minor unit (ISO 4217 as Mercado Pago uses it).
@@ -57,12 +51,6 @@ impl Currency {
             Currency::Clp => 0,
             _ => 2,
         }
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
     }
 }
 
@@ -211,7 +199,7 @@ mod tests {
 
     #[test]
     fn currency_codes_round_trip() {
-        for currency in Currency::ALL {
+        for &currency in Currency::ALL {
             assert_eq!(Currency::parse(currency.code()), Ok(currency));
         }
         assert!(Currency::parse("USD").is_err());

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use super::item::bounded_text;
 use super::{
     DomainError, EventId, EventType, Items, Money, OrderId, PaymentEvent, PaymentId, PaymentStatus,
-    Timestamp,
+    ProviderOrderId, ProviderPaymentId, ProviderRef, Timestamp,
 };
 
 /// Free text shown to the payer, 1..=150 characters.
@@ -45,13 +45,6 @@ impl Fingerprint {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Where the payment lives at the provider (Mercado Pago's order and payment ids).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProviderRef {
-    pub order_id: String,
-    pub payment_id: Option<String>,
 }
 
 /// Everything needed to open a new pending payment.
@@ -228,8 +221,8 @@ pub struct TransitionDetails {
     pub at: Timestamp,
     pub event_id: EventId,
     pub decline_reason: Option<String>,
-    pub provider_order_id: Option<String>,
-    pub provider_payment_id: Option<String>,
+    pub provider_order_id: Option<ProviderOrderId>,
+    pub provider_payment_id: Option<ProviderPaymentId>,
 }
 
 #[cfg(test)]
@@ -265,8 +258,8 @@ pub(crate) mod tests {
             at: Timestamp::from_unix_millis(1_795_608_003_000).unwrap(),
             event_id: EventId::from_ulid(Ulid::new()),
             decline_reason: reason.map(str::to_owned),
-            provider_order_id: Some("ORD01".into()),
-            provider_payment_id: Some("PAY01".into()),
+            provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
+            provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
         }
     }
 
@@ -281,7 +274,13 @@ pub(crate) mod tests {
         assert_eq!(approved.decline_reason(), None);
         assert_eq!(event.event_type, EventType::Approved);
         assert_eq!(event.payment_id, *pending.id());
-        assert_eq!(event.provider_payment_id.as_deref(), Some("PAY01"));
+        assert_eq!(
+            event
+                .provider_payment_id
+                .as_ref()
+                .map(ProviderPaymentId::as_str),
+            Some("PAY01")
+        );
         assert_eq!(
             approved.provider().map(|p| p.order_id.as_str()),
             Some("ORD01")
@@ -295,7 +294,7 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(declined.decline_reason(), Some("rejected_by_issuer"));
         assert_eq!(event.decline_reason.as_deref(), Some("rejected_by_issuer"));
-        for to in PaymentStatus::ALL {
+        for &to in PaymentStatus::ALL {
             assert!(declined.transition(to, details(None)).is_err());
         }
         assert!(sample_payment()

@@ -1,10 +1,20 @@
-//! The payment state machine (DESIGN 2).
-
-use std::fmt;
+//! The payment state machine: which status may follow which (docs/architecture.md).
 
 use super::DomainError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum PaymentStatus {
     Pending,
     Approved,
@@ -14,29 +24,15 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 5] = [
-        PaymentStatus::Pending,
-        PaymentStatus::Approved,
-        PaymentStatus::Declined,
-        PaymentStatus::Expired,
-        PaymentStatus::Refunded,
-    ];
+    pub const ALL: &'static [PaymentStatus] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentStatus::Pending => "pending",
-            PaymentStatus::Approved => "approved",
-            PaymentStatus::Declined => "declined",
-            PaymentStatus::Expired => "expired",
-            PaymentStatus::Refunded => "refunded",
-        }
+        self.into()
     }
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-            .ok_or_else(|| DomainError::invalid("status", format!("unknown status `{raw}`")))
+        raw.parse()
+            .map_err(|_| DomainError::invalid("status", format!("unknown status `{raw}`")))
     }
 
     /// The only allowed moves; everything else is rejected.
@@ -72,12 +68,6 @@ impl PaymentStatus {
     }
 }
 
-impl fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::PaymentStatus::{self, *};
@@ -92,8 +82,8 @@ mod tests {
 
     #[test]
     fn every_pair_outside_the_table_is_rejected() {
-        for from in PaymentStatus::ALL {
-            for to in PaymentStatus::ALL {
+        for &from in PaymentStatus::ALL {
+            for &to in PaymentStatus::ALL {
                 let allowed = ALLOWED.contains(&(from, to));
                 assert_eq!(from.can_become(to), allowed, "{from} -> {to}");
                 assert_eq!(from.transition_to(to).is_ok(), allowed, "{from} -> {to}");
@@ -103,7 +93,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in PaymentStatus::ALL {
+        for &s in PaymentStatus::ALL {
             assert_eq!(PaymentStatus::parse(s.as_str()), Ok(s));
         }
         assert!(PaymentStatus::parse("PENDING").is_err());

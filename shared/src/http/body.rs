@@ -1,4 +1,5 @@
-//! Body checks in the order DESIGN 3 fixes: size, media type, JSON shape.
+//! Body checks, in the order the API documents them (docs/api.md): size, media
+//! type, JSON shape.
 
 use http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
@@ -55,21 +56,4 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Request
         field: None,
     })?;
     Ok(value)
-}
-
-/// A query-string parameter, percent-decoded.
-pub(crate) fn query_param(request: &lambda_http::Request, name: &str) -> Option<String> {
-    request.uri().query().and_then(|query| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    })
-}
-
-pub(crate) fn header(request: &lambda_http::Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }

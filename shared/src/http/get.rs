@@ -6,9 +6,8 @@ use serde_json::json;
 use crate::app::PaymentQueries;
 use crate::domain::{OrderId, PaymentId};
 
-use super::body::query_param;
-use super::create::error_response;
-use super::{json_response, payment_json, HttpResponse, Problem, RequestError};
+use super::request::{percent_decoded, query_param};
+use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 enum Route {
     One(PaymentId),
@@ -61,11 +60,4 @@ fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
         }
         _ => Err(RequestError::NoRoute),
     }
-}
-
-fn percent_decoded(segment: &str) -> String {
-    form_urlencoded::parse(format!("x={segment}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }

@@ -4,11 +4,12 @@ use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use thiserror::Error;
 
+use crate::adapters::mercadopago::WebhookError;
 use crate::app::AppError;
 use crate::domain::DomainError;
 use crate::ports::{ProviderError, StoreError};
 
-use super::HttpResponse;
+use super::{json_response, HttpResponse};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -73,6 +74,17 @@ impl Problem {
         }
     }
 
+    /// Logs the error behind this problem once: server errors as errors,
+    /// refusals as info.
+    pub fn logged(self, error: &dyn std::error::Error) -> Self {
+        if self.status.is_server_error() {
+            tracing::error!(%error, status = self.status.as_u16(), "request failed");
+        } else {
+            tracing::info!(%error, status = self.status.as_u16(), "request refused");
+        }
+        self
+    }
+
     pub fn into_response(self) -> HttpResponse {
         let mut body = json!({
             "type": format!("/problems/{}", self.slug),
@@ -87,7 +99,7 @@ impl Problem {
                 .map(|e| json!({"field": e.field, "message": e.message}))
                 .collect();
         }
-        let mut response = super::json_response(self.status, &body);
+        let mut response = json_response(self.status, &body);
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -202,18 +214,6 @@ impl From<&AppError> for Problem {
                 "Too many concurrent changes",
                 detail,
             ),
-            AppError::Unauthorized(_) => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid-signature",
-                "Invalid webhook signature",
-                detail,
-            ),
-            AppError::NotificationWithoutId => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-parameter",
-                "Invalid parameter",
-                detail,
-            ),
             AppError::Provider(ProviderError::Unavailable(_)) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "provider-unavailable",
@@ -241,4 +241,31 @@ impl From<&AppError> for Problem {
             ),
         }
     }
+}
+
+impl From<&WebhookError> for Problem {
+    fn from(error: &WebhookError) -> Self {
+        let detail = error.to_string();
+        match error {
+            WebhookError::Unauthorized(_) => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid-signature",
+                "Invalid webhook signature",
+                detail,
+            ),
+            WebhookError::WithoutDataId => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                "Invalid parameter",
+                detail,
+            ),
+            WebhookError::App(error) => Problem::from(error),
+        }
+    }
+}
+
+/// Renders a use case's error, logged once: server errors as errors, refusals
+/// as info.
+pub fn error_response(error: &AppError) -> HttpResponse {
+    Problem::from(error).logged(error).into_response()
 }

@@ -1,4 +1,4 @@
-//! The payment representation of DESIGN 3.
+//! The payment representation clients read (docs/api.md).
 
 use serde_json::{json, Value};
 
@@ -29,8 +29,8 @@ pub fn payment_json(payment: &Payment) -> Value {
         "description": payment.description().map(|d| d.as_str()),
         "qr_data": payment.qr_data(),
         "provider": payment.provider().map(|p| json!({
-            "order_id": p.order_id,
-            "payment_id": p.payment_id,
+            "order_id": p.order_id.as_str(),
+            "payment_id": p.payment_id.as_ref().map(|id| id.as_str()),
         })),
         "created_at": payment.created_at().to_rfc3339(),
         "updated_at": payment.updated_at().to_rfc3339(),

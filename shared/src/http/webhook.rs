@@ -3,14 +3,15 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::{ApplyNotification, Notification, NotificationOutcome};
+use crate::adapters::mercadopago::{MercadoPagoWebhook, WebhookDelivery};
+use crate::app::NotificationOutcome;
 
-use super::body::{body_bytes, header, query_param};
-use super::create::error_response;
+use super::body::body_bytes;
+use super::request::{header, query_param};
 use super::{json_response, HttpResponse, Problem, RequestError};
 
 pub async fn handle_webhook(
-    app: &ApplyNotification,
+    webhook: &MercadoPagoWebhook,
     request: lambda_http::Request,
 ) -> HttpResponse {
     if request.method() != http::Method::POST {
@@ -20,13 +21,13 @@ pub async fn handle_webhook(
     if let Err(error) = body_bytes(&request) {
         return Problem::from(error).into_response();
     }
-    let notification = Notification {
+    let delivery = WebhookDelivery {
         kind: query_param(&request, "type").or_else(|| query_param(&request, "topic")),
         data_id: query_param(&request, "data.id"),
         signature: header(&request, "x-signature"),
         request_id: header(&request, "x-request-id"),
     };
-    match app.execute(notification).await {
+    match webhook.receive(delivery).await {
         Ok(outcome) => {
             let (label, payment_id, status) = match &outcome {
                 NotificationOutcome::Applied { payment_id, status } => {
@@ -45,6 +46,6 @@ pub async fn handle_webhook(
             tracing::info!(outcome = label, payment_id, status, "notification handled");
             json_response(StatusCode::OK, &json!({"received": true, "outcome": label}))
         }
-        Err(error) => error_response(&error),
+        Err(error) => Problem::from(&error).logged(&error).into_response(),
     }
 }

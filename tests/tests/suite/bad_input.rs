@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{order_body, Stack};
+use payments_tests::local_stack::{order_body, Stack};
 
 struct Case {
     name: &'static str,

@@ -1,19 +1,12 @@
-//! One test binary (one link) for every in-process suite: acceptance flows over
-//! HTTP against payments-local, webhook security, bad input, and the Mercado Pago
-//! adapter against the mock.
+//! One test binary (one link) for every in-process suite. Support code lives in
+//! the package's library (`payments_tests`).
 
-mod acceptance;
 mod aws_flow;
 mod bad_input;
-mod harness;
+mod concurrency_and_failures;
+mod http_api;
 mod mercadopago_adapter;
-mod moto;
 mod notification_properties;
-mod promises;
 mod store_contract;
-// Shared with tests/acceptance.rs (cucumber); each binary uses a different part.
-#[allow(dead_code)]
-mod support;
-mod template;
 mod template_contract;
 mod webhook_security;

@@ -4,14 +4,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use mercadopago_mock::{MockConfig, MockServer};
-use payments::adapters::mercadopago::{
-    AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy,
-};
+use payments::adapters::mercadopago::MercadoPagoClient;
 use payments::domain::{
-    Currency, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId, Sku,
-    Timestamp, Title,
+    Currency, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId,
+    ProviderOrderId, Sku, Timestamp, Title,
 };
 use payments::ports::{PaymentProvider, ProviderError, ProviderOutcome};
+use payments_tests::mercadopago;
 use serde_json::Value;
 
 async fn mock() -> MockServer {
@@ -21,20 +20,8 @@ async fn mock() -> MockServer {
 }
 
 fn client(mock: &MockServer, token: &str, timeout: Duration) -> MercadoPagoClient {
-    MercadoPagoClient::new(MercadoPagoConfig {
-        base_url: mock.base_url(),
-        access_token: AccessToken::new(token),
-        external_pos_id: "POS001".into(),
-        notification_url: None,
-        expiration_time: "PT15M".into(),
-        timeout,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-        },
-    })
-    .expect("client builds")
+    MercadoPagoClient::new(mercadopago::config(mock.base_url(), token, timeout))
+        .expect("client builds")
 }
 
 fn payment(currency: Currency, unit_price: i64, quantity: u32) -> Payment {
@@ -83,11 +70,11 @@ async fn creates_orders_with_exact_decimal_strings_and_one_order_per_payment() {
     let first = client.create_order(&brl).await.unwrap();
     let again = client.create_order(&brl).await.unwrap();
     assert_eq!(first, again, "same idempotency key, same order");
-    assert!(first.order_id.starts_with("ORD"));
+    assert!(first.order_id.as_str().starts_with("ORD"));
     assert!(!first.qr_data.is_empty());
     assert_eq!(mock.state.orders_created(), 1);
 
-    let order = mock_order(&mock, &first.order_id).await;
+    let order = mock_order(&mock, first.order_id.as_str()).await;
     assert_eq!(order["total_amount"], "25.90");
     assert_eq!(order["items"][0]["unit_price"], "12.95");
     assert_eq!(order["items"][0]["external_code"], "XB");
@@ -96,7 +83,7 @@ async fn creates_orders_with_exact_decimal_strings_and_one_order_per_payment() {
 
     let clp = payment(Currency::Clp, 1500, 3);
     let created = client.create_order(&clp).await.unwrap();
-    let order = mock_order(&mock, &created.order_id).await;
+    let order = mock_order(&mock, created.order_id.as_str()).await;
     assert_eq!(order["total_amount"], "4500");
     assert_eq!(order["items"][0]["unit_price"], "1500");
     assert_eq!(mock.state.orders_created(), 2);
@@ -192,14 +179,13 @@ async fn reads_and_cancels_orders_mapping_status() {
             reason: Some("canceled".into())
         }
     );
+    let unknown = ProviderOrderId::parse("ORD01NOSUCHORDER").unwrap();
     assert_eq!(
-        client.get_order("ORD01NOSUCHORDER").await,
+        client.get_order(&unknown).await,
         Err(ProviderError::NotFound)
     );
-    assert_eq!(
-        client.get_order("../etc").await,
-        Err(ProviderError::NotFound)
-    );
+    // An id that would leave the orders path cannot even be built.
+    assert!(ProviderOrderId::parse("../etc").is_err());
     mock.shutdown().await;
 }
 

@@ -9,28 +9,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
-use payments::adapters::system::{SystemClock, UlidGenerator};
-use payments::app::{
-    AppError, ApplyNotification, CreatePayment, Notification, NotificationOutcome, SignaturePolicy,
-    WebhookSecret,
+use payments::adapters::mercadopago::{
+    MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError, WebhookSecret,
 };
-use payments::domain::{Payment, PaymentStatus};
+use payments::app::{CreatePayment, NotificationOutcome};
+use payments::compose;
+use payments::domain::{Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId};
 use payments::ports::{
-    PaymentProvider, PaymentStore, ProviderError, ProviderOrder, ProviderOrderState,
+    PaymentProvider, PaymentReads, ProviderError, ProviderOrder, ProviderOrderState,
     ProviderOutcome,
 };
 use proptest::prelude::*;
 
-use crate::harness::{command, notification, SECRET};
+use payments_tests::backends::{command, notification};
+use payments_tests::WEBHOOK_SECRET as SECRET;
 
 /// The provider's side, in memory: orders whose outcome the test settles.
 #[derive(Default)]
 struct FakeProvider {
-    orders: Mutex<HashMap<String, ProviderOrderState>>,
+    orders: Mutex<HashMap<ProviderOrderId, ProviderOrderState>>,
 }
 
 impl FakeProvider {
-    fn settle(&self, order_id: &str, outcome: ProviderOutcome) {
+    fn settle(&self, order_id: &ProviderOrderId, outcome: ProviderOutcome) {
         if let Some(order) = self.orders.lock().unwrap().get_mut(order_id) {
             order.outcome = outcome;
         }
@@ -40,7 +41,9 @@ impl FakeProvider {
 #[async_trait]
 impl PaymentProvider for FakeProvider {
     async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError> {
-        let order_id = format!("ORD{}", &payment.id().as_str()[4..]);
+        let order_id =
+            ProviderOrderId::parse(&format!("ORD{}", &payment.id().as_str()[4..])).unwrap();
+        let payment_id = ProviderPaymentId::parse("PAY1").unwrap();
         self.orders
             .lock()
             .unwrap()
@@ -51,15 +54,15 @@ impl PaymentProvider for FakeProvider {
                 external_reference: Some(payment.id().to_string()),
                 total_amount: Some(payment.amount().to_decimal_string()),
                 currency: None,
-                payment_id: Some("PAY1".into()),
+                payment_id: Some(payment_id.clone()),
             });
         Ok(ProviderOrder {
             order_id,
-            payment_id: Some("PAY1".into()),
+            payment_id: Some(payment_id),
             qr_data: "qr".into(),
         })
     }
-    async fn get_order(&self, id: &str) -> Result<ProviderOrderState, ProviderError> {
+    async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError> {
         self.orders
             .lock()
             .unwrap()
@@ -67,7 +70,10 @@ impl PaymentProvider for FakeProvider {
             .cloned()
             .ok_or(ProviderError::NotFound)
     }
-    async fn cancel_order(&self, id: &str) -> Result<ProviderOrderState, ProviderError> {
+    async fn cancel_order(
+        &self,
+        id: &ProviderOrderId,
+    ) -> Result<ProviderOrderState, ProviderError> {
         self.get_order(id).await
     }
 }
@@ -109,20 +115,12 @@ async fn run(
     let store = Arc::new(MemoryStore::new());
     let provider = Arc::new(FakeProvider::default());
     let publisher = Arc::new(MemoryPublisher::new());
-    let ids = Arc::new(UlidGenerator::default());
-    let create = CreatePayment::new(
-        store.clone(),
-        provider.clone(),
-        Arc::new(SystemClock),
-        ids.clone(),
-        Duration::from_secs(900),
-    );
-    let webhook = ApplyNotification::new(
-        store.clone(),
-        provider.clone(),
-        publisher.clone(),
-        Arc::new(SystemClock),
-        ids,
+    let ports = compose::store_ports(store.clone())
+        .with_provider(provider.clone())
+        .with_publisher(publisher.clone());
+    let create = CreatePayment::new(&ports, Duration::from_secs(900));
+    let webhook = MercadoPagoWebhook::new(
+        &ports,
         SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap()),
     );
     let payment = create
@@ -132,7 +130,7 @@ async fn run(
         .payment;
     let order = payment.provider().unwrap().order_id.clone();
 
-    let mut last: Option<Notification> = None;
+    let mut last: Option<WebhookDelivery> = None;
     let mut transitions = 0;
     let mut reached_terminal = false;
     for (step, arrival) in arrivals.iter().enumerate() {
@@ -142,19 +140,19 @@ async fn run(
         let sent = match arrival {
             Arrival::ReplayOfTheLast if last.is_some() => last.clone().unwrap(),
             Arrival::Forged => {
-                let mut forged = notification(&order);
+                let mut forged = notification(order.as_str());
                 forged.signature = Some(format!("ts=1,v1={}", "0".repeat(64)));
                 forged
             }
-            _ => notification(&order),
+            _ => notification(order.as_str()),
         };
-        match webhook.execute(sent.clone()).await {
+        match webhook.receive(sent.clone()).await {
             Ok(NotificationOutcome::Applied { status, .. }) => {
                 assert_eq!(status, expected);
                 transitions += 1;
             }
             Ok(NotificationOutcome::Unchanged { .. }) => {}
-            Err(AppError::Unauthorized(_)) => assert!(matches!(arrival, Arrival::Forged)),
+            Err(WebhookError::Unauthorized(_)) => assert!(matches!(arrival, Arrival::Forged)),
             other => panic!("unexpected {other:?}"),
         }
         if !matches!(arrival, Arrival::Forged) {
@@ -168,7 +166,9 @@ async fn run(
     }
     // Mercado Pago keeps notifying until answered after the order settles.
     provider.settle(&order, outcome);
-    if let Ok(NotificationOutcome::Applied { .. }) = webhook.execute(notification(&order)).await {
+    if let Ok(NotificationOutcome::Applied { .. }) =
+        webhook.receive(notification(order.as_str())).await
+    {
         transitions += 1;
     }
     let stored = store.get(payment.id()).await.unwrap().unwrap();

@@ -3,17 +3,16 @@
 
 use std::sync::Arc;
 
-use payments::adapters::dynamodb::DynamoStore;
-use payments::adapters::memory::MemoryStore;
 use payments::domain::{
     Currency, EventId, Fingerprint, IdempotencyKey, Item, Items, Money, NewPayment, OrderId,
-    Payment, PaymentId, PaymentStatus, ProviderRef, Sku, Timestamp, Title, TransitionDetails,
+    Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, Sku,
+    Timestamp, Title, TransitionDetails,
 };
 use payments::ports::{
     IdempotencyRecord, IdempotentOutcome, OrderLockState, OutboxEvent, PaymentStore, StoreError,
 };
 
-use crate::moto;
+use payments_tests::on_both_backends;
 
 const T0: i64 = 1_795_608_000_000;
 
@@ -50,8 +49,8 @@ fn transition(payment: &Payment, to: PaymentStatus, at_ms: i64) -> (Payment, Out
                 at: at(at_ms),
                 event_id: EventId::from_ulid(ulid::Ulid::new()),
                 decline_reason: (to == PaymentStatus::Declined).then(|| "rejected".to_owned()),
-                provider_order_id: Some("ORD01".into()),
-                provider_payment_id: Some("PAY01".into()),
+                provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
+                provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
             },
         )
         .unwrap();
@@ -60,17 +59,6 @@ fn transition(payment: &Payment, to: PaymentStatus, at_ms: i64) -> (Payment, Out
 
 fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict(_)))
-}
-
-async fn memory() -> Arc<dyn PaymentStore> {
-    Arc::new(MemoryStore::new())
-}
-
-async fn dynamodb() -> Arc<dyn PaymentStore> {
-    let config = moto::sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = moto::table_from_template(&client).await;
-    Arc::new(DynamoStore::new(client, table))
 }
 
 async fn creates_and_reads_back(store: Arc<dyn PaymentStore>) {
@@ -94,8 +82,8 @@ async fn creates_and_reads_back(store: Arc<dyn PaymentStore>) {
     // Provider data round-trips too.
     let ready = p.with_provider(
         ProviderRef {
-            order_id: "ORD01".into(),
-            payment_id: Some("PAY01".into()),
+            order_id: ProviderOrderId::parse("ORD01").unwrap(),
+            payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
         },
         "qr-data".into(),
         at(10),
@@ -135,7 +123,7 @@ async fn updates_are_guarded_by_version(store: Arc<dyn PaymentStore>) {
     store.insert_pending(&p, None).await.unwrap();
     let ready = p.with_provider(
         ProviderRef {
-            order_id: "ORD01".into(),
+            order_id: ProviderOrderId::parse("ORD01").unwrap(),
             payment_id: None,
         },
         "qr".into(),
@@ -367,18 +355,7 @@ async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn Paymen
         .is_err());
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory_backend {
-            $(#[tokio::test] async fn $name() { super::$name(super::memory().await).await })*
-        }
-        mod dynamodb_backend {
-            $(#[tokio::test] async fn $name() { super::$name(super::dynamodb().await).await })*
-        }
-    };
-}
-
-contract!(
+on_both_backends!(Arc<dyn PaymentStore> =>
     creates_and_reads_back,
     a_held_or_moved_lock_refuses_a_second_payment_atomically,
     updates_are_guarded_by_version,

@@ -1,8 +1,8 @@
-//! template.yaml declares the table the code expects (DESIGN 6, 8).
+//! template.yaml declares the table and the policies the code expects.
 
 use payments::adapters::dynamodb::Index;
 
-use crate::template::{payments_table, template};
+use payments_tests::template::{payments_table, template};
 
 fn index_keys(name: &str) -> Vec<(String, String)> {
     payments_table()

@@ -1,9 +1,10 @@
-//! Forged, stale and replayed webhooks change nothing (DESIGN 5).
+//! Forged, stale and replayed webhooks change nothing.
 
 use mercadopago_mock::signing::signature_header;
 use serde_json::Value;
 
-use crate::support::{now_millis, order_body, payment_id, provider_order_id, Stack, SECRET};
+use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
+use payments_tests::{now_millis, WEBHOOK_SECRET as SECRET};
 
 const FIVE_MINUTES_MS: i64 = 5 * 60 * 1000;
 

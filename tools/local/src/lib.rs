@@ -1,6 +1,6 @@
-//! The whole payments service in one process (DESIGN 10): the same handlers the
-//! Lambdas run, an in-memory store and publisher, and the embedded Mercado Pago
-//! mock. Used by `cargo run -p payments-local` and by the acceptance tests.
+//! The whole payments service in one process: the same handlers the Lambdas
+//! run, an in-memory store and publisher, and the embedded Mercado Pago mock.
+//! Used by `cargo run -p payments-local` and by the acceptance tests.
 
 mod routes;
 
@@ -11,19 +11,17 @@ use std::time::Duration;
 use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
-    AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy,
+    AccessToken, MercadoPagoConfig, MercadoPagoWebhook, RetryPolicy, SignaturePolicy, WebhookSecret,
 };
-use payments::adapters::system::{SystemClock, UlidGenerator};
-use payments::app::{
-    ApplyNotification, CreatePayment, PaymentQueries, RelayEvents, SignaturePolicy,
-    SweepOverduePayments, WebhookSecret,
-};
+use payments::app::{CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
+use payments::compose::{self, InitError};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret";
+/// The secret the embedded mock signs with unless `MP_WEBHOOK_SECRET` is set.
+pub use mercadopago_mock::DEFAULT_WEBHOOK_SECRET;
 pub const LOCAL_ACCESS_TOKEN: &str = "TEST-local-access-token";
 pub const LOCAL_POS_ID: &str = "LOCALPOS001";
 
@@ -65,8 +63,8 @@ pub enum LocalError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot build the Mercado Pago client: {0}")]
-    Client(String),
+    #[error(transparent)]
+    Init(#[from] InitError),
     #[error("webhook secret must not be empty")]
     EmptySecret,
 }
@@ -75,7 +73,7 @@ pub enum LocalError {
 pub struct Services {
     pub create: CreatePayment,
     pub queries: PaymentQueries,
-    pub webhook: ApplyNotification,
+    pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
 }
 
@@ -126,8 +124,10 @@ impl LocalStack {
         } else {
             MemoryPublisher::new()
         });
-        let provider = Arc::new(
-            MercadoPagoClient::new(MercadoPagoConfig {
+        let ports = compose::ports(
+            store.clone(),
+            publisher.clone(),
+            MercadoPagoConfig {
                 base_url: mock.base_url(),
                 access_token: AccessToken::new(LOCAL_ACCESS_TOKEN),
                 external_pos_id: LOCAL_POS_ID.into(),
@@ -135,36 +135,14 @@ impl LocalStack {
                 expiration_time: format!("PT{}S", config.payment_expiry.as_secs()),
                 timeout: config.mp_timeout,
                 retry: config.mp_retry,
-            })
-            .map_err(|e| LocalError::Client(e.to_string()))?,
-        );
-        let clock = Arc::new(SystemClock);
-        let ids = Arc::new(UlidGenerator::default());
-        let relay = RelayEvents::new(store.clone(), publisher.clone());
-        let sweeper = SweepOverduePayments::new(
-            store.clone(),
-            provider.clone(),
-            publisher.clone(),
-            clock.clone(),
-            ids.clone(),
-        );
+            },
+        )?;
+        let relay = RelayEvents::new(&ports);
+        let sweeper = SweepOverduePayments::new(&ports);
         let services = Arc::new(Services {
-            create: CreatePayment::new(
-                store.clone(),
-                provider.clone(),
-                clock.clone(),
-                ids.clone(),
-                config.payment_expiry,
-            ),
-            queries: PaymentQueries::new(store.clone()),
-            webhook: ApplyNotification::new(
-                store.clone(),
-                provider,
-                publisher.clone(),
-                clock,
-                ids,
-                SignaturePolicy::Required(secret),
-            ),
+            create: CreatePayment::new(&ports, config.payment_expiry),
+            queries: PaymentQueries::new(&ports),
+            webhook: MercadoPagoWebhook::new(&ports, SignaturePolicy::Required(secret)),
             publisher: publisher.clone(),
         });
 

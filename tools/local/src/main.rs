@@ -1,56 +1,52 @@
 //! `cargo run -p payments-local [-- --port 3000 --mock-port 3001]`
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use clap::Parser;
+use payments::config::parse_iso8601_duration;
 use payments_local::{LocalConfig, LocalStack, DEFAULT_WEBHOOK_SECRET};
 
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("{problem}\nusage: payments-local [--port N] [--mock-port N]\n(env: PORT, MOCK_PORT, MP_WEBHOOK_SECRET, PAYMENT_EXPIRY, RUST_LOG)");
-    ExitCode::from(2)
+/// The whole payments service on one machine: the real handlers, an in-memory
+/// store and the embedded Mercado Pago mock, on 127.0.0.1.
+///
+/// The webhook secret (shared with the mock) comes from MP_WEBHOOK_SECRET, never
+/// from a flag, so it does not show in the process list.
+#[derive(Parser)]
+#[command(name = "payments-local")]
+struct Args {
+    /// Port of the API (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Port of the Mercado Pago mock (0 picks a free one).
+    #[arg(long, env = "MOCK_PORT", default_value_t = 3001)]
+    mock_port: u16,
+    /// How long a QR code stays payable, as an ISO-8601 duration.
+    #[arg(long, env = "PAYMENT_EXPIRY", default_value = "PT15M", value_parser = expiry)]
+    payment_expiry: Duration,
 }
 
-fn port_from(value: &str, name: &str) -> Result<u16, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{name} must be a port number, got `{value}`"))
+fn expiry(raw: &str) -> Result<Duration, String> {
+    parse_iso8601_duration(raw).ok_or_else(|| format!("not an ISO-8601 duration: `{raw}`"))
 }
 
-fn config_from(args: Vec<String>) -> Result<LocalConfig, String> {
-    let mut config = LocalConfig::default();
-    if let Ok(port) = std::env::var("PORT") {
-        config.port = port_from(&port, "PORT")?;
-    }
-    if let Ok(port) = std::env::var("MOCK_PORT") {
-        config.mock_port = port_from(&port, "MOCK_PORT")?;
-    }
-    if let Ok(secret) = std::env::var("MP_WEBHOOK_SECRET") {
-        config.webhook_secret = secret;
-    }
-    if let Ok(expiry) = std::env::var("PAYMENT_EXPIRY") {
-        config.payment_expiry =
-            payments::config::parse_iso8601_duration(&expiry).ok_or_else(|| {
-                format!("PAYMENT_EXPIRY must be an ISO-8601 duration, got `{expiry}`")
-            })?;
-    }
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--port" => config.port = port_from(&value, "--port")?,
-            "--mock-port" => config.mock_port = port_from(&value, "--mock-port")?,
-            other => return Err(format!("unknown flag {other}")),
+impl Args {
+    fn into_config(self) -> LocalConfig {
+        LocalConfig {
+            port: self.port,
+            mock_port: self.mock_port,
+            webhook_secret: std::env::var("MP_WEBHOOK_SECRET")
+                .unwrap_or_else(|_| DEFAULT_WEBHOOK_SECRET.to_owned()),
+            payment_expiry: self.payment_expiry,
+            ..LocalConfig::default()
         }
     }
-    Ok(config)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     payments::telemetry::init_json_logs();
-    let config = match config_from(std::env::args().skip(1).collect()) {
-        Ok(config) => config,
-        Err(problem) => return usage(&problem),
-    };
+    let config = Args::parse().into_config();
     let secret_origin = if config.webhook_secret == DEFAULT_WEBHOOK_SECRET {
         format!("{DEFAULT_WEBHOOK_SECRET} (local default)")
     } else {

@@ -1,4 +1,4 @@
-//! Routes of DESIGN 10, each handing an `http::Request` to the shared handler
+//! The local stack's routes, each handing an `http::Request` to the shared handler
 //! the matching Lambda runs.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-"""The mock must serve Mercado Pago's official Python SDK unchanged (DESIGN 4).
+"""The mock must serve Mercado Pago's official Python SDK unchanged (docs/mercadopago.md).
 
 Starts the standalone mock binary on a free loopback port, points the SDK's
 base URL at it, and drives sdk.order().create/get/cancel, the idempotency-key

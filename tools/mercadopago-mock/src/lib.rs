@@ -22,6 +22,10 @@ use tokio::task::JoinHandle;
 
 pub use state::MockState;
 
+/// The secret the mock signs with unless told otherwise; payments-local checks
+/// webhooks with the same one.
+pub const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret";
+
 /// How the mock signs and where it sends webhooks when an order names no URL.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
@@ -32,7 +36,7 @@ pub struct MockConfig {
 impl Default for MockConfig {
     fn default() -> Self {
         Self {
-            webhook_secret: "local-webhook-secret".into(),
+            webhook_secret: DEFAULT_WEBHOOK_SECRET.into(),
             default_notification_url: None,
         }
     }

@@ -3,38 +3,38 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use mercadopago_mock::{MockConfig, MockServer};
+use clap::Parser;
+use mercadopago_mock::{MockConfig, MockServer, DEFAULT_WEBHOOK_SECRET};
 
-fn usage() -> ExitCode {
-    eprintln!("usage: mercadopago-mock [--port N] [--secret S] [--notification-url URL]");
-    ExitCode::from(2)
+/// Mercado Pago's Orders API stand-in, on 127.0.0.1.
+#[derive(Parser)]
+#[command(name = "mercadopago-mock")]
+struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 3001)]
+    port: u16,
+    /// Secret webhooks are signed with.
+    #[arg(
+        long,
+        env = "MP_WEBHOOK_SECRET",
+        default_value = DEFAULT_WEBHOOK_SECRET,
+        hide_env_values = true
+    )]
+    secret: String,
+    /// Where webhooks go when an order names no notification_url.
+    #[arg(long, env = "MP_NOTIFICATION_URL")]
+    notification_url: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().json().with_target(false).init();
-    let mut port: u16 = 3001;
-    let mut config = MockConfig {
-        webhook_secret: std::env::var("MP_WEBHOOK_SECRET")
-            .unwrap_or_else(|_| MockConfig::default().webhook_secret),
-        default_notification_url: std::env::var("MP_NOTIFICATION_URL").ok(),
+    let args = Args::parse();
+    let config = MockConfig {
+        webhook_secret: args.secret,
+        default_notification_url: args.notification_url,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let Some(value) = args.next() else {
-            return usage();
-        };
-        match flag.as_str() {
-            "--port" => match value.parse() {
-                Ok(p) => port = p,
-                Err(_) => return usage(),
-            },
-            "--secret" => config.webhook_secret = value,
-            "--notification-url" => config.default_notification_url = Some(value),
-            _ => return usage(),
-        }
-    }
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = match MockServer::start(addr, config).await {
         Ok(server) => server,
         Err(error) => {

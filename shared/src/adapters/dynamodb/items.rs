@@ -1,4 +1,4 @@
-//! The table layout (DESIGN 6): keys, index names, and item <-> domain mapping.
+//! The table layout (docs/storage.md): keys, index names, and item <-> domain mapping.
 
 use std::collections::HashMap;
 
@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
     Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId, Payment,
-    PaymentId, PaymentParts, PaymentStatus, ProviderRef, Sku, Timestamp, Title,
+    PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, Sku,
+    Timestamp, Title,
 };
 use crate::ports::{
     IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, StoreError,
@@ -88,9 +89,9 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
         item.insert("description".into(), s(description.as_str()));
     }
     if let Some(provider) = &p.provider {
-        item.insert("provider_order_id".into(), s(&provider.order_id));
+        item.insert("provider_order_id".into(), s(provider.order_id.as_str()));
         if let Some(payment_id) = &provider.payment_id {
-            item.insert("provider_payment_id".into(), s(payment_id));
+            item.insert("provider_payment_id".into(), s(payment_id.as_str()));
         }
     }
     if let Some(qr) = &p.qr_data {
@@ -154,10 +155,16 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
             ))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let provider = opt_s(item, "provider_order_id").map(|order_id| ProviderRef {
-        order_id,
-        payment_id: opt_s(item, "provider_payment_id"),
-    });
+    let provider = opt_s(item, "provider_order_id")
+        .map(|order_id| {
+            Ok::<_, StoreError>(ProviderRef {
+                order_id: domain(ProviderOrderId::parse(&order_id))?,
+                payment_id: opt_s(item, "provider_payment_id")
+                    .map(|id| domain(ProviderPaymentId::parse(&id)))
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
     Ok(Payment::restore(PaymentParts {
         id: domain(PaymentId::parse(get_s(item, "payment_id")?))?,
         order_id: domain(OrderId::parse(get_s(item, "order_id")?))?,

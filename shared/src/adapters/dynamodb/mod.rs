@@ -1,4 +1,4 @@
-//! `PaymentStore` on one DynamoDB table (DESIGN 6). Every write that can race is
+//! The payment store on one DynamoDB table (docs/storage.md). Every write that can race is
 //! conditional; a status change, its event and the order lock move in one
 //! TransactWriteItems. Failed conditions come back as `StoreError::Conflict`.
 

@@ -9,8 +9,8 @@ use super::items::{
 };
 use crate::domain::{Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Timestamp};
 use crate::ports::{
-    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, PaymentStore,
-    StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState,
+    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, StoreError,
 };
 
 pub struct DynamoStore {
@@ -78,35 +78,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl PaymentStore for DynamoStore {
-    async fn insert_pending(
-        &self,
-        payment: &Payment,
-        expected_lock_version: Option<u64>,
-    ) -> Result<(), StoreError> {
-        let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)", &[])?;
-        let lock_item = DynamoItem::from([
-            ("pk".to_owned(), s(keys::order_pk(payment.order_id()))),
-            ("sk".to_owned(), s(keys::ORDER_SK)),
-            ("live_payment_id".to_owned(), s(payment.id().as_str())),
-            ("state".to_owned(), s(OrderLockState::Open.as_str())),
-            (
-                "version".to_owned(),
-                n(expected_lock_version.map_or(1, |v| v + 1)),
-            ),
-        ]);
-        let take_lock = match expected_lock_version {
-            None => self.put(lock_item, "attribute_not_exists(pk)", &[])?,
-            Some(version) => self.put(
-                lock_item,
-                "version = :expected",
-                &[(":expected", n(version))],
-            )?,
-        };
-        self.transact("insert_pending", vec![new_payment, take_lock])
-            .await
-    }
-
+impl PaymentReads for DynamoStore {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         self.get_item(keys::payment_pk(id), keys::PAYMENT_SK)
             .await?
@@ -139,12 +111,43 @@ impl PaymentStore for DynamoStore {
             }
         }
     }
+}
 
+#[async_trait]
+impl PaymentCreation for DynamoStore {
     async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError> {
         self.get_item(keys::order_pk(order_id), keys::ORDER_SK)
             .await?
             .map(|item| lock_from_item(&item))
             .transpose()
+    }
+
+    async fn insert_pending(
+        &self,
+        payment: &Payment,
+        expected_lock_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)", &[])?;
+        let lock_item = DynamoItem::from([
+            ("pk".to_owned(), s(keys::order_pk(payment.order_id()))),
+            ("sk".to_owned(), s(keys::ORDER_SK)),
+            ("live_payment_id".to_owned(), s(payment.id().as_str())),
+            ("state".to_owned(), s(OrderLockState::Open.as_str())),
+            (
+                "version".to_owned(),
+                n(expected_lock_version.map_or(1, |v| v + 1)),
+            ),
+        ]);
+        let take_lock = match expected_lock_version {
+            None => self.put(lock_item, "attribute_not_exists(pk)", &[])?,
+            Some(version) => self.put(
+                lock_item,
+                "version = :expected",
+                &[(":expected", n(version))],
+            )?,
+        };
+        self.transact("insert_pending", vec![new_payment, take_lock])
+            .await
     }
 
     async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
@@ -161,7 +164,10 @@ impl PaymentStore for DynamoStore {
             .map_err(|e| store_error("PutItem payment", e))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl PaymentTransitions for DynamoStore {
     async fn commit_transition(
         &self,
         payment: &Payment,
@@ -199,7 +205,10 @@ impl PaymentStore for DynamoStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl Outbox for DynamoStore {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
         let output = self
@@ -235,7 +244,10 @@ impl PaymentStore for DynamoStore {
             Err(other) => Err(other),
         }
     }
+}
 
+#[async_trait]
+impl IdempotencyKeys for DynamoStore {
     async fn claim_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -291,7 +303,10 @@ impl PaymentStore for DynamoStore {
             .map_err(|e| store_error("UpdateItem idempotency key", e))?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl DuePayments for DynamoStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
         let output = self

@@ -1,8 +1,8 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
+use parking_lot::Mutex;
 
 use crate::ports::{EventPublisher, OutboxEvent, PublishError};
 
@@ -41,10 +41,7 @@ impl MemoryPublisher {
     }
 
     pub fn published(&self) -> Vec<PublishedEvent> {
-        self.published
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.published.lock().clone()
     }
 }
 
@@ -64,10 +61,7 @@ impl EventPublisher for MemoryPublisher {
             // A closed stdout must not fail the publish: the message is kept anyway.
             let _ = writeln!(out, "{}", message.body);
         }
-        self.published
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(message);
+        self.published.lock().push(message);
         Ok(())
     }
 }

@@ -1,15 +1,15 @@
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::domain::{
     EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
 };
 use crate::ports::{
-    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, PaymentStore,
-    StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState,
+    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, StoreError,
 };
 
 #[derive(Default)]
@@ -52,10 +52,7 @@ impl MemoryStore {
     }
 
     fn tables(&self) -> MutexGuard<'_, Tables> {
-        // No operation leaves the tables half-written, so a poisoned lock is safe.
-        self.tables
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables.lock()
     }
 
     /// How many payments are stored.
@@ -78,7 +75,33 @@ fn conflict(what: impl Into<String>) -> StoreError {
 }
 
 #[async_trait]
-impl PaymentStore for MemoryStore {
+impl PaymentReads for MemoryStore {
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        self.suspend().await;
+        Ok(self.tables().payments.get(id).cloned())
+    }
+
+    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+        self.suspend().await;
+        let mut payments: Vec<Payment> = self
+            .tables()
+            .payments
+            .values()
+            .filter(|p| p.order_id() == order_id)
+            .cloned()
+            .collect();
+        payments.sort_by(|a, b| (b.created_at(), b.id()).cmp(&(a.created_at(), a.id())));
+        Ok(payments)
+    }
+}
+
+#[async_trait]
+impl PaymentCreation for MemoryStore {
+    async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError> {
+        self.suspend().await;
+        Ok(self.tables().locks.get(order_id).cloned())
+    }
+
     async fn insert_pending(
         &self,
         payment: &Payment,
@@ -108,29 +131,6 @@ impl PaymentStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        self.suspend().await;
-        Ok(self.tables().payments.get(id).cloned())
-    }
-
-    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
-        self.suspend().await;
-        let mut payments: Vec<Payment> = self
-            .tables()
-            .payments
-            .values()
-            .filter(|p| p.order_id() == order_id)
-            .cloned()
-            .collect();
-        payments.sort_by(|a, b| (b.created_at(), b.id()).cmp(&(a.created_at(), a.id())));
-        Ok(payments)
-    }
-
-    async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError> {
-        self.suspend().await;
-        Ok(self.tables().locks.get(order_id).cloned())
-    }
-
     async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
         self.suspend().await;
         let mut tables = self.tables();
@@ -144,7 +144,10 @@ impl PaymentStore for MemoryStore {
         *stored = payment.clone();
         Ok(())
     }
+}
 
+#[async_trait]
+impl PaymentTransitions for MemoryStore {
     async fn commit_transition(
         &self,
         payment: &Payment,
@@ -179,7 +182,10 @@ impl PaymentStore for MemoryStore {
         tables.events.push((event.clone(), true));
         Ok(())
     }
+}
 
+#[async_trait]
+impl Outbox for MemoryStore {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         self.suspend().await;
         let mut pending: Vec<OutboxEvent> = self
@@ -204,7 +210,10 @@ impl PaymentStore for MemoryStore {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl IdempotencyKeys for MemoryStore {
     async fn claim_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -241,7 +250,10 @@ impl PaymentStore for MemoryStore {
             None => Err(conflict("idempotency key missing")),
         }
     }
+}
 
+#[async_trait]
+impl DuePayments for MemoryStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         self.suspend().await;
         let mut due: Vec<Payment> = self

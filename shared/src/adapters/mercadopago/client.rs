@@ -1,31 +1,24 @@
-use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::domain::{Payment, PaymentId};
+use crate::domain::{Payment, PaymentId, ProviderOrderId};
 use crate::ports::{PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState};
 
 use super::wire::{
-    outcome_of, CreateOrderBody, OrderConfig, OrderItem, OrderResponse, PaymentAmount, QrConfig,
-    Transactions,
+    CreateOrderBody, OrderConfig, OrderItem, OrderResponse, PaymentAmount, QrConfig, Transactions,
 };
 
-/// Bearer token; never printed.
-#[derive(Clone)]
-pub struct AccessToken(String);
+/// Bearer token; `Debug` shows it redacted, and it is wiped when dropped.
+#[derive(Debug, Clone)]
+pub struct AccessToken(SecretString);
 
 impl AccessToken {
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
-    }
-}
-
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AccessToken(<redacted>)")
+        Self(SecretString::from(token.into()))
     }
 }
 
@@ -98,7 +91,7 @@ impl MercadoPagoClient {
             let mut request = self
                 .http
                 .request(method.clone(), &url)
-                .bearer_auth(&self.config.access_token.0);
+                .bearer_auth(self.config.access_token.0.expose_secret());
             if let Some(key) = idempotency_key {
                 request = request.header("X-Idempotency-Key", key.as_str());
             }
@@ -155,32 +148,9 @@ fn classify(status: StatusCode, detail: String) -> Retry {
     }
 }
 
-fn state_of(order: OrderResponse) -> ProviderOrderState {
-    let payment_id = order.first_payment_id();
-    ProviderOrderState {
-        outcome: outcome_of(
-            order.status.as_deref().unwrap_or_default(),
-            order.status_detail.as_deref(),
-        ),
-        order_id: order.id,
-        external_reference: order.external_reference,
-        total_amount: order.total_amount,
-        currency: order.currency,
-        payment_id,
-    }
-}
-
-fn order_path(provider_order_id: &str) -> Result<String, ProviderError> {
-    // Ids go into the URL path: anything but MP's id alphabet is refused here.
-    if provider_order_id.is_empty()
-        || provider_order_id.len() > 64
-        || !provider_order_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ProviderError::NotFound);
-    }
-    Ok(format!("/v1/orders/{provider_order_id}"))
+fn order_path(id: &ProviderOrderId) -> String {
+    // The id's alphabet ([A-Za-z0-9_-]) is safe in a URL path as it is.
+    format!("/v1/orders/{id}")
 }
 
 #[async_trait]
@@ -224,35 +194,32 @@ impl PaymentProvider for MercadoPagoClient {
         let order = self
             .call(Method::POST, "/v1/orders", Some(&body), Some(payment.id()))
             .await?;
-        let payment_id = order.first_payment_id();
         let qr_data = order
             .type_response
-            .and_then(|t| t.qr_data)
+            .as_ref()
+            .and_then(|t| t.qr_data.clone())
             .ok_or_else(|| ProviderError::InvalidResponse("order without qr_data".into()))?;
+        let state = order.into_state()?;
         Ok(ProviderOrder {
-            order_id: order.id,
-            payment_id,
+            order_id: state.order_id,
+            payment_id: state.payment_id,
             qr_data,
         })
     }
 
-    async fn get_order(
-        &self,
-        provider_order_id: &str,
-    ) -> Result<ProviderOrderState, ProviderError> {
-        let path = order_path(provider_order_id)?;
-        self.call::<()>(Method::GET, &path, None, None)
-            .await
-            .map(state_of)
+    async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError> {
+        self.call::<()>(Method::GET, &order_path(id), None, None)
+            .await?
+            .into_state()
     }
 
     async fn cancel_order(
         &self,
-        provider_order_id: &str,
+        id: &ProviderOrderId,
     ) -> Result<ProviderOrderState, ProviderError> {
-        let path = format!("{}/cancel", order_path(provider_order_id)?);
+        let path = format!("{}/cancel", order_path(id));
         self.call::<()>(Method::POST, &path, None, None)
-            .await
-            .map(state_of)
+            .await?
+            .into_state()
     }
 }

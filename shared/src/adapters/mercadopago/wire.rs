@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ports::ProviderOutcome;
+use crate::domain::{ProviderOrderId, ProviderPaymentId};
+use crate::ports::{ProviderError, ProviderOrderState, ProviderOutcome};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct CreateOrderBody<'a> {
@@ -79,14 +80,31 @@ pub(crate) struct ResponsePayment {
 }
 
 impl OrderResponse {
-    pub fn first_payment_id(&self) -> Option<String> {
-        self.transactions
+    /// The order in our terms; ids outside Mercado Pago's alphabet are refused.
+    pub fn into_state(self) -> Result<ProviderOrderState, ProviderError> {
+        let invalid = |e| ProviderError::InvalidResponse(format!("order: {e}"));
+        let payment_id = self
+            .transactions
             .as_ref()
-            .and_then(|t| t.payments.iter().find_map(|p| p.id.clone()))
+            .and_then(|t| t.payments.iter().find_map(|p| p.id.as_deref()))
+            .map(ProviderPaymentId::parse)
+            .transpose()
+            .map_err(invalid)?;
+        Ok(ProviderOrderState {
+            order_id: ProviderOrderId::parse(&self.id).map_err(invalid)?,
+            outcome: outcome_of(
+                self.status.as_deref().unwrap_or_default(),
+                self.status_detail.as_deref(),
+            ),
+            external_reference: self.external_reference,
+            total_amount: self.total_amount,
+            currency: self.currency,
+            payment_id,
+        })
     }
 }
 
-/// DESIGN 4's mapping of an order status to our outcome.
+/// Mercado Pago's order status, mapped to our outcome (docs/mercadopago.md).
 pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome {
     match status {
         "processed" => ProviderOutcome::Approved,
@@ -104,7 +122,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn maps_order_statuses_per_design() {
+    fn maps_order_statuses_to_outcomes() {
         assert_eq!(
             outcome_of("processed", Some("accredited")),
             ProviderOutcome::Approved

@@ -2,17 +2,12 @@
 //! against payments-local started in-process on free loopback ports. Each
 //! scenario gets its own stack, stopped when the scenario ends.
 
-// Shared with the suite binary; each uses a different part.
-#[path = "suite/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::fmt;
 
 use cucumber::{given, then, when, World as _};
 use serde_json::{json, Value};
 
-use support::{payment_id, provider_order_id, Reply, Stack};
+use payments_tests::local_stack::{payment_id, provider_order_id, Reply, Stack};
 
 #[derive(cucumber::World, Default)]
 struct Kiosk {
@@ -161,7 +156,7 @@ async fn payment_is_because(kiosk: &mut Kiosk, status: String, reason: String) {
     assert_eq!(payment["decline_reason"], reason);
 }
 
-/// The event body of DESIGN 7, field by field.
+/// The event body subscribers receive (docs/api.md), field by field.
 #[then(expr = "exactly one {string} event describes the payment")]
 async fn one_event(kiosk: &mut Kiosk, event_type: String) {
     let payment = current_payment(kiosk).await;

@@ -1,6 +1,6 @@
 //! The use cases wired to one backend, memory or AWS-on-moto, with the Mercado
 //! Pago mock over HTTP, and a view of what subscribers received. Concurrency and
-//! fault tests run the same bodies on both.
+//! fault tests run the same bodies on both (`on_both_backends!`).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -11,22 +11,28 @@ use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::dynamodb::DynamoStore;
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
-    AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy,
+    MercadoPagoClient, MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError,
+    WebhookSecret,
 };
 use payments::adapters::sns::SnsPublisher;
-use payments::adapters::system::{SystemClock, UlidGenerator};
 use payments::app::{
-    AppError, ApplyNotification, CreatePayment, CreatePaymentCommand, Notification,
-    NotificationOutcome, RelayEvents, SignaturePolicy, SweepOverduePayments, WebhookSecret,
+    CreatePayment, CreatePaymentCommand, NotificationOutcome, RelayEvents, SweepOverduePayments,
 };
-use payments::domain::{Currency, Item, Items, Money, OrderId, Sku, Title};
-use payments::ports::{EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, PublishError};
+use payments::compose;
+use payments::domain::{Currency, Item, Items, Money, OrderId, ProviderOrderId, Sku, Title};
+use payments::ports::{
+    EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, Ports, PublishError,
+};
 use serde_json::Value;
 
-use crate::moto;
-use crate::support::now_millis;
+use crate::{mercadopago, moto, now_millis, WEBHOOK_SECRET};
 
-pub const SECRET: &str = "harness-secret";
+/// How a test body gets its backend: in memory, or on moto.
+#[allow(async_fn_in_trait)] // only this crate's tests call it
+pub trait OnBackend: Sized {
+    async fn memory() -> Self;
+    async fn dynamodb() -> Self;
+}
 
 /// A message as a subscriber got it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +53,7 @@ enum Sink {
     },
 }
 
-pub struct Harness {
+pub struct Backend {
     pub store: Arc<dyn PaymentStore>,
     pub mock: MockServer,
     pub provider: Arc<dyn PaymentProvider>,
@@ -69,7 +75,7 @@ async fn start_mock() -> MockServer {
     MockServer::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         MockConfig {
-            webhook_secret: SECRET.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
             default_notification_url: None,
         },
     )
@@ -77,29 +83,42 @@ async fn start_mock() -> MockServer {
     .unwrap()
 }
 
+/// The production client against `mock`, with a short timeout.
 pub fn provider_for(mock: &MockServer, timeout: Duration) -> Arc<dyn PaymentProvider> {
     Arc::new(
-        MercadoPagoClient::new(MercadoPagoConfig {
-            base_url: mock.base_url(),
-            access_token: AccessToken::new("TEST-token"),
-            external_pos_id: "POS001".into(),
-            notification_url: None,
-            expiration_time: "PT15M".into(),
-            timeout,
-            retry: RetryPolicy {
-                max_attempts: 3,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-            },
-        })
-        .unwrap(),
+        MercadoPagoClient::new(mercadopago::config(mock.base_url(), "TEST-token", timeout))
+            .unwrap(),
     )
 }
 
-impl Harness {
-    pub async fn memory() -> Harness {
+/// A bare store, for the store contract.
+impl OnBackend for Arc<dyn PaymentStore> {
+    async fn memory() -> Self {
+        Arc::new(MemoryStore::new())
+    }
+
+    async fn dynamodb() -> Self {
+        let config = moto::sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let table = moto::table_from_template(&client).await;
+        Arc::new(DynamoStore::new(client, table))
+    }
+}
+
+impl OnBackend for Backend {
+    async fn memory() -> Self {
+        Backend::memory().await
+    }
+
+    async fn dynamodb() -> Self {
+        Backend::moto().await
+    }
+}
+
+impl Backend {
+    pub async fn memory() -> Backend {
         let mock = start_mock().await;
-        Harness {
+        Backend {
             // A millisecond per call, as a store across a network would take.
             store: Arc::new(MemoryStore::with_latency(Duration::from_millis(1))),
             provider: provider_for(&mock, Duration::from_secs(2)),
@@ -109,7 +128,7 @@ impl Harness {
         }
     }
 
-    pub async fn moto() -> Harness {
+    pub async fn moto() -> Backend {
         let config = moto::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
@@ -154,7 +173,7 @@ impl Harness {
             .endpoint_url("http://127.0.0.1:9")
             .build();
         let mock = start_mock().await;
-        Harness {
+        Backend {
             store: Arc::new(DynamoStore::new(dynamodb, table)),
             provider: provider_for(&mock, Duration::from_secs(2)),
             mock,
@@ -192,12 +211,15 @@ impl Harness {
         }
     }
 
+    /// Every port of this backend, publishing to its topic.
+    pub fn ports(&self) -> Ports {
+        compose::store_ports(self.store.clone())
+            .with_provider(self.provider.clone())
+            .with_publisher(self.publisher())
+    }
+
     pub fn create(&self) -> CreatePayment {
-        self.create_with(
-            self.provider.clone(),
-            self.store.clone(),
-            Duration::from_secs(900),
-        )
+        CreatePayment::new(&self.ports(), Duration::from_secs(900))
     }
 
     pub fn create_with(
@@ -207,37 +229,25 @@ impl Harness {
         expiry: Duration,
     ) -> CreatePayment {
         CreatePayment::new(
-            store,
-            provider,
-            Arc::new(SystemClock),
-            Arc::new(UlidGenerator::default()),
+            &self.ports().with_provider(provider).with_store(store),
             expiry,
         )
     }
 
-    pub fn webhook(&self, publisher: Arc<dyn EventPublisher>) -> ApplyNotification {
-        ApplyNotification::new(
-            self.store.clone(),
-            self.provider.clone(),
-            publisher,
-            Arc::new(SystemClock),
-            Arc::new(UlidGenerator::default()),
-            SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap()),
+    /// The webhook, publishing to `publisher`.
+    pub fn webhook(&self, publisher: Arc<dyn EventPublisher>) -> MercadoPagoWebhook {
+        MercadoPagoWebhook::new(
+            &self.ports().with_publisher(publisher),
+            SignaturePolicy::Required(WebhookSecret::new(WEBHOOK_SECRET).unwrap()),
         )
     }
 
     pub fn relay(&self) -> RelayEvents {
-        RelayEvents::new(self.store.clone(), self.publisher()).with_pages(2, 50)
+        RelayEvents::new(&self.ports()).with_pages(2, 50)
     }
 
     pub fn sweeper(&self) -> SweepOverduePayments {
-        SweepOverduePayments::new(
-            self.store.clone(),
-            self.provider.clone(),
-            self.publisher(),
-            Arc::new(SystemClock),
-            Arc::new(UlidGenerator::default()),
-        )
+        SweepOverduePayments::new(&self.ports())
     }
 
     /// Everything subscribers received so far, in arrival order.
@@ -299,7 +309,7 @@ impl Harness {
     }
 
     /// Moves the mock's order to its end state without sending a webhook.
-    pub async fn settle_at_provider(&self, provider_order: &str, outcome: &str) {
+    pub async fn settle_at_provider(&self, provider_order: &ProviderOrderId, outcome: &str) {
         let (path, body) = match outcome {
             "expire" => (format!("/mock/orders/{provider_order}/expire"), Value::Null),
             _ => (
@@ -326,13 +336,13 @@ impl Harness {
 }
 
 /// A signed `order` notification for `provider_order`, as Mercado Pago sends it.
-pub fn notification(provider_order: &str) -> Notification {
+pub fn notification(provider_order: &str) -> WebhookDelivery {
     let request_id = ulid::Ulid::new().to_string();
-    Notification {
+    WebhookDelivery {
         kind: Some("order".into()),
         data_id: Some(provider_order.into()),
         signature: Some(mercadopago_mock::signing::signature_header(
-            SECRET,
+            WEBHOOK_SECRET,
             provider_order,
             &request_id,
             now_millis(),
@@ -342,10 +352,10 @@ pub fn notification(provider_order: &str) -> Notification {
 }
 
 pub async fn notify(
-    webhook: &ApplyNotification,
-    provider_order: &str,
-) -> Result<NotificationOutcome, AppError> {
-    webhook.execute(notification(provider_order)).await
+    webhook: &MercadoPagoWebhook,
+    provider_order: &ProviderOrderId,
+) -> Result<NotificationOutcome, WebhookError> {
+    webhook.receive(notification(provider_order.as_str())).await
 }
 
 pub fn command(order: &str, amount: i64) -> CreatePaymentCommand {
@@ -364,18 +374,3 @@ pub fn command(order: &str, amount: i64) -> CreatePaymentCommand {
         description: None,
     }
 }
-
-/// Runs the same test body on the memory backend and on AWS-on-moto.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod memory_backend {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(crate::harness::Harness::memory().await).await })*
-        }
-        mod dynamodb_backend {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(crate::harness::Harness::moto().await).await })*
-        }
-    };
-}
-pub(crate) use on_both_backends;

@@ -1,5 +1,4 @@
-//! The seams between use cases and the outside world. Adapters implement these;
-//! use cases see nothing else.
+//! The payment store, by role, and the records it keeps besides payments.
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -10,7 +9,8 @@ use crate::domain::{
 };
 
 /// State of an order's lock item: which payment is live and whether it was paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum OrderLockState {
     /// `live_payment_id` is pending: no other payment may be created.
     Open,
@@ -22,20 +22,11 @@ pub enum OrderLockState {
 
 impl OrderLockState {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Paid => "paid",
-            Self::Closed => "closed",
-        }
+        self.into()
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "open" => Some(Self::Open),
-            "paid" => Some(Self::Paid),
-            "closed" => Some(Self::Closed),
-            _ => None,
-        }
+        raw.parse().ok()
     }
 
     /// The lock state a payment's status leaves its order in.
@@ -109,8 +100,20 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Reading payments: all that get-payment needs.
 #[async_trait]
-pub trait PaymentStore: Send + Sync {
+pub trait PaymentReads: Send + Sync {
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
+
+    /// Payments of an order, newest first.
+    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError>;
+}
+
+/// Opening a payment for an order, under the order's lock.
+#[async_trait]
+pub trait PaymentCreation: Send + Sync {
+    async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError>;
+
     /// Stores a new pending payment and points its order's lock at it, atomically.
     /// `expected_lock_version` is the lock version the caller read (`None`: no lock
     /// yet). Fails with `Conflict` if the payment exists or the lock moved.
@@ -120,17 +123,14 @@ pub trait PaymentStore: Send + Sync {
         expected_lock_version: Option<u64>,
     ) -> Result<(), StoreError>;
 
-    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
-
-    /// Payments of an order, newest first.
-    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError>;
-
-    async fn order_lock(&self, order_id: &OrderId) -> Result<Option<OrderLock>, StoreError>;
-
     /// Replaces a payment whose status does not change (e.g. provider data),
     /// if its stored version is still `expected_version`.
     async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError>;
+}
 
+/// Moving a payment to a new status together with its event.
+#[async_trait]
+pub trait PaymentTransitions: Send + Sync {
     /// One transaction: the payment's new state (guarded by `expected_version`), its
     /// event in the outbox, and the order lock moved to match the new status.
     async fn commit_transition(
@@ -139,13 +139,21 @@ pub trait PaymentStore: Send + Sync {
         expected_version: u64,
         event: &OutboxEvent,
     ) -> Result<(), StoreError>;
+}
 
+/// Events committed but not yet published.
+#[async_trait]
+pub trait Outbox: Send + Sync {
     /// Events not yet published, oldest first, at most `limit`.
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
 
     /// Clears the event's outbox marker; clearing twice is fine.
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError>;
+}
 
+/// Clients' `Idempotency-Key`s and what each stands for.
+#[async_trait]
+pub trait IdempotencyKeys: Send + Sync {
     /// Claims `key` for `fingerprint` until `expires_at`. Returns `None` when this
     /// call claimed it, or the live record someone else holds.
     async fn claim_idempotency_key(
@@ -162,91 +170,28 @@ pub trait PaymentStore: Send + Sync {
         key: &IdempotencyKey,
         outcome: &IdempotentOutcome,
     ) -> Result<(), StoreError>;
+}
 
+/// Pending payments whose time is up: what the sweeper works through.
+#[async_trait]
+pub trait DuePayments: Send + Sync {
     /// Pending payments whose `expires_at` is at or before `now`, oldest first.
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("event publish failed: {0}")]
-pub struct PublishError(pub String);
-
-#[async_trait]
-pub trait EventPublisher: Send + Sync {
-    async fn publish(&self, event: &OutboxEvent) -> Result<(), PublishError>;
+/// A whole store: every role. Adapters implement the roles; this follows.
+pub trait PaymentStore:
+    PaymentReads + PaymentCreation + PaymentTransitions + Outbox + IdempotencyKeys + DuePayments
+{
 }
 
-/// The order the provider created for a payment, with what the kiosk shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderOrder {
-    pub order_id: String,
-    pub payment_id: Option<String>,
-    pub qr_data: String,
-}
-
-/// The provider's verdict on an order, already mapped out of its vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderOutcome {
-    Pending,
-    Approved,
-    Declined { reason: Option<String> },
-    Expired,
-}
-
-impl ProviderOutcome {
-    pub fn status(&self) -> PaymentStatus {
-        match self {
-            Self::Pending => PaymentStatus::Pending,
-            Self::Approved => PaymentStatus::Approved,
-            Self::Declined { .. } => PaymentStatus::Declined,
-            Self::Expired => PaymentStatus::Expired,
-        }
-    }
-}
-
-/// What reading an order at the provider tells us.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderOrderState {
-    pub order_id: String,
-    pub outcome: ProviderOutcome,
-    pub external_reference: Option<String>,
-    /// Decimal string as the provider sent it, parsed against our currency.
-    pub total_amount: Option<String>,
-    pub currency: Option<String>,
-    pub payment_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ProviderError {
-    /// Timeouts, connection failures, 423/429/5xx after the retries ran out.
-    #[error("payment provider unavailable: {0}")]
-    Unavailable(String),
-    #[error("payment provider has no such order")]
-    NotFound,
-    /// The provider refused the call (4xx other than 404/423/429).
-    #[error("payment provider rejected the request with status {status}: {detail}")]
-    Rejected { status: u16, detail: String },
-    #[error("payment provider answered something unexpected: {0}")]
-    InvalidResponse(String),
-}
-
-#[async_trait]
-pub trait PaymentProvider: Send + Sync {
-    /// Creates (or, for a repeated payment id, returns) the provider order.
-    async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError>;
-    async fn get_order(&self, provider_order_id: &str)
-        -> Result<ProviderOrderState, ProviderError>;
-    async fn cancel_order(
-        &self,
-        provider_order_id: &str,
-    ) -> Result<ProviderOrderState, ProviderError>;
-}
-
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
-pub trait IdGenerator: Send + Sync {
-    fn payment_id(&self) -> PaymentId;
-    fn event_id(&self) -> EventId;
+impl<T> PaymentStore for T where
+    T: PaymentReads
+        + PaymentCreation
+        + PaymentTransitions
+        + Outbox
+        + IdempotencyKeys
+        + DuePayments
+        + ?Sized
+{
 }

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use payments::adapters::mercadopago::RetryPolicy;
 use payments_local::{LocalConfig, LocalStack};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
-pub const SECRET: &str = "acceptance-secret";
+use crate::{mercadopago, WEBHOOK_SECRET};
 
 pub struct Stack {
     pub local: LocalStack,
@@ -48,14 +47,10 @@ impl Stack {
         let mut config = LocalConfig {
             port: 0,
             mock_port: 0,
-            webhook_secret: SECRET.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
             payment_expiry: Duration::from_secs(900),
             mp_timeout: Duration::from_secs(2),
-            mp_retry: RetryPolicy {
-                max_attempts: 3,
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-            },
+            mp_retry: mercadopago::fast_retries(),
             print_events: false,
             scheduled_every: None,
         };
@@ -179,8 +174,4 @@ pub fn payment_id(payment: &Value) -> String {
         .as_str()
         .expect("payment id")
         .to_owned()
-}
-
-pub fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }

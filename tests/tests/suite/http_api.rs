@@ -1,9 +1,9 @@
-//! HTTP-level cases beyond the Gherkin scenarios in tests/features (DESIGN 3, 10):
+//! HTTP-level cases beyond the Gherkin scenarios in tests/features:
 //! conflicts, reads, provider outage, Idempotency-Key, the local schedule.
 
 use serde_json::Value;
 
-use crate::support::{order_body, payment_id, provider_order_id, Stack};
+use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
 
 #[tokio::test]
 async fn a_different_request_for_a_pending_order_conflicts() {

@@ -1,9 +1,8 @@
-//! Mercado Pago webhook signatures (DESIGN 5): `x-signature: ts=…,v1=…`, the v1
-//! being HMAC-SHA256 over `id:{data.id};request-id:{x-request-id};ts:{ts};`.
-
-use std::fmt;
+//! Mercado Pago webhook signatures: `x-signature: ts=…,v1=…`, the v1 being
+//! HMAC-SHA256 over `id:{data.id};request-id:{x-request-id};ts:{ts};`.
 
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use thiserror::Error;
 
@@ -12,20 +11,14 @@ use crate::domain::Timestamp;
 /// How far `ts` may be from now before a notification counts as a replay.
 pub const REPLAY_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
 
-/// The shared secret; never printed.
-#[derive(Clone)]
-pub struct WebhookSecret(String);
+/// The shared secret; `Debug` shows it redacted, and it is wiped when dropped.
+#[derive(Debug, Clone)]
+pub struct WebhookSecret(SecretString);
 
 impl WebhookSecret {
     pub fn new(secret: impl Into<String>) -> Option<Self> {
         let secret = secret.into();
-        (!secret.is_empty()).then_some(Self(secret))
-    }
-}
-
-impl fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookSecret(<redacted>)")
+        (!secret.is_empty()).then(|| Self(SecretString::from(secret)))
     }
 }
 
@@ -102,7 +95,7 @@ pub fn manifest(data_id: Option<&str>, request_id: Option<&str>, ts: &str) -> St
 }
 
 fn mac(secret: &WebhookSecret, manifest: &str) -> Option<Hmac<Sha256>> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.0.as_bytes()).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.0.expose_secret().as_bytes()).ok()?;
     mac.update(manifest.as_bytes());
     Some(mac)
 }

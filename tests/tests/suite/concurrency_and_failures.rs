@@ -1,5 +1,5 @@
 //! Never charge twice, never lose an event: concurrency and failure, on the
-//! memory backend and on DynamoDB/SNS in moto (DESIGN 3, 5, 6, 7).
+//! memory backend and on DynamoDB/SNS in moto.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -11,17 +11,19 @@ use payments::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
 };
 use payments::ports::{
-    IdempotencyRecord, IdempotentOutcome, OrderLock, OutboxEvent, PaymentStore, ProviderError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, Outbox,
+    OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions, ProviderError,
     StoreError,
 };
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
-use crate::harness::{command, notify, on_both_backends, provider_for, CrashingPublisher, Harness};
+use payments_tests::backends::{command, notify, provider_for, Backend, CrashingPublisher};
+use payments_tests::on_both_backends;
 
 const CONCURRENCY: usize = 20;
 
-async fn concurrent_identical_creates_make_one_payment_and_one_provider_order(h: Harness) {
+async fn concurrent_identical_creates_make_one_payment_and_one_provider_order(h: Backend) {
     let create = Arc::new(h.create());
     let start = Arc::new(Barrier::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
@@ -51,7 +53,7 @@ async fn concurrent_identical_creates_make_one_payment_and_one_provider_order(h:
     h.stop().await;
 }
 
-async fn concurrent_different_creates_one_wins_the_others_conflict(h: Harness) {
+async fn concurrent_different_creates_one_wins_the_others_conflict(h: Backend) {
     let create = Arc::new(h.create());
     let start = Arc::new(Barrier::new(CONCURRENCY));
     let mut tasks = JoinSet::new();
@@ -78,7 +80,7 @@ async fn concurrent_different_creates_one_wins_the_others_conflict(h: Harness) {
     h.stop().await;
 }
 
-async fn concurrent_duplicate_webhooks_make_one_transition_and_one_message(h: Harness) {
+async fn concurrent_duplicate_webhooks_make_one_transition_and_one_message(h: Backend) {
     let created = h
         .create()
         .execute(command("ord-dup", 2590), None)
@@ -126,7 +128,7 @@ async fn concurrent_duplicate_webhooks_make_one_transition_and_one_message(h: Ha
     h.stop().await;
 }
 
-async fn racing_notifications_follow_what_the_provider_says(h: Harness) {
+async fn racing_notifications_follow_what_the_provider_says(h: Backend) {
     // Deliveries race while the order changes at MP: those that read it still
     // open change nothing, the rest apply its final word, exactly once. What a
     // notification's body claims never reaches the use case.
@@ -163,7 +165,7 @@ async fn racing_notifications_follow_what_the_provider_says(h: Harness) {
     h.stop().await;
 }
 
-async fn topic_down_at_commit_then_the_relay_publishes_exactly_once(h: Harness) {
+async fn topic_down_at_commit_then_the_relay_publishes_exactly_once(h: Backend) {
     let created = h
         .create()
         .execute(command("ord-sns-down", 2590), None)
@@ -195,7 +197,7 @@ async fn topic_down_at_commit_then_the_relay_publishes_exactly_once(h: Harness) 
     h.stop().await;
 }
 
-async fn a_crash_between_commit_and_publish_loses_nothing(h: Harness) {
+async fn a_crash_between_commit_and_publish_loses_nothing(h: Backend) {
     let created = h
         .create()
         .execute(command("ord-crash", 2590), None)
@@ -225,7 +227,7 @@ async fn a_crash_between_commit_and_publish_loses_nothing(h: Harness) {
     h.stop().await;
 }
 
-async fn two_relays_at_once_publish_every_event_and_clear_the_outbox(h: Harness) {
+async fn two_relays_at_once_publish_every_event_and_clear_the_outbox(h: Backend) {
     let webhook = h.webhook(h.dead_publisher());
     let mut bodies = HashSet::new();
     for i in 0..5 {
@@ -252,7 +254,7 @@ async fn two_relays_at_once_publish_every_event_and_clear_the_outbox(h: Harness)
     h.stop().await;
 }
 
-async fn provider_failure_on_create_then_a_retry_completes_one_payment(h: Harness) {
+async fn provider_failure_on_create_then_a_retry_completes_one_payment(h: Backend) {
     let quick = provider_for(&h.mock, Duration::from_millis(300));
     let create = h.create_with(quick, h.store.clone(), Duration::from_secs(900));
     h.mock.state.fail_next(3, 500);
@@ -297,19 +299,26 @@ struct LosesTheFirstUpdate {
 }
 
 #[async_trait]
-impl PaymentStore for LosesTheFirstUpdate {
-    async fn insert_pending(&self, p: &Payment, v: Option<u64>) -> Result<(), StoreError> {
-        self.inner.insert_pending(p, v).await
-    }
+impl PaymentReads for LosesTheFirstUpdate {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         self.inner.get(id).await
     }
+
     async fn list_by_order(&self, o: &OrderId) -> Result<Vec<Payment>, StoreError> {
         self.inner.list_by_order(o).await
     }
+}
+
+#[async_trait]
+impl PaymentCreation for LosesTheFirstUpdate {
     async fn order_lock(&self, o: &OrderId) -> Result<Option<OrderLock>, StoreError> {
         self.inner.order_lock(o).await
     }
+
+    async fn insert_pending(&self, p: &Payment, v: Option<u64>) -> Result<(), StoreError> {
+        self.inner.insert_pending(p, v).await
+    }
+
     async fn update(&self, p: &Payment, v: u64) -> Result<(), StoreError> {
         if !self
             .failed_once
@@ -321,6 +330,10 @@ impl PaymentStore for LosesTheFirstUpdate {
         }
         self.inner.update(p, v).await
     }
+}
+
+#[async_trait]
+impl PaymentTransitions for LosesTheFirstUpdate {
     async fn commit_transition(
         &self,
         p: &Payment,
@@ -329,12 +342,21 @@ impl PaymentStore for LosesTheFirstUpdate {
     ) -> Result<(), StoreError> {
         self.inner.commit_transition(p, v, e).await
     }
+}
+
+#[async_trait]
+impl Outbox for LosesTheFirstUpdate {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         self.inner.pending_events(limit).await
     }
+
     async fn mark_published(&self, e: &OutboxEvent) -> Result<(), StoreError> {
         self.inner.mark_published(e).await
     }
+}
+
+#[async_trait]
+impl IdempotencyKeys for LosesTheFirstUpdate {
     async fn claim_idempotency_key(
         &self,
         k: &IdempotencyKey,
@@ -344,6 +366,7 @@ impl PaymentStore for LosesTheFirstUpdate {
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.claim_idempotency_key(k, f, now, until).await
     }
+
     async fn complete_idempotency_key(
         &self,
         k: &IdempotencyKey,
@@ -351,12 +374,16 @@ impl PaymentStore for LosesTheFirstUpdate {
     ) -> Result<(), StoreError> {
         self.inner.complete_idempotency_key(k, o).await
     }
+}
+
+#[async_trait]
+impl DuePayments for LosesTheFirstUpdate {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         self.inner.due_payments(now, limit).await
     }
 }
 
-async fn a_crash_after_the_provider_order_before_the_qr_is_stored_is_recovered(h: Harness) {
+async fn a_crash_after_the_provider_order_before_the_qr_is_stored_is_recovered(h: Backend) {
     let flaky = Arc::new(LosesTheFirstUpdate {
         inner: h.store.clone(),
         failed_once: Default::default(),
@@ -386,7 +413,7 @@ async fn a_crash_after_the_provider_order_before_the_qr_is_stored_is_recovered(h
     h.stop().await;
 }
 
-async fn the_sweeper_settles_overdue_payments_from_the_provider(h: Harness) {
+async fn the_sweeper_settles_overdue_payments_from_the_provider(h: Backend) {
     let create = h.create_with(
         h.provider.clone(),
         h.store.clone(),
@@ -413,7 +440,7 @@ async fn the_sweeper_settles_overdue_payments_from_the_provider(h: Harness) {
     assert_eq!(
         h.mock
             .state
-            .order_status(&open.provider().unwrap().order_id)
+            .order_status(open.provider().unwrap().order_id.as_str())
             .as_deref(),
         Some("canceled"),
         "the open MP order was canceled so it can no longer be paid"
@@ -438,7 +465,7 @@ async fn the_sweeper_settles_overdue_payments_from_the_provider(h: Harness) {
     h.stop().await;
 }
 
-on_both_backends!(
+on_both_backends!(Backend =>
     concurrent_identical_creates_make_one_payment_and_one_provider_order,
     concurrent_different_creates_one_wins_the_others_conflict,
     concurrent_duplicate_webhooks_make_one_transition_and_one_message,

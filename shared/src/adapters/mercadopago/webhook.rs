@@ -1,0 +1,84 @@
+//! Mercado Pago's notifications, the inbound side: a delivery is checked against
+//! its signature and Mercado Pago's notification shape, and only then handed to
+//! the use case as a notification it can trust. The body decides nothing: the
+//! use case reads the order at Mercado Pago.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::app::{AppError, ApplyNotification, NotificationOutcome, VerifiedNotification};
+use crate::domain::ProviderOrderId;
+use crate::ports::{Clock, Ports};
+
+use super::signature::{SignatureError, SignaturePolicy, SignedParts};
+
+/// A notification as Mercado Pago delivers it, nothing trusted yet.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookDelivery {
+    /// `type` (or the legacy `topic`) from the query string.
+    pub kind: Option<String>,
+    /// `data.id` from the query string: Mercado Pago's order id.
+    pub data_id: Option<String>,
+    /// The `x-signature` header.
+    pub signature: Option<String>,
+    /// The `x-request-id` header.
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum WebhookError {
+    #[error("webhook signature rejected: {0}")]
+    Unauthorized(#[from] SignatureError),
+    #[error("notification is missing data.id")]
+    WithoutDataId,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+pub struct MercadoPagoWebhook {
+    signature: SignaturePolicy,
+    clock: Arc<dyn Clock>,
+    notifications: ApplyNotification,
+}
+
+impl MercadoPagoWebhook {
+    pub fn new(ports: &Ports, signature: SignaturePolicy) -> Self {
+        Self {
+            signature,
+            clock: ports.clock.clone(),
+            notifications: ApplyNotification::new(ports),
+        }
+    }
+
+    /// Signature first: nothing is read or written for a delivery that fails it.
+    pub async fn receive(
+        &self,
+        delivery: WebhookDelivery,
+    ) -> Result<NotificationOutcome, WebhookError> {
+        self.signature.verify(
+            SignedParts {
+                data_id: delivery.data_id.as_deref(),
+                request_id: delivery.request_id.as_deref(),
+                signature_header: delivery.signature.as_deref(),
+            },
+            self.clock.now(),
+        )?;
+        // Payments, chargebacks and the rest are not ours to act on.
+        if delivery.kind.as_deref() != Some("order") {
+            return Ok(NotificationOutcome::Ignored("not an order notification"));
+        }
+        let data_id = delivery
+            .data_id
+            .filter(|id| !id.is_empty())
+            .ok_or(WebhookError::WithoutDataId)?;
+        let Ok(provider_order_id) = ProviderOrderId::parse(&data_id) else {
+            tracing::warn!(provider_order_id = %data_id, "notification for an unknown provider order");
+            return Ok(NotificationOutcome::Ignored("unknown provider order"));
+        };
+        Ok(self
+            .notifications
+            .execute(VerifiedNotification { provider_order_id })
+            .await?)
+    }
+}

@@ -1,0 +1,94 @@
+//! Each Lambda function's use case, built from the environment once at cold
+//! start: DynamoDB and SNS clients from the AWS SDK's own configuration chain
+//! (`AWS_ENDPOINT_URL` included), Mercado Pago from `MP_*`. Every variable is
+//! read before any client is built, so a missing one fails init at once.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::mercadopago::{MercadoPagoClient, MercadoPagoWebhook};
+use crate::adapters::sns::SnsPublisher;
+use crate::app::{CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
+use crate::config::{
+    signature_policy_from_env, table_from_env, topic_from_env, Env, ProviderSettings,
+};
+use crate::ports::Ports;
+
+use super::{store_ports, InitError};
+
+fn table(aws: &SdkConfig, table: String) -> Ports<(), ()> {
+    store_ports(Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(aws),
+        table,
+    )))
+}
+
+fn topic(aws: &SdkConfig, topic_arn: String) -> Arc<SnsPublisher> {
+    Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), topic_arn))
+}
+
+/// create-payment: the table and Mercado Pago; it publishes nothing.
+pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
+    let table_name = table_from_env(env)?;
+    let settings = ProviderSettings::from_env(env)?;
+    let aws = aws_config::load_from_env().await;
+    let ports = table(&aws, table_name)
+        .with_provider(Arc::new(MercadoPagoClient::new(settings.mercadopago)?));
+    Ok(CreatePayment::new(&ports, settings.payment_expiry))
+}
+
+/// get-payment: reads the table, nothing else.
+pub async fn payment_queries(env: &dyn Env) -> Result<PaymentQueries, InitError> {
+    let table_name = table_from_env(env)?;
+    let aws = aws_config::load_from_env().await;
+    Ok(PaymentQueries::new(&table(&aws, table_name)))
+}
+
+/// payment-webhook: every port, and the webhook signature policy.
+pub async fn mercadopago_webhook(env: &dyn Env) -> Result<MercadoPagoWebhook, InitError> {
+    let settings = EveryPortSettings::from_env(env)?;
+    let signature = signature_policy_from_env(env)?;
+    Ok(MercadoPagoWebhook::new(&settings.build().await?, signature))
+}
+
+/// event-relay: the table's outbox and the topic.
+pub async fn relay_events(env: &dyn Env) -> Result<RelayEvents, InitError> {
+    let table_name = table_from_env(env)?;
+    let topic_arn = topic_from_env(env)?;
+    let aws = aws_config::load_from_env().await;
+    Ok(RelayEvents::new(
+        &table(&aws, table_name).with_publisher(topic(&aws, topic_arn)),
+    ))
+}
+
+/// payment-sweeper: every port.
+pub async fn sweep_overdue_payments(env: &dyn Env) -> Result<SweepOverduePayments, InitError> {
+    let settings = EveryPortSettings::from_env(env)?;
+    Ok(SweepOverduePayments::new(&settings.build().await?))
+}
+
+/// What the functions with every port read: table, topic, Mercado Pago.
+struct EveryPortSettings {
+    table: String,
+    topic: String,
+    provider: ProviderSettings,
+}
+
+impl EveryPortSettings {
+    fn from_env(env: &dyn Env) -> Result<Self, InitError> {
+        Ok(Self {
+            table: table_from_env(env)?,
+            topic: topic_from_env(env)?,
+            provider: ProviderSettings::from_env(env)?,
+        })
+    }
+
+    async fn build(self) -> Result<Ports, InitError> {
+        let aws = aws_config::load_from_env().await;
+        Ok(table(&aws, self.table)
+            .with_provider(Arc::new(MercadoPagoClient::new(self.provider.mercadopago)?))
+            .with_publisher(topic(&aws, self.topic)))
+    }
+}

@@ -1,0 +1,71 @@
+//! The payment provider as use cases see it: orders, their state, and the
+//! provider's answer already mapped out of its own vocabulary.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::domain::{Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId};
+
+/// The order the provider created for a payment, with what the kiosk shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderOrder {
+    pub order_id: ProviderOrderId,
+    pub payment_id: Option<ProviderPaymentId>,
+    pub qr_data: String,
+}
+
+/// The provider's verdict on an order, already mapped out of its vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderOutcome {
+    Pending,
+    Approved,
+    Declined { reason: Option<String> },
+    Expired,
+}
+
+impl ProviderOutcome {
+    pub fn status(&self) -> PaymentStatus {
+        match self {
+            Self::Pending => PaymentStatus::Pending,
+            Self::Approved => PaymentStatus::Approved,
+            Self::Declined { .. } => PaymentStatus::Declined,
+            Self::Expired => PaymentStatus::Expired,
+        }
+    }
+}
+
+/// What reading an order at the provider tells us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderOrderState {
+    pub order_id: ProviderOrderId,
+    pub outcome: ProviderOutcome,
+    /// Our payment id, as we gave it when creating the order; unchecked.
+    pub external_reference: Option<String>,
+    /// Decimal string as the provider sent it, parsed against our currency.
+    pub total_amount: Option<String>,
+    pub currency: Option<String>,
+    pub payment_id: Option<ProviderPaymentId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProviderError {
+    /// Timeouts, connection failures, 423/429/5xx after the retries ran out.
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+    #[error("payment provider has no such order")]
+    NotFound,
+    /// The provider refused the call (4xx other than 404/423/429).
+    #[error("payment provider rejected the request with status {status}: {detail}")]
+    Rejected { status: u16, detail: String },
+    #[error("payment provider answered something unexpected: {0}")]
+    InvalidResponse(String),
+}
+
+#[async_trait]
+pub trait PaymentProvider: Send + Sync {
+    /// Creates (or, for a repeated payment id, returns) the provider order.
+    async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError>;
+    async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError>;
+    async fn cancel_order(&self, id: &ProviderOrderId)
+        -> Result<ProviderOrderState, ProviderError>;
+}
