@@ -14,20 +14,17 @@ const CLIENTS: usize = 32;
 const WARM_UP: Duration = Duration::from_secs(2);
 const MEASURE: Duration = Duration::from_secs(10);
 
+async fn json_of(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    response.json().await.map_err(|e| e.to_string())
+}
+
 async fn flow(http: &reqwest::Client, api: &str, mock: &str, order: &str) -> Result<(), String> {
     let body = json!({
         "order_id": order, "amount": 2590, "currency": "BRL",
         "items": [{"sku": "XB", "title": "X-Burger", "quantity": 2, "unit_price": 1295}]
     });
-    let created: Value = http
-        .post(format!("{api}/payments"))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let created = json_of(http.post(format!("{api}/payments")).json(&body)).await?;
     let payment = created["payment_id"].as_str().ok_or("no payment id")?;
     let provider_order = created["provider"]["order_id"].as_str().ok_or("no order")?;
     // The mock approves and delivers the signed webhook before answering.
@@ -40,14 +37,7 @@ async fn flow(http: &reqwest::Client, api: &str, mock: &str, order: &str) -> Res
     if !paid.status().is_success() {
         return Err(format!("pay: {}", paid.status()));
     }
-    let read: Value = http
-        .get(format!("{api}/payments/{payment}"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let read = json_of(http.get(format!("{api}/payments/{payment}"))).await?;
     if read["status"] != "approved" {
         return Err(format!("ended {}", read["status"]));
     }

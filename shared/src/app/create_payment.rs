@@ -11,8 +11,8 @@ use crate::domain::{
     PaymentStatus, ProviderRef,
 };
 use crate::ports::{
-    Clock, IdGenerator, IdempotencyKeys, IdempotentOutcome, OrderLockState, PaymentCreation,
-    PaymentProvider, PaymentReads, Ports, ProviderPort, StoreError,
+    Clock, IdGenerator, IdempotencyKeys, IdempotentOutcome, KeyClaim, OrderLockState,
+    PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderPort, StoreError,
 };
 
 use super::AppError;
@@ -107,7 +107,12 @@ impl CreatePayment {
         let now = self.clock.now();
         let claimed = self
             .keys
-            .claim_idempotency_key(key, &fingerprint, now, now.plus(IDEMPOTENCY_KEY_LIFETIME))
+            .claim_idempotency_key(&KeyClaim {
+                key: key.clone(),
+                fingerprint: fingerprint.clone(),
+                now,
+                expires_at: now.plus(IDEMPOTENCY_KEY_LIFETIME),
+            })
             .await?;
         if let Some(record) = claimed {
             if record.fingerprint != fingerprint {
@@ -227,7 +232,11 @@ impl CreatePayment {
             payment_id: order.payment_id,
         };
         let ready = payment.with_provider(provider, order.qr_data, self.clock.now());
-        match self.creation.update(&ready, payment.version()).await {
+        match self
+            .creation
+            .record_provider_order(&ready, payment.version())
+            .await
+        {
             Ok(()) => Ok(ready),
             // A twin request stored it first (or the payment moved on): show that.
             Err(StoreError::Conflict(_)) => self

@@ -1,6 +1,8 @@
 //! Money in integer minor units. Mercado Pago speaks decimal strings ("25.90");
 //! conversion both ways is exact, never through floats.
 
+use strum::{Display, EnumString, IntoStaticStr, VariantArray};
+
 use super::DomainError;
 
 #[derive(
@@ -12,10 +14,10 @@ use super::DomainError;
     Hash,
     PartialOrd,
     Ord,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
 )]
 #[strum(serialize_all = "UPPERCASE")]
 pub enum Currency {
@@ -29,7 +31,7 @@ pub enum Currency {
 }
 
 impl Currency {
-    pub const ALL: &'static [Currency] = <Self as strum::VariantArray>::VARIANTS;
+    pub const ALL: &'static [Currency] = <Self as VariantArray>::VARIANTS;
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         raw.parse().map_err(|_| {

@@ -1,18 +1,11 @@
 //! The payment state machine: which status may follow which (docs/architecture.md).
 
+use strum::{Display, EnumString, IntoStaticStr, VariantArray};
+
 use super::DomainError;
 
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr, VariantArray,
 )]
 #[strum(serialize_all = "snake_case")]
 pub enum PaymentStatus {
@@ -24,7 +17,7 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    pub const ALL: &'static [PaymentStatus] = <Self as strum::VariantArray>::VARIANTS;
+    pub const ALL: &'static [PaymentStatus] = <Self as VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
         self.into()

@@ -14,9 +14,9 @@ pub use provider::{
 };
 pub use publisher::{EventPublisher, PublishError};
 pub use store::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions,
-    StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
+    OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
+    PaymentTransitions, StoreError,
 };
 pub use system::{Clock, IdGenerator};
 

@@ -75,6 +75,16 @@ impl From<&PaymentEvent> for OutboxEvent {
     }
 }
 
+/// A request asking to hold an `Idempotency-Key` until `expires_at`. A record
+/// whose time ran out before `now` is free to claim again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// What an `Idempotency-Key` already stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
@@ -123,9 +133,13 @@ pub trait PaymentCreation: Send + Sync {
         expected_lock_version: Option<u64>,
     ) -> Result<(), StoreError>;
 
-    /// Replaces a payment whose status does not change (e.g. provider data),
-    /// if its stored version is still `expected_version`.
-    async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError>;
+    /// Stores a pending payment with its provider order and QR attached, if its
+    /// stored version is still `expected_version` and its status unchanged.
+    async fn record_provider_order(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
 }
 
 /// Moving a payment to a new status together with its event.
@@ -154,14 +168,11 @@ pub trait Outbox: Send + Sync {
 /// Clients' `Idempotency-Key`s and what each stands for.
 #[async_trait]
 pub trait IdempotencyKeys: Send + Sync {
-    /// Claims `key` for `fingerprint` until `expires_at`. Returns `None` when this
-    /// call claimed it, or the live record someone else holds.
+    /// Claims the key for the claim's request. Returns `None` when this call
+    /// claimed it, or the live record someone else holds.
     async fn claim_idempotency_key(
         &self,
-        key: &IdempotencyKey,
-        fingerprint: &Fingerprint,
-        now: Timestamp,
-        expires_at: Timestamp,
+        claim: &KeyClaim,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// Records the result of the request that claimed `key`.

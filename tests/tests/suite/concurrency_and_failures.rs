@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments::app::{AppError, NotificationOutcome};
-use payments::domain::{
-    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
-};
+use payments::domain::{IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp};
 use payments::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, Outbox,
-    OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions, ProviderError,
-    StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
+    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions,
+    ProviderError, StoreError,
 };
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -292,14 +290,15 @@ async fn provider_failure_on_create_then_a_retry_completes_one_payment(h: Backen
     h.stop().await;
 }
 
-/// Fails the first `update` (storing the QR), as a crash right after MP answered.
-struct LosesTheFirstUpdate {
+/// Fails the first `record_provider_order` (storing the QR), as a crash right
+/// after MP answered.
+struct LosesTheFirstQrWrite {
     inner: Arc<dyn PaymentStore>,
     failed_once: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
-impl PaymentReads for LosesTheFirstUpdate {
+impl PaymentReads for LosesTheFirstQrWrite {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         self.inner.get(id).await
     }
@@ -310,7 +309,7 @@ impl PaymentReads for LosesTheFirstUpdate {
 }
 
 #[async_trait]
-impl PaymentCreation for LosesTheFirstUpdate {
+impl PaymentCreation for LosesTheFirstQrWrite {
     async fn order_lock(&self, o: &OrderId) -> Result<Option<OrderLock>, StoreError> {
         self.inner.order_lock(o).await
     }
@@ -319,7 +318,7 @@ impl PaymentCreation for LosesTheFirstUpdate {
         self.inner.insert_pending(p, v).await
     }
 
-    async fn update(&self, p: &Payment, v: u64) -> Result<(), StoreError> {
+    async fn record_provider_order(&self, p: &Payment, v: u64) -> Result<(), StoreError> {
         if !self
             .failed_once
             .swap(true, std::sync::atomic::Ordering::SeqCst)
@@ -328,12 +327,12 @@ impl PaymentCreation for LosesTheFirstUpdate {
                 "crashed before storing the QR".into(),
             ));
         }
-        self.inner.update(p, v).await
+        self.inner.record_provider_order(p, v).await
     }
 }
 
 #[async_trait]
-impl PaymentTransitions for LosesTheFirstUpdate {
+impl PaymentTransitions for LosesTheFirstQrWrite {
     async fn commit_transition(
         &self,
         p: &Payment,
@@ -345,7 +344,7 @@ impl PaymentTransitions for LosesTheFirstUpdate {
 }
 
 #[async_trait]
-impl Outbox for LosesTheFirstUpdate {
+impl Outbox for LosesTheFirstQrWrite {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         self.inner.pending_events(limit).await
     }
@@ -356,15 +355,12 @@ impl Outbox for LosesTheFirstUpdate {
 }
 
 #[async_trait]
-impl IdempotencyKeys for LosesTheFirstUpdate {
+impl IdempotencyKeys for LosesTheFirstQrWrite {
     async fn claim_idempotency_key(
         &self,
-        k: &IdempotencyKey,
-        f: &Fingerprint,
-        now: Timestamp,
-        until: Timestamp,
+        claim: &KeyClaim,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.claim_idempotency_key(k, f, now, until).await
+        self.inner.claim_idempotency_key(claim).await
     }
 
     async fn complete_idempotency_key(
@@ -377,14 +373,14 @@ impl IdempotencyKeys for LosesTheFirstUpdate {
 }
 
 #[async_trait]
-impl DuePayments for LosesTheFirstUpdate {
+impl DuePayments for LosesTheFirstQrWrite {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         self.inner.due_payments(now, limit).await
     }
 }
 
 async fn a_crash_after_the_provider_order_before_the_qr_is_stored_is_recovered(h: Backend) {
-    let flaky = Arc::new(LosesTheFirstUpdate {
+    let flaky = Arc::new(LosesTheFirstQrWrite {
         inner: h.store.clone(),
         failed_once: Default::default(),
     });

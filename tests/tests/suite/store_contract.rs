@@ -9,7 +9,8 @@ use payments::domain::{
     Timestamp, Title, TransitionDetails,
 };
 use payments::ports::{
-    IdempotencyRecord, IdempotentOutcome, OrderLockState, OutboxEvent, PaymentStore, StoreError,
+    IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLockState, OutboxEvent, PaymentStore,
+    StoreError,
 };
 
 use payments_tests::on_both_backends;
@@ -88,7 +89,10 @@ async fn creates_and_reads_back(store: Arc<dyn PaymentStore>) {
         "qr-data".into(),
         at(10),
     );
-    store.update(&ready, p.version()).await.unwrap();
+    store
+        .record_provider_order(&ready, p.version())
+        .await
+        .unwrap();
     assert_eq!(store.get(p.id()).await.unwrap(), Some(ready));
 }
 
@@ -129,11 +133,16 @@ async fn updates_are_guarded_by_version(store: Arc<dyn PaymentStore>) {
         "qr".into(),
         at(1),
     );
-    assert!(is_conflict(store.update(&ready, p.version() + 1).await));
+    assert!(is_conflict(
+        store.record_provider_order(&ready, p.version() + 1).await
+    ));
     assert_eq!(store.get(p.id()).await.unwrap(), Some(p.clone()));
-    store.update(&ready, p.version()).await.unwrap();
+    store
+        .record_provider_order(&ready, p.version())
+        .await
+        .unwrap();
     assert!(
-        is_conflict(store.update(&ready, p.version()).await),
+        is_conflict(store.record_provider_order(&ready, p.version()).await),
         "version moved on"
     );
 }
@@ -292,19 +301,38 @@ async fn due_lists_only_pending_payments_past_expiry(store: Arc<dyn PaymentStore
     assert!(store.due_payments(at(0), 10).await.unwrap().is_empty());
 }
 
+fn claim(
+    key: &IdempotencyKey,
+    fingerprint: &Fingerprint,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> KeyClaim {
+    KeyClaim {
+        key: key.clone(),
+        fingerprint: fingerprint.clone(),
+        now,
+        expires_at,
+    }
+}
+
 async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn PaymentStore>) {
     let key = IdempotencyKey::parse("kiosk-1:attempt-1").unwrap();
     let fingerprint = Fingerprint::of_canonical(b"request");
     let (now, until) = (at(0), at(86_400_000));
     assert_eq!(
         store
-            .claim_idempotency_key(&key, &fingerprint, now, until)
+            .claim_idempotency_key(&claim(&key, &fingerprint, now, until))
             .await
             .unwrap(),
         None
     );
     let held = store
-        .claim_idempotency_key(&key, &Fingerprint::of_canonical(b"other"), now, until)
+        .claim_idempotency_key(&claim(
+            &key,
+            &Fingerprint::of_canonical(b"other"),
+            now,
+            until,
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -324,7 +352,7 @@ async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn Paymen
         .await
         .unwrap();
     let held = store
-        .claim_idempotency_key(&key, &fingerprint, at(1), until)
+        .claim_idempotency_key(&claim(&key, &fingerprint, at(1), until))
         .await
         .unwrap();
     assert_eq!(
@@ -339,7 +367,7 @@ async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn Paymen
     let fresh = Fingerprint::of_canonical(b"tomorrow");
     assert_eq!(
         store
-            .claim_idempotency_key(&key, &fresh, at(86_400_001), at(172_800_000))
+            .claim_idempotency_key(&claim(&key, &fresh, at(86_400_001), at(172_800_000)))
             .await
             .unwrap(),
         None

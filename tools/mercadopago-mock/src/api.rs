@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -27,34 +28,34 @@ pub(crate) fn now_iso() -> String {
         .unwrap_or_default()
 }
 
-/// Auth and fault switches, common to every `/v1` call.
-async fn gate(state: &MockState, headers: &HeaderMap) -> Result<(), Response> {
+/// Auth and fault switches, in front of every `/v1` call (a route layer).
+pub(crate) async fn gate(
+    State(state): State<Arc<MockState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let fault = state.next_fault();
     if let Some(delay) = fault.delay {
         tokio::time::sleep(delay).await;
     }
     if let Some(status) = fault.fail_with {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Err(mp_error(
-            status,
-            "injected_fault",
-            "fault injected by the mock",
-        ));
+        return mp_error(status, "injected_fault", "fault injected by the mock");
     }
-    let authorized = headers
+    let authorized = request
+        .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|token| !token.trim().is_empty());
-    if authorized {
-        Ok(())
-    } else {
-        Err(mp_error(
+    if !authorized {
+        return mp_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "invalid access token",
-        ))
+        );
     }
+    next.run(request).await
 }
 
 pub(crate) async fn create_order(
@@ -62,9 +63,6 @@ pub(crate) async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
     let key = match headers
         .get("x-idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -161,11 +159,7 @@ pub(crate) async fn create_order(
 pub(crate) async fn get_order(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
     match state.lock().orders.get(&id) {
         Some(order) => (StatusCode::OK, Json(order.to_json())).into_response(),
         None => mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found"),
@@ -175,11 +169,7 @@ pub(crate) async fn get_order(
 pub(crate) async fn cancel_order(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = gate(&state, &headers).await {
-        return response;
-    }
     let mut inner = state.lock();
     let Some(order) = inner.orders.get_mut(&id) else {
         return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");

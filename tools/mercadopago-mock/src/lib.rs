@@ -14,6 +14,7 @@ mod webhook;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
@@ -43,10 +44,13 @@ impl Default for MockConfig {
 }
 
 pub fn router(state: Arc<MockState>) -> Router {
-    Router::new()
+    let mercado_pago = Router::new()
         .route("/v1/orders", post(api::create_order))
         .route("/v1/orders/{id}", get(api::get_order))
         .route("/v1/orders/{id}/cancel", post(api::cancel_order))
+        .route_layer(middleware::from_fn_with_state(state.clone(), api::gate));
+    Router::new()
+        .merge(mercado_pago)
         .route("/mock/orders", get(control::list_orders))
         .route("/mock/orders/{id}/pay", post(control::pay))
         .route("/mock/orders/{id}/expire", post(control::expire))

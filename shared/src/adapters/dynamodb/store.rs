@@ -7,10 +7,11 @@ use super::items::{
     event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
     payment_from_item, payment_item, s, DynamoItem, Index,
 };
-use crate::domain::{Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Timestamp};
+use crate::domain::{IdempotencyKey, OrderId, Payment, PaymentId, Timestamp};
 use crate::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
+    OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
+    StoreError,
 };
 
 pub struct DynamoStore {
@@ -150,7 +151,11 @@ impl PaymentCreation for DynamoStore {
             .await
     }
 
-    async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+    async fn record_provider_order(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -250,30 +255,27 @@ impl Outbox for DynamoStore {
 impl IdempotencyKeys for DynamoStore {
     async fn claim_idempotency_key(
         &self,
-        key: &IdempotencyKey,
-        fingerprint: &Fingerprint,
-        now: Timestamp,
-        expires_at: Timestamp,
+        claim: &KeyClaim,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let claim = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(keys::idempotency_pk(key)))
+            .item("pk", s(keys::idempotency_pk(&claim.key)))
             .item("sk", s(keys::IDEMPOTENCY_SK))
-            .item("fingerprint", s(fingerprint.as_str()))
-            .item("ttl", n(expires_at.unix_seconds()))
+            .item("fingerprint", s(claim.fingerprint.as_str()))
+            .item("ttl", n(claim.expires_at.unix_seconds()))
             // TTL deletion lags, so an expired record counts as free.
             .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .expression_attribute_values(":now", n(claim.now.unix_seconds()))
             .send()
             .await
             .map_err(|e| store_error("PutItem idempotency key", e));
-        match claim {
+        match put {
             Ok(_) => Ok(None),
             Err(StoreError::Conflict(_)) => self
-                .get_item(keys::idempotency_pk(key), keys::IDEMPOTENCY_SK)
+                .get_item(keys::idempotency_pk(&claim.key), keys::IDEMPOTENCY_SK)
                 .await?
                 .map(|item| idempotency_record_from_item(&item))
                 .transpose(),

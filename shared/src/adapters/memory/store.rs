@@ -5,11 +5,12 @@ use async_trait::async_trait;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::domain::{
-    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
+    EventId, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
 };
 use crate::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
+    OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
+    StoreError,
 };
 
 #[derive(Default)]
@@ -131,7 +132,11 @@ impl PaymentCreation for MemoryStore {
         Ok(())
     }
 
-    async fn update(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+    async fn record_provider_order(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         self.suspend().await;
         let mut tables = self.tables();
         let stored = tables
@@ -216,23 +221,22 @@ impl Outbox for MemoryStore {
 impl IdempotencyKeys for MemoryStore {
     async fn claim_idempotency_key(
         &self,
-        key: &IdempotencyKey,
-        fingerprint: &Fingerprint,
-        now: Timestamp,
-        expires_at: Timestamp,
+        claim: &KeyClaim,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.suspend().await;
         let mut tables = self.tables();
-        if let Some((record, until)) = tables.keys.get(key) {
-            if *until > now {
+        if let Some((record, until)) = tables.keys.get(&claim.key) {
+            if *until > claim.now {
                 return Ok(Some(record.clone()));
             }
         }
         let record = IdempotencyRecord {
-            fingerprint: fingerprint.clone(),
+            fingerprint: claim.fingerprint.clone(),
             outcome: None,
         };
-        tables.keys.insert(key.clone(), (record, expires_at));
+        tables
+            .keys
+            .insert(claim.key.clone(), (record, claim.expires_at));
         Ok(None)
     }
 
