@@ -47,7 +47,7 @@ impl ApplyNotification {
     }
 
     /// Applies what the provider says about an order to its payment.
-    pub async fn apply_state(
+    async fn apply_state(
         &self,
         state: ProviderOrderState,
     ) -> Result<NotificationOutcome, AppError> {

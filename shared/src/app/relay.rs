@@ -96,3 +96,33 @@ impl RelayEvents {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_that_left_events_behind_is_an_error_and_the_report_omits_failures() {
+        let clean = RelayReport {
+            published: 3,
+            failed: 0,
+            pages: 1,
+        };
+        assert_eq!(clean.require_all_published(), Ok(clean));
+        assert_eq!(
+            serde_json::to_value(clean).unwrap(),
+            serde_json::json!({"published": 3, "pages": 1})
+        );
+        let partial = RelayReport {
+            published: 1,
+            failed: 2,
+            pages: 1,
+        };
+        let error = partial.require_all_published().unwrap_err();
+        assert_eq!(error, EventsLeftInOutbox(2));
+        assert_eq!(
+            error.to_string(),
+            "2 events could not be published; they stay in the outbox"
+        );
+    }
+}

@@ -196,3 +196,38 @@ async fn provider_unreachable_on_a_webhook_is_503_then_the_redelivery_applies() 
     assert_eq!(stack.events().await.len(), 1);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_for_a_malformed_order_id_is_checked_first_then_ignored_without_asking_mercado_pago(
+) {
+    let stack = Stack::start().await;
+    let malformed = "ORD/../1";
+    let query = format!("data.id={malformed}&type=order");
+    let now = now_millis();
+    let calls = stack.local.mock.state.api_calls();
+
+    let forged = signature_header("not-the-secret", malformed, "req-1", now);
+    let reply = stack
+        .webhook(
+            &query,
+            &[("x-signature", &forged), ("x-request-id", "req-1")],
+        )
+        .await;
+    assert_eq!(reply.status, 401, "the signature is checked first");
+
+    let signed = signature_header(SECRET, malformed, "req-1", now);
+    let reply = stack
+        .webhook(
+            &query,
+            &[("x-signature", &signed), ("x-request-id", "req-1")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["outcome"], "ignored");
+    assert_eq!(
+        stack.local.mock.state.api_calls(),
+        calls,
+        "Mercado Pago was not asked about an id it cannot have issued"
+    );
+    stack.stop().await;
+}
