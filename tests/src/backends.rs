@@ -11,8 +11,7 @@ use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::dynamodb::DynamoStore;
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
-    MercadoPagoClient, MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError,
-    WebhookSecret,
+    MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError, WebhookSecret,
 };
 use payments::adapters::sns::SnsPublisher;
 use payments::app::{
@@ -85,10 +84,7 @@ async fn start_mock() -> MockServer {
 
 /// The production client against `mock`, with a short timeout.
 pub fn provider_for(mock: &MockServer, timeout: Duration) -> Arc<dyn PaymentProvider> {
-    Arc::new(
-        MercadoPagoClient::new(mercadopago::config(mock.base_url(), "TEST-token", timeout))
-            .unwrap(),
-    )
+    compose::mercado_pago(mercadopago::config(mock.base_url(), "TEST-token", timeout)).unwrap()
 }
 
 /// A bare store, for the store contract.
@@ -106,17 +102,7 @@ impl OnBackend for Arc<dyn PaymentStore> {
 }
 
 impl OnBackend for Backend {
-    async fn memory() -> Self {
-        Backend::memory().await
-    }
-
-    async fn dynamodb() -> Self {
-        Backend::moto().await
-    }
-}
-
-impl Backend {
-    pub async fn memory() -> Backend {
+    async fn memory() -> Backend {
         let mock = start_mock().await;
         Backend {
             // A millisecond per call, as a store across a network would take.
@@ -128,7 +114,7 @@ impl Backend {
         }
     }
 
-    pub async fn moto() -> Backend {
+    async fn dynamodb() -> Backend {
         let config = moto::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
@@ -187,7 +173,9 @@ impl Backend {
             dead_sns: Some(aws_sdk_sns::Client::from_conf(dead_config)),
         }
     }
+}
 
+impl Backend {
     pub fn publisher(&self) -> Arc<dyn EventPublisher> {
         match &self.sink {
             Sink::Memory(publisher) => publisher.clone(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 use crate::adapters::dynamodb::DynamoStore;
-use crate::adapters::mercadopago::{MercadoPagoClient, MercadoPagoWebhook};
+use crate::adapters::mercadopago::MercadoPagoWebhook;
 use crate::adapters::sns::SnsPublisher;
 use crate::app::{CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
 use crate::config::{
@@ -16,16 +16,17 @@ use crate::config::{
 };
 use crate::ports::Ports;
 
-use super::{store_ports, InitError};
+use super::{mercado_pago, store_ports, InitError};
 
-fn table(aws: &SdkConfig, table: String) -> Ports<(), ()> {
+/// The DynamoDB table's store, with the system clock and ids.
+fn table_ports(aws: &SdkConfig, table: String) -> Ports<(), ()> {
     store_ports(Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(aws),
         table,
     )))
 }
 
-fn topic(aws: &SdkConfig, topic_arn: String) -> Arc<SnsPublisher> {
+fn sns_topic(aws: &SdkConfig, topic_arn: String) -> Arc<SnsPublisher> {
     Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), topic_arn))
 }
 
@@ -34,8 +35,7 @@ pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
     let table_name = table_from_env(env)?;
     let settings = ProviderSettings::from_env(env)?;
     let aws = aws_config::load_from_env().await;
-    let ports = table(&aws, table_name)
-        .with_provider(Arc::new(MercadoPagoClient::new(settings.mercadopago)?));
+    let ports = table_ports(&aws, table_name).with_provider(mercado_pago(settings.mercadopago)?);
     Ok(CreatePayment::new(&ports, settings.payment_expiry))
 }
 
@@ -43,7 +43,7 @@ pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
 pub async fn payment_queries(env: &dyn Env) -> Result<PaymentQueries, InitError> {
     let table_name = table_from_env(env)?;
     let aws = aws_config::load_from_env().await;
-    Ok(PaymentQueries::new(&table(&aws, table_name)))
+    Ok(PaymentQueries::new(&table_ports(&aws, table_name)))
 }
 
 /// payment-webhook: every port, and the webhook signature policy.
@@ -59,7 +59,7 @@ pub async fn relay_events(env: &dyn Env) -> Result<RelayEvents, InitError> {
     let topic_arn = topic_from_env(env)?;
     let aws = aws_config::load_from_env().await;
     Ok(RelayEvents::new(
-        &table(&aws, table_name).with_publisher(topic(&aws, topic_arn)),
+        &table_ports(&aws, table_name).with_publisher(sns_topic(&aws, topic_arn)),
     ))
 }
 
@@ -87,8 +87,8 @@ impl EveryPortSettings {
 
     async fn build(self) -> Result<Ports, InitError> {
         let aws = aws_config::load_from_env().await;
-        Ok(table(&aws, self.table)
-            .with_provider(Arc::new(MercadoPagoClient::new(self.provider.mercadopago)?))
-            .with_publisher(topic(&aws, self.topic)))
+        Ok(table_ports(&aws, self.table)
+            .with_provider(mercado_pago(self.provider.mercadopago)?)
+            .with_publisher(sns_topic(&aws, self.topic)))
     }
 }

@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::adapters::mercadopago::{MercadoPagoClient, MercadoPagoConfig};
 use crate::adapters::system::{SystemClock, UlidGenerator};
 use crate::config::ConfigError;
-use crate::ports::{EventPublisher, PaymentStore, Ports, ProviderError};
+use crate::ports::{EventPublisher, PaymentStore, Ports, ProviderError, ProviderPort};
 
 /// Why a function (or the local stack) could not start.
 #[derive(Debug, Error)]
@@ -40,6 +40,11 @@ pub fn ports(
     mercadopago: MercadoPagoConfig,
 ) -> Result<Ports, InitError> {
     Ok(store_ports(store)
-        .with_provider(Arc::new(MercadoPagoClient::new(mercadopago)?))
+        .with_provider(mercado_pago(mercadopago)?)
         .with_publisher(publisher))
+}
+
+/// The Mercado Pago client, as a use case holds it.
+pub fn mercado_pago(config: MercadoPagoConfig) -> Result<ProviderPort, InitError> {
+    Ok(Arc::new(MercadoPagoClient::new(config)?))
 }

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use payments::app::NotificationOutcome;
 use serde_json::Value;
 
-use payments_tests::backends::{command, notify, Backend};
+use payments_tests::backends::{command, notify, Backend, OnBackend};
 
 #[tokio::test]
 async fn approved_declined_and_expired_reach_subscribers_with_exact_bodies_and_attributes() {
-    let h = Backend::moto().await;
+    let h = Backend::dynamodb().await;
     let create = h.create();
     let webhook = h.webhook(h.publisher());
     let mut expected = HashMap::new();
