@@ -45,3 +45,22 @@ Feature: Paying an order with a Mercado Pago QR code
     And the kiosk sends the same request again
     Then the answer is a 409 problem "order-already-paid"
     And Mercado Pago holds exactly 1 order
+
+  Scenario: The kiosk cancels an abandoned QR code
+    When the kiosk creates a payment for order "ord-7001" of 2590 BRL
+    And the kiosk cancels the payment
+    Then the answer is 200 with the payment "canceled"
+    And the payment is "canceled"
+    And exactly one "payment.canceled" event describes the payment
+    And the QR code can no longer be paid at Mercado Pago
+    When the kiosk cancels the payment
+    Then the answer is 200 with the payment "canceled"
+    And exactly one "payment.canceled" event describes the payment
+
+  Scenario: A customer who paid while the kiosk canceled is recorded as paid
+    When the kiosk creates a payment for order "ord-7002" of 2590 BRL
+    And the customer pays before Mercado Pago notifies the service
+    And the kiosk cancels the payment
+    Then the answer is a 409 problem "payment-already-approved"
+    And the payment is "approved"
+    And exactly one "payment.approved" event describes the payment

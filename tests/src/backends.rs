@@ -76,6 +76,7 @@ async fn start_mock() -> MockServer {
         MockConfig {
             webhook_secret: WEBHOOK_SECRET.into(),
             default_notification_url: None,
+            access_token: None,
         },
     )
     .await

@@ -108,6 +108,14 @@ impl Stack {
         self.send(request).await
     }
 
+    pub async fn cancel(&self, payment_id: &str) -> Reply {
+        self.send(
+            self.http
+                .post(self.api(&format!("/payments/{payment_id}/cancel"))),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.http.get(self.api(path))).await
     }

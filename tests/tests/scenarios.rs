@@ -92,6 +92,34 @@ async fn customer_pays(kiosk: &mut Kiosk, verdict: String) {
     );
 }
 
+#[when("the customer pays before Mercado Pago notifies the service")]
+async fn customer_pays_silently(kiosk: &mut Kiosk) {
+    let order = provider_order_id(kiosk.payment());
+    let paid = kiosk.stack().pay_silently(&order, "approved").await;
+    assert_eq!(paid.status, 200, "{:?}", paid.body);
+}
+
+#[when("the kiosk cancels the payment")]
+async fn kiosk_cancels(kiosk: &mut Kiosk) {
+    let reply = kiosk.stack().cancel(&payment_id(kiosk.payment())).await;
+    kiosk.answers.push(reply);
+}
+
+#[then(expr = "the answer is 200 with the payment {string}")]
+async fn answered_payment(kiosk: &mut Kiosk, status: String) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["payment_id"], kiosk.payment()["payment_id"]);
+    assert_eq!(reply.body["status"], status);
+}
+
+#[then("the QR code can no longer be paid at Mercado Pago")]
+async fn qr_not_payable(kiosk: &mut Kiosk) {
+    let order = provider_order_id(kiosk.payment());
+    let paid = kiosk.stack().pay(&order, "approved").await;
+    assert_eq!(paid.status, 409, "{:?}", paid.body);
+}
+
 #[when("the QR code expires at Mercado Pago")]
 async fn qr_expires(kiosk: &mut Kiosk) {
     let order = provider_order_id(kiosk.payment());
@@ -174,6 +202,7 @@ async fn one_event(kiosk: &mut Kiosk, event_type: String) {
         fields,
         [
             "amount",
+            "amount_refunded",
             "currency",
             "decline_reason",
             "event_id",
@@ -182,6 +211,7 @@ async fn one_event(kiosk: &mut Kiosk, event_type: String) {
             "order_id",
             "payment_id",
             "provider_payment_id",
+            "refund",
             "schema_version",
             "status"
         ]

@@ -1,4 +1,4 @@
-"""`make invoke-smoke`: the five Lambda binaries under `cargo lambda watch`,
+"""`make invoke-smoke`: the Lambda binaries under `cargo lambda watch`,
 invoked with the sample events in events/ via `cargo lambda invoke --data-file`,
 against moto (AWS_ENDPOINT_URL, set by with-moto.sh) and the Mercado Pago mock,
 all on 127.0.0.1. Everything it starts is stopped on the way out.
@@ -151,6 +151,23 @@ def main():
         status, _, read = invoke(invoke_port, "get-payment", one)
         check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
 
+        # The kiosk abandons a second order's QR code: canceled at Mercado Pago, then here.
+        second = load_event("create-payment.json")
+        body = json.loads(second["body"])
+        body["order_id"] = "ord-1043"
+        second["body"] = json.dumps(body)
+        status, _, abandoned = invoke(invoke_port, "create-payment", second)
+        check(status == 201, f"second create: {status} {abandoned}")
+        cancel = load_event("cancel-payment.json")
+        path = f"/payments/{abandoned['payment_id']}/cancel"
+        cancel["rawPath"] = cancel["requestContext"]["http"]["path"] = path
+        cancel["pathParameters"] = {"payment_id": abandoned["payment_id"]}
+        status, _, canceled = invoke(invoke_port, "cancel-payment", cancel)
+        check(status == 200 and canceled["status"] == "canceled", f"cancel: {status} {canceled}")
+        status, _, problem = invoke(invoke_port, "cancel-payment", load_event("cancel-payment.json"))
+        check(status == 404 and problem["type"] == "/problems/payment-not-found",
+              f"the sample's unknown payment: {status} {problem}")
+
         # The scheduled functions: nothing is overdue and the outbox is empty.
         relayed = invoke_raw(invoke_port, "event-relay", load_event("event-relay.json"))
         check(relayed == {"published": 0, "pages": 0}, f"relay: {relayed}")
@@ -163,7 +180,7 @@ def main():
             log = f.read()
         lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
         transitions = [l for l in lines if l.get("fields", {}).get("message") == "payment transitioned"]
-        check(len(transitions) == 1, f"one transition logged: {len(transitions)}")
+        check(len(transitions) == 2, f"approval and cancel logged: {len(transitions)}")
         check(transitions[0].get("span", {}).get("requestId"), "log line carries the request id")
         for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
             check(secret not in log, "no secret, token or signature in the logs")

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::domain::{DomainError, PaymentId};
+use crate::domain::{DomainError, PaymentId, PaymentStatus};
 use crate::ports::{ProviderError, StoreError};
 
 /// Why a use case could not do what was asked. The HTTP layer maps each variant
@@ -13,6 +13,13 @@ pub enum AppError {
     OrderAlreadyPaid(PaymentId),
     #[error("order has a live payment {0} for a different request")]
     OrderHasLivePayment(PaymentId),
+    #[error("payment {0} is already approved")]
+    PaymentAlreadyApproved(PaymentId),
+    #[error("payment {payment_id} is {status} and can no longer be canceled")]
+    PaymentNotCancelable {
+        payment_id: PaymentId,
+        status: PaymentStatus,
+    },
     #[error("Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("too much contention on the order; retry")]

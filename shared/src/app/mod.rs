@@ -1,6 +1,7 @@
 //! Use cases. Each is built from `Ports` (taking only the roles it uses) and
 //! never reads the environment.
 
+pub mod cancel_payment;
 pub mod create_payment;
 pub mod error;
 pub mod notification;
@@ -10,6 +11,7 @@ pub mod relay;
 pub mod sweeper;
 mod transitions;
 
+pub use cancel_payment::CancelPayment;
 pub use create_payment::{CreatePayment, CreatePaymentCommand, Created};
 pub use error::AppError;
 pub use notification::{ApplyNotification, VerifiedNotification};

@@ -59,19 +59,23 @@ impl ApplyNotification {
             tracing::warn!(provider_order_id = %state.order_id, "provider order has no payment reference of ours");
             return Ok(NotificationOutcome::Ignored("no payment reference"));
         };
+        let now = self.transitions.clock.now();
         self.transitions
-            .apply(&payment_id, |payment| verdict(payment, &state))
+            .apply(&payment_id, |payment| {
+                verdict(payment, &state, payment.expires_at() <= now)
+            })
             .await
     }
 }
 
-/// The provider's order decides the status, unless it cannot be about this payment.
-pub(crate) fn verdict(payment: &Payment, state: &ProviderOrderState) -> Verdict {
+/// The provider's order decides the status, unless it cannot be about this
+/// payment. `overdue`: a canceled order then means the QR code expired.
+pub(crate) fn verdict(payment: &Payment, state: &ProviderOrderState, overdue: bool) -> Verdict {
     if let Some(reason) = contradiction(payment, state) {
         return Verdict::Contradicts(reason);
     }
     Verdict::Move {
-        target: state.outcome.status(),
+        target: state.outcome.status(overdue),
         decline_reason: match &state.outcome {
             ProviderOutcome::Declined { reason } => reason.clone(),
             _ => None,

@@ -67,6 +67,7 @@ impl SweepOverduePayments {
     }
 
     async fn sweep(&self, payment: &Payment) -> Result<NotificationOutcome, AppError> {
+        let now = self.transitions.clock.now();
         let Some(provider) = payment.provider() else {
             // The provider never confirmed an order, so no QR was ever shown.
             return self.expire(payment).await;
@@ -79,7 +80,7 @@ impl SweepOverduePayments {
         if state.outcome != ProviderOutcome::Pending {
             return self
                 .transitions
-                .apply(payment.id(), |p| verdict(p, &state))
+                .apply(payment.id(), |p| verdict(p, &state, p.expires_at() <= now))
                 .await;
         }
         match self.provider.cancel_order(&provider.order_id).await {
@@ -88,7 +89,7 @@ impl SweepOverduePayments {
             Err(ProviderError::Rejected { status: 409, .. }) => {
                 let state = self.provider.get_order(&provider.order_id).await?;
                 self.transitions
-                    .apply(payment.id(), |p| verdict(p, &state))
+                    .apply(payment.id(), |p| verdict(p, &state, p.expires_at() <= now))
                     .await
             }
             Err(other) => Err(other.into()),
@@ -97,12 +98,7 @@ impl SweepOverduePayments {
 
     async fn expire(&self, payment: &Payment) -> Result<NotificationOutcome, AppError> {
         self.transitions
-            .apply(payment.id(), |_| Verdict::Move {
-                target: PaymentStatus::Expired,
-                decline_reason: None,
-                provider_order_id: None,
-                provider_payment_id: None,
-            })
+            .apply(payment.id(), |_| Verdict::move_to(PaymentStatus::Expired))
             .await
     }
 }

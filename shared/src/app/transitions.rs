@@ -31,6 +31,18 @@ pub(crate) enum Verdict {
     Contradicts(&'static str),
 }
 
+impl Verdict {
+    /// A move decided on our side, with no news from the provider.
+    pub fn move_to(target: PaymentStatus) -> Self {
+        Self::Move {
+            target,
+            decline_reason: None,
+            provider_order_id: None,
+            provider_payment_id: None,
+        }
+    }
+}
+
 /// Every outcome of applying what the provider says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotificationOutcome {

@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::mercadopago::MercadoPagoWebhook;
 use crate::adapters::sns::SnsPublisher;
-use crate::app::{CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
+use crate::app::{CancelPayment, CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
 use crate::config::{
     signature_policy_from_env, table_from_env, topic_from_env, Env, ProviderSettings,
 };
@@ -51,6 +51,12 @@ pub async fn mercadopago_webhook(env: &dyn Env) -> Result<MercadoPagoWebhook, In
     let settings = EveryPortSettings::from_env(env)?;
     let signature = signature_policy_from_env(env)?;
     Ok(MercadoPagoWebhook::new(&settings.build().await?, signature))
+}
+
+/// cancel-payment: every port (it cancels at Mercado Pago and announces it).
+pub async fn cancel_payment(env: &dyn Env) -> Result<CancelPayment, InitError> {
+    let settings = EveryPortSettings::from_env(env)?;
+    Ok(CancelPayment::new(&settings.build().await?))
 }
 
 /// event-relay: the table's outbox and the topic.

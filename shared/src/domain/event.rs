@@ -12,6 +12,8 @@ pub enum EventType {
     Declined,
     #[strum(serialize = "payment.expired")]
     Expired,
+    #[strum(serialize = "payment.canceled")]
+    Canceled,
     #[strum(serialize = "payment.refunded")]
     Refunded,
 }
@@ -25,6 +27,7 @@ impl EventType {
             PaymentStatus::Approved => Some(Self::Approved),
             PaymentStatus::Declined => Some(Self::Declined),
             PaymentStatus::Expired => Some(Self::Expired),
+            PaymentStatus::Canceled => Some(Self::Canceled),
             PaymentStatus::Refunded => Some(Self::Refunded),
         }
     }
@@ -49,6 +52,8 @@ pub struct PaymentEvent {
     pub amount: Money,
     pub provider_payment_id: Option<ProviderPaymentId>,
     pub decline_reason: Option<String>,
+    /// Minor units refunded so far, after this event.
+    pub amount_refunded: i64,
 }
 
 impl PaymentEvent {
@@ -66,6 +71,8 @@ impl PaymentEvent {
             "currency": self.amount.currency().code(),
             "provider_payment_id": self.provider_payment_id.as_ref().map(ProviderPaymentId::as_str),
             "decline_reason": self.decline_reason,
+            "amount_refunded": self.amount_refunded,
+            "refund": null,
         })
         .to_string()
     }

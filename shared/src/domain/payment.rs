@@ -76,6 +76,8 @@ pub struct PaymentParts {
     pub updated_at: Timestamp,
     pub expires_at: Timestamp,
     pub decline_reason: Option<String>,
+    /// Minor units given back so far (0 until a refund succeeds).
+    pub amount_refunded: i64,
     pub version: u64,
 }
 
@@ -98,6 +100,7 @@ impl Payment {
             updated_at: new.created_at,
             expires_at: new.expires_at,
             decline_reason: None,
+            amount_refunded: 0,
             version: 1,
         })
     }
@@ -148,6 +151,9 @@ impl Payment {
     }
     pub fn decline_reason(&self) -> Option<&str> {
         self.0.decline_reason.as_deref()
+    }
+    pub fn amount_refunded(&self) -> i64 {
+        self.0.amount_refunded
     }
     pub fn version(&self) -> u64 {
         self.0.version
@@ -210,6 +216,7 @@ impl Payment {
             amount: next.amount,
             provider_payment_id: next.provider.as_ref().and_then(|p| p.payment_id.clone()),
             decline_reason: next.decline_reason.clone(),
+            amount_refunded: next.amount_refunded,
         };
         Ok((Self(next), event))
     }
@@ -288,14 +295,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn declining_keeps_the_reason_and_terminal_states_do_not_move() {
+    fn declining_keeps_the_reason_and_only_a_late_payment_refund_follows() {
         let (declined, event) = sample_payment()
             .transition(PaymentStatus::Declined, details(Some("rejected_by_issuer")))
             .unwrap();
         assert_eq!(declined.decline_reason(), Some("rejected_by_issuer"));
         assert_eq!(event.decline_reason.as_deref(), Some("rejected_by_issuer"));
         for &to in PaymentStatus::ALL {
-            assert!(declined.transition(to, details(None)).is_err());
+            let allowed = to == PaymentStatus::Refunded;
+            assert_eq!(
+                declined.transition(to, details(None)).is_ok(),
+                allowed,
+                "{to}"
+            );
         }
         assert!(sample_payment()
             .transition(PaymentStatus::Pending, details(None))

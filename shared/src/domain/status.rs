@@ -13,6 +13,7 @@ pub enum PaymentStatus {
     Approved,
     Declined,
     Expired,
+    Canceled,
     Refunded,
 }
 
@@ -28,19 +29,29 @@ impl PaymentStatus {
             .map_err(|_| DomainError::invalid("status", format!("unknown status `{raw}`")))
     }
 
-    /// The only allowed moves; everything else is rejected.
+    /// The only allowed moves; everything else is rejected. A payment that
+    /// ended without money (declined, expired, canceled) moves again only to
+    /// `refunded`, when a late payment is given back.
     pub fn can_become(self, next: PaymentStatus) -> bool {
         use PaymentStatus::*;
         matches!(
             (self, next),
-            (Pending, Approved) | (Pending, Declined) | (Pending, Expired) | (Approved, Refunded)
+            (Pending, Approved | Declined | Expired | Canceled)
+                | (Approved, Refunded)
+                | (Declined | Expired | Canceled, Refunded)
         )
     }
 
+    /// Nothing follows: all the money, if any, went back.
     pub fn is_terminal(self) -> bool {
+        self == PaymentStatus::Refunded
+    }
+
+    /// Ended without keeping money: the order may try again.
+    pub fn ended_unpaid(self) -> bool {
         matches!(
             self,
-            PaymentStatus::Declined | PaymentStatus::Expired | PaymentStatus::Refunded
+            PaymentStatus::Declined | PaymentStatus::Expired | PaymentStatus::Canceled
         )
     }
 
@@ -66,8 +77,12 @@ mod tests {
     use super::PaymentStatus::{self, *};
     use proptest::prelude::*;
 
-    const ALLOWED: [(PaymentStatus, PaymentStatus); 4] = [
+    const ALLOWED: [(PaymentStatus, PaymentStatus); 8] = [
         (Pending, Approved),
+        (Pending, Canceled),
+        (Declined, Refunded),
+        (Expired, Refunded),
+        (Canceled, Refunded),
         (Pending, Declined),
         (Pending, Expired),
         (Approved, Refunded),

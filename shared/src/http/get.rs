@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::app::PaymentQueries;
 use crate::domain::{OrderId, PaymentId};
 
-use super::request::{percent_decoded, query_param};
+use super::request::{payment_id_in_path, query_param};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 enum Route {
@@ -51,13 +51,5 @@ fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
             .map(Route::ByOrder)
             .map_err(|e| RequestError::bad_parameter("order_id", e));
     }
-    match path.strip_prefix("/payments/") {
-        Some(raw) if !raw.contains('/') => {
-            let raw = percent_decoded(raw);
-            PaymentId::parse(&raw)
-                .map(Route::One)
-                .map_err(|e| RequestError::bad_parameter("payment_id", e))
-        }
-        _ => Err(RequestError::NoRoute),
-    }
+    payment_id_in_path(request, "").map(Route::One)
 }

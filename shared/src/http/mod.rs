@@ -4,6 +4,7 @@
 //! request-part readers, the payment view, and the one error-to-status mapping.
 
 mod body;
+mod cancel;
 mod create;
 mod create_request;
 mod get;
@@ -14,6 +15,7 @@ mod view;
 mod webhook;
 
 pub use body::MAX_BODY_BYTES;
+pub use cancel::handle_cancel_payment;
 pub use create::handle_create_payment;
 pub use get::handle_get_payment;
 pub use problem::{error_response, FieldError, Problem, RequestError};

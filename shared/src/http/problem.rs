@@ -202,6 +202,18 @@ impl From<&AppError> for Problem {
                 "Order has a live payment",
                 detail,
             ),
+            AppError::PaymentAlreadyApproved(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "payment-already-approved",
+                "Payment already approved",
+                detail,
+            ),
+            AppError::PaymentNotCancelable { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "payment-not-cancelable",
+                "Payment can no longer be canceled",
+                detail,
+            ),
             AppError::IdempotencyKeyReused => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",

@@ -1,7 +1,7 @@
 //! Reading the parts of a request that are not its body: query parameters,
 //! headers, path segments.
 
-use crate::domain::IdempotencyKey;
+use crate::domain::{IdempotencyKey, PaymentId};
 
 use super::RequestError;
 
@@ -22,8 +22,25 @@ pub(crate) fn header(request: &lambda_http::Request, name: &str) -> Option<Strin
         .map(str::to_owned)
 }
 
+/// The payment id in `/payments/{payment_id}{tail}`; any other path is no route.
+pub(crate) fn payment_id_in_path(
+    request: &lambda_http::Request,
+    tail: &str,
+) -> Result<PaymentId, RequestError> {
+    let raw = request
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .strip_prefix("/payments/")
+        .and_then(|rest| rest.strip_suffix(tail))
+        .filter(|raw| !raw.is_empty() && !raw.contains('/'))
+        .ok_or(RequestError::NoRoute)?;
+    PaymentId::parse(&percent_decoded(raw))
+        .map_err(|e| RequestError::bad_parameter("payment_id", e))
+}
+
 /// A path segment, percent-decoded.
-pub(crate) fn percent_decoded(segment: &str) -> String {
+fn percent_decoded(segment: &str) -> String {
     form_urlencoded::parse(format!("x={segment}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

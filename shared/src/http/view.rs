@@ -36,5 +36,7 @@ pub fn payment_json(payment: &Payment) -> Value {
         "updated_at": payment.updated_at().to_rfc3339(),
         "expires_at": payment.expires_at().to_rfc3339(),
         "decline_reason": payment.decline_reason(),
+        "amount_refunded": payment.amount_refunded(),
+        "refunds": [],
     })
 }

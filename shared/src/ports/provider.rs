@@ -19,17 +19,26 @@ pub struct ProviderOrder {
 pub enum ProviderOutcome {
     Pending,
     Approved,
-    Declined { reason: Option<String> },
+    Declined {
+        reason: Option<String>,
+    },
     Expired,
+    /// Canceled at the provider (by us, or by an operator there).
+    Canceled,
 }
 
 impl ProviderOutcome {
-    pub fn status(&self) -> PaymentStatus {
+    /// The payment status this outcome means. A canceled order means the
+    /// payment was canceled, unless its QR code was already due to expire: then
+    /// the cancel was the sweeper's and the payment expired.
+    pub fn status(&self, overdue: bool) -> PaymentStatus {
         match self {
             Self::Pending => PaymentStatus::Pending,
             Self::Approved => PaymentStatus::Approved,
             Self::Declined { .. } => PaymentStatus::Declined,
             Self::Expired => PaymentStatus::Expired,
+            Self::Canceled if overdue => PaymentStatus::Expired,
+            Self::Canceled => PaymentStatus::Canceled,
         }
     }
 }

@@ -35,9 +35,10 @@ impl OrderLockState {
             PaymentStatus::Pending => Self::Open,
             PaymentStatus::Approved => Self::Paid,
             // A refunded order is not paid any more; a new payment may follow.
-            PaymentStatus::Declined | PaymentStatus::Expired | PaymentStatus::Refunded => {
-                Self::Closed
-            }
+            PaymentStatus::Declined
+            | PaymentStatus::Expired
+            | PaymentStatus::Canceled
+            | PaymentStatus::Refunded => Self::Closed,
         }
     }
 }

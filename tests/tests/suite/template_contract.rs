@@ -72,6 +72,8 @@ fn functions_run_arm64_on_al2023_with_least_privilege() {
     assert!(get.contains("DynamoDBReadPolicy") && !get.contains("Crud") && !get.contains("SNS"));
     let create = policies("CreatePaymentFunction");
     assert!(create.contains("DynamoDBCrudPolicy") && !create.contains("SNS"));
+    let cancel = policies("CancelPaymentFunction");
+    assert!(cancel.contains("DynamoDBCrudPolicy") && cancel.contains("SNSPublishMessagePolicy"));
     let webhook = policies("PaymentWebhookFunction");
     assert!(webhook.contains("DynamoDBCrudPolicy") && webhook.contains("SNSPublishMessagePolicy"));
     assert_eq!(

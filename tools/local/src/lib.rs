@@ -13,7 +13,9 @@ use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
     AccessToken, MercadoPagoConfig, MercadoPagoWebhook, RetryPolicy, SignaturePolicy, WebhookSecret,
 };
-use payments::app::{CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
+use payments::app::{
+    CancelPayment, CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments,
+};
 use payments::compose::{self, InitError};
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -73,6 +75,7 @@ pub enum LocalError {
 pub struct Services {
     pub create: CreatePayment,
     pub queries: PaymentQueries,
+    pub cancel: CancelPayment,
     pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
 }
@@ -111,6 +114,7 @@ impl LocalStack {
             MockConfig {
                 webhook_secret: config.webhook_secret.clone(),
                 default_notification_url: Some(notification_url.clone()),
+                access_token: Some(LOCAL_ACCESS_TOKEN.into()),
             },
         )
         .map_err(|source| LocalError::Bind {
@@ -142,6 +146,7 @@ impl LocalStack {
         let services = Arc::new(Services {
             create: CreatePayment::new(&ports, config.payment_expiry),
             queries: PaymentQueries::new(&ports),
+            cancel: CancelPayment::new(&ports),
             webhook: MercadoPagoWebhook::new(&ports, SignaturePolicy::Required(secret)),
             publisher: publisher.clone(),
         });

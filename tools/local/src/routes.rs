@@ -9,8 +9,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use payments::http::{
-    handle_create_payment, handle_get_payment, handle_webhook, HttpResponse, Problem, RequestError,
-    MAX_BODY_BYTES,
+    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_webhook, HttpResponse,
+    Problem, RequestError, MAX_BODY_BYTES,
 };
 use serde_json::{json, Value};
 
@@ -20,6 +20,7 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
     Router::new()
         .route("/payments", post(create).get(get_payment))
         .route("/payments/{payment_id}", get(get_payment))
+        .route("/payments/{payment_id}/cancel", post(cancel))
         .route("/webhooks/mercadopago", post(webhook))
         .route("/local/events", get(events))
         .fallback(not_found)
@@ -50,26 +51,23 @@ fn to_axum(response: HttpResponse) -> Response {
     Response::from_parts(parts, body)
 }
 
-async fn create(State(services): State<Arc<Services>>, request: Request) -> Response {
-    match to_lambda(request).await {
-        Ok(request) => to_axum(handle_create_payment(&services.create, request).await),
-        Err(response) => to_axum(response),
-    }
+/// An axum route for a Lambda's handler: the request as API Gateway hands it
+/// over, the handler's answer as it is.
+macro_rules! lambda_route {
+    ($route:ident => $handler:ident(services.$use_case:ident)) => {
+        async fn $route(State(services): State<Arc<Services>>, request: Request) -> Response {
+            match to_lambda(request).await {
+                Ok(request) => to_axum($handler(&services.$use_case, request).await),
+                Err(response) => to_axum(response),
+            }
+        }
+    };
 }
 
-async fn get_payment(State(services): State<Arc<Services>>, request: Request) -> Response {
-    match to_lambda(request).await {
-        Ok(request) => to_axum(handle_get_payment(&services.queries, request).await),
-        Err(response) => to_axum(response),
-    }
-}
-
-async fn webhook(State(services): State<Arc<Services>>, request: Request) -> Response {
-    match to_lambda(request).await {
-        Ok(request) => to_axum(handle_webhook(&services.webhook, request).await),
-        Err(response) => to_axum(response),
-    }
-}
+lambda_route!(create => handle_create_payment(services.create));
+lambda_route!(get_payment => handle_get_payment(services.queries));
+lambda_route!(cancel => handle_cancel_payment(services.cancel));
+lambda_route!(webhook => handle_webhook(services.webhook));
 
 /// Every published event, oldest first, as subscribers received it.
 async fn events(State(services): State<Arc<Services>>) -> Response {

@@ -1,8 +1,10 @@
 """The mock must serve Mercado Pago's official Python SDK unchanged (docs/mercadopago.md).
 
 Starts the standalone mock binary on a free loopback port, points the SDK's
-base URL at it, and drives sdk.order().create/get/cancel, the idempotency-key
-rules, and the webhook signature through the SDK's own WebhookSignatureValidator.
+base URL at it, and drives sdk.order().create/get/cancel/refund, the
+idempotency-key rules, and the webhook signature through the SDK's own
+WebhookSignatureValidator; then a second mock started with --access-token
+accepts only the SDK's configured token.
 Exits non-zero on the first broken expectation; prints "sdk-compat: N passed, 0 failed".
 """
 import http.server
@@ -69,12 +71,7 @@ def main(mock_binary):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/mock/stats", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for(base)
         # The SDK has no public base-URL option; its Config holds the root URL.
         Config._Config__api_base_url = base
         sdk = mercadopago.SDK("TEST-sdk-compat-token")
@@ -136,11 +133,69 @@ def main(mock_binary):
             rejected = True
         check(rejected, "the validator rejects a wrong secret")
         check(sdk.order().get(order["id"])["response"]["status"] == "processed", "order processed")
+
+        # Refunds through the SDK's own method: partial, then the rest.
+        payment_id = order["transactions"]["payments"][0]["id"]
+        part = sdk.order().refund(
+            order["id"], {"transactions": [{"id": payment_id, "amount": "10.00"}]})
+        check(part["status"] == 201, f"partial refund: {part}")
+        check(part["response"]["status"] == "processed"
+              and part["response"]["status_detail"] == "partially_refunded",
+              f"partially refunded: {part['response']['status_detail']}")
+        refunds = part["response"]["transactions"]["refunds"]
+        check(len(refunds) == 1 and refunds[0]["amount"] == "10.00"
+              and refunds[0]["transaction_id"] == payment_id
+              and refunds[0]["id"].startswith("REF"), f"refund listed: {refunds}")
+        rest = sdk.order().refund(order["id"])
+        check(rest["status"] == 201, f"full refund of the rest: {rest}")
+        check(rest["response"]["status"] == "refunded"
+              and rest["response"]["status_detail"] == "refunded", "order refunded")
+        refunds = rest["response"]["transactions"]["refunds"]
+        check([r["amount"] for r in refunds] == ["10.00", "15.90"], f"refunds: {refunds}")
+        read = sdk.order().get(order["id"])["response"]
+        check(read["transactions"]["refunds"] == refunds, "get shows the refunds")
+        again = sdk.order().refund(order["id"])
+        check(again["status"] == 409 and again["response"]["errors"][0]["code"],
+              f"a refunded order cannot be refunded again: {again['status']}")
+        unpaid = sdk.order().refund(fresh["response"]["id"])
+        check(unpaid["status"] == 409, f"a canceled order cannot be refunded: {unpaid['status']}")
     finally:
         mock.terminate()
         mock.wait(timeout=10)
         receiver.shutdown()
+    check_access_token(mock_binary)
     print(check.summary("sdk-compat"))
+
+
+def check_access_token(mock_binary):
+    """With --access-token, the SDK's configured token works and another gets 401."""
+    port = free_port()
+    mock = subprocess.Popen(
+        [mock_binary, "--port", str(port), "--access-token", "TEST-sdk-compat-token"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base)
+        Config._Config__api_base_url = base
+        created = mercadopago.SDK("TEST-sdk-compat-token").order().create(order_body("pay_sdk_token"))
+        check(created["status"] == 201, f"the configured token is accepted: {created['status']}")
+        read = mercadopago.SDK("TEST-sdk-compat-token").order().get(created["response"]["id"])
+        check(read["status"] == 200, "get with the configured token")
+        refused = mercadopago.SDK("TEST-another-token").order().get(created["response"]["id"])
+        check(refused["status"] == 401, f"another token is refused: {refused['status']}")
+        check(refused["response"]["errors"][0]["code"] == "unauthorized", "401 in MP's error shape")
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+
+
+def wait_for(base):
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/mock/stats", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-//! MP's own endpoints: create, read and cancel an order.
+//! MP's own endpoints: create, read, cancel and refund an order.
 
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use axum::Json;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::state::{KeyEntry, MockState, Order};
+use crate::refund;
+use crate::state::{KeyEntry, MockState, Order, RefundKey};
 use crate::validate;
 
 pub(crate) fn mp_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -42,12 +43,18 @@ pub(crate) async fn gate(
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return mp_error(status, "injected_fault", "fault injected by the mock");
     }
-    let authorized = request
+    let token = request
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| !token.trim().is_empty());
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let authorized = match (token, state.config.access_token.as_deref()) {
+        // Configured: exactly that token, as MP knows only the account's own.
+        (Some(token), Some(expected)) => token == expected,
+        // Not configured: any non-empty token.
+        (Some(token), None) => !token.trim().is_empty(),
+        (None, _) => false,
+    };
     if !authorized {
         return mp_error(
             StatusCode::UNAUTHORIZED,
@@ -58,23 +65,30 @@ pub(crate) async fn gate(
     next.run(request).await
 }
 
+/// The `X-Idempotency-Key` MP requires on create and refund: 1 to 64 characters.
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|key| !key.is_empty() && key.len() <= 64)
+        .map(str::to_owned)
+}
+
+fn invalid_idempotency_key() -> Response {
+    mp_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_idempotency_key",
+        "X-Idempotency-Key header of 1 to 64 characters is required",
+    )
+}
+
 pub(crate) async fn create_order(
     State(state): State<Arc<MockState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let key = match headers
-        .get("x-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(key) if !key.is_empty() && key.len() <= 64 => key.to_owned(),
-        _ => {
-            return mp_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                "X-Idempotency-Key header of 1 to 64 characters is required",
-            )
-        }
+    let Some(key) = idempotency_key(&headers) else {
+        return invalid_idempotency_key();
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
@@ -139,6 +153,9 @@ pub(crate) async fn create_order(
         request,
         created: now.clone(),
         updated: now,
+        refunds: Vec::new(),
+        refund_window_open: true,
+        last_action: None,
     };
     let rendered = order.to_json();
     {
@@ -186,4 +203,52 @@ pub(crate) async fn cancel_order(
     order.payment_status = "canceled".into();
     order.updated = now_iso();
     (StatusCode::OK, Json(order.to_json())).into_response()
+}
+
+/// `POST /v1/orders/{id}/refund`: all that remains (no body, or `{}`), or
+/// `{"transactions": [{"id": "PAY...", "amount": "12.95"}]}`. 201 with the order.
+/// Same key + same order and body: the first answer again; other order or
+/// body: 409. A refused refund does not use up its key.
+pub(crate) async fn refund_order(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(key) = idempotency_key(&headers) else {
+        return invalid_idempotency_key();
+    };
+    let (request, ask) = match refund::parse_api_body(&body) {
+        Ok(parsed) => parsed,
+        Err(refusal) => return refusal.response(),
+    };
+    // The key covers the order too: the same key on another order is another request.
+    let request_hash = hex::encode(Sha256::digest(format!("{id}\n{request}").as_bytes()));
+
+    let mut inner = state.lock();
+    if let Some(first) = inner.refund_keys.get(&key) {
+        if first.request_hash != request_hash {
+            return mp_error(
+                StatusCode::CONFLICT,
+                "idempotency_key_already_used",
+                "key already used with a different body",
+            );
+        }
+        return (StatusCode::CREATED, Json(first.answer.clone())).into_response();
+    }
+    let Some(order) = inner.orders.get_mut(&id) else {
+        return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
+    };
+    if let Err(refusal) = refund::record(order, &ask) {
+        return refusal.response();
+    }
+    let answer = order.to_json();
+    inner.refund_keys.insert(
+        key,
+        RefundKey {
+            request_hash,
+            answer: answer.clone(),
+        },
+    );
+    (StatusCode::CREATED, Json(answer)).into_response()
 }

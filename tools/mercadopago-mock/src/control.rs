@@ -3,16 +3,41 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::api::{mp_error, now_iso};
+use crate::refund::{self, RefundAsk};
 use crate::state::MockState;
 use crate::webhook::deliver;
+
+/// `Json`, but a body it refuses is answered in MP's error shape (same status).
+pub(crate) struct MpJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for MpJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(mp_error(
+                rejection.status(),
+                "invalid_body",
+                &rejection.body_text(),
+            )),
+        }
+    }
+}
 
 /// (order status, status_detail, payment status) of each way an order ends.
 const APPROVED: (&str, &str, &str) = ("processed", "accredited", "processed");
@@ -25,25 +50,39 @@ pub(crate) struct PayRequest {
     /// `false` changes the order without sending its webhook (tests send their own).
     #[serde(default = "yes")]
     notify: bool,
+    /// With `approved`: pay the order whatever its status (even `canceled` or
+    /// `expired`), as when a customer pays while the order is being closed.
+    #[serde(default)]
+    force: bool,
 }
 
 fn yes() -> bool {
     true
 }
 
-/// Moves an order still `created` to a final status, then sends its webhook.
+/// Moves an order still `created` (any order without refunds when `force`) to
+/// a final status, then sends its webhook, `order.{status}`.
 async fn settle(
     state: &MockState,
     id: &str,
     (status, detail, payment_status): (&str, &str, &str),
     notify: bool,
+    force: bool,
 ) -> Response {
+    let action = format!("order.{status}");
     let order = {
         let mut inner = state.lock();
         let Some(order) = inner.orders.get_mut(id) else {
             return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
         };
-        if order.status != "created" {
+        if force && !order.refunds.is_empty() {
+            return mp_error(
+                StatusCode::CONFLICT,
+                "order_refunded",
+                "order has refunds; it cannot be paid again",
+            );
+        }
+        if !force && order.status != "created" {
             return mp_error(
                 StatusCode::CONFLICT,
                 "order_not_open",
@@ -54,10 +93,11 @@ async fn settle(
         order.status_detail = detail.into();
         order.payment_status = payment_status.into();
         order.updated = now_iso();
+        order.last_action = Some(action.clone());
         order.clone()
     };
     let delivery = if notify {
-        deliver(state, &order).await
+        deliver(state, &order, &action).await
     } else {
         None
     };
@@ -71,11 +111,16 @@ async fn settle(
 pub(crate) async fn pay(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
-    Json(request): Json<PayRequest>,
+    MpJson(request): MpJson<PayRequest>,
 ) -> Response {
-    match request.outcome.as_str() {
-        "approved" => settle(&state, &id, APPROVED, request.notify).await,
-        "rejected" => settle(&state, &id, REJECTED, request.notify).await,
+    match (request.outcome.as_str(), request.force) {
+        ("approved", force) => settle(&state, &id, APPROVED, request.notify, force).await,
+        ("rejected", false) => settle(&state, &id, REJECTED, request.notify, false).await,
+        ("rejected", true) => mp_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_force",
+            "force applies only to the outcome `approved`",
+        ),
         _ => mp_error(
             StatusCode::BAD_REQUEST,
             "invalid_outcome",
@@ -88,10 +133,10 @@ pub(crate) async fn expire(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
 ) -> Response {
-    settle(&state, &id, EXPIRED, true).await
+    settle(&state, &id, EXPIRED, true, false).await
 }
 
-/// Sends the order's webhook again, as MP does when it retries.
+/// Sends the order's last webhook again, as MP does when it retries.
 pub(crate) async fn notify(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
@@ -99,7 +144,7 @@ pub(crate) async fn notify(
     let order = state.lock().orders.get(&id).cloned();
     match order {
         Some(order) => {
-            let delivery = deliver(&state, &order).await;
+            let delivery = deliver(&state, &order, &order.webhook_action()).await;
             (
                 StatusCode::OK,
                 Json(json!({"order": order.to_json(), "webhook": delivery})),
@@ -108,6 +153,84 @@ pub(crate) async fn notify(
         }
         None => mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found"),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DashboardRefundRequest {
+    /// A decimal string like the order's `total_amount`; absent: all that remains.
+    #[serde(default)]
+    amount: Option<Value>,
+    #[serde(default = "yes")]
+    notify: bool,
+}
+
+/// A refund made in MP's dashboard: recorded as the API records one, then the
+/// signed `order.refunded` webhook (unless `"notify": false`). The body is
+/// optional.
+pub(crate) async fn dashboard_refund(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let request: DashboardRefundRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        DashboardRefundRequest {
+            amount: None,
+            notify: true,
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(error) => {
+                return mp_error(StatusCode::BAD_REQUEST, "invalid_body", &error.to_string())
+            }
+        }
+    };
+    let ask = match request.amount {
+        None | Some(Value::Null) => RefundAsk::Everything,
+        Some(amount) => RefundAsk::Amount(amount),
+    };
+    let (order, made) = {
+        let mut inner = state.lock();
+        let Some(order) = inner.orders.get_mut(&id) else {
+            return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
+        };
+        match refund::record(order, &ask) {
+            Ok(made) => (order.clone(), made),
+            Err(refusal) => return refusal.response(),
+        }
+    };
+    let delivery = if request.notify {
+        deliver(&state, &order, "order.refunded").await
+    } else {
+        None
+    };
+    let refund = made.first().map(|r| order.refund_json(r));
+    (
+        StatusCode::OK,
+        Json(json!({"order": order.to_json(), "refund": refund, "webhook": delivery})),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefundWindowRequest {
+    open: bool,
+}
+
+/// Opens or closes the order's refund window (MP refunds within 180 days of
+/// payment): closed, refunds answer 400 `refund_period_expired`.
+pub(crate) async fn refund_window(
+    State(state): State<Arc<MockState>>,
+    Path(id): Path<String>,
+    MpJson(request): MpJson<RefundWindowRequest>,
+) -> Response {
+    let mut inner = state.lock();
+    let Some(order) = inner.orders.get_mut(&id) else {
+        return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
+    };
+    order.refund_window_open = request.open;
+    Json(json!({"id": order.id, "refund_window": {"open": order.refund_window_open}}))
+        .into_response()
 }
 
 pub(crate) async fn list_orders(State(state): State<Arc<MockState>>) -> Response {
@@ -133,7 +256,7 @@ fn default_fault_status() -> u16 {
 
 pub(crate) async fn set_faults(
     State(state): State<Arc<MockState>>,
-    Json(request): Json<FaultRequest>,
+    MpJson(request): MpJson<FaultRequest>,
 ) -> Response {
     if !(400..=599).contains(&request.status) {
         return mp_error(

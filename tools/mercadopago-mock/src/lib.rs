@@ -6,6 +6,7 @@
 
 mod api;
 mod control;
+mod refund;
 pub mod signing;
 mod state;
 mod validate;
@@ -27,11 +28,15 @@ pub use state::MockState;
 /// webhooks with the same one.
 pub const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret";
 
-/// How the mock signs and where it sends webhooks when an order names no URL.
-#[derive(Debug, Clone)]
+/// How the mock signs, where it sends webhooks when an order names no URL, and
+/// which access token its `/v1` API accepts.
+#[derive(Clone)]
 pub struct MockConfig {
     pub webhook_secret: String,
     pub default_notification_url: Option<String>,
+    /// Some: `/v1` calls must carry exactly `Authorization: Bearer {token}`
+    /// (else 401). None: any non-empty bearer token is accepted.
+    pub access_token: Option<String>,
 }
 
 impl Default for MockConfig {
@@ -39,7 +44,22 @@ impl Default for MockConfig {
         Self {
             webhook_secret: DEFAULT_WEBHOOK_SECRET.into(),
             default_notification_url: None,
+            access_token: None,
         }
+    }
+}
+
+/// Secrets stay out of logs.
+impl std::fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockConfig")
+            .field("webhook_secret", &"<redacted>")
+            .field("default_notification_url", &self.default_notification_url)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
     }
 }
 
@@ -48,6 +68,7 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/v1/orders", post(api::create_order))
         .route("/v1/orders/{id}", get(api::get_order))
         .route("/v1/orders/{id}/cancel", post(api::cancel_order))
+        .route("/v1/orders/{id}/refund", post(api::refund_order))
         .route_layer(middleware::from_fn_with_state(state.clone(), api::gate));
     Router::new()
         .merge(mercado_pago)
@@ -55,6 +76,11 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/mock/orders/{id}/pay", post(control::pay))
         .route("/mock/orders/{id}/expire", post(control::expire))
         .route("/mock/orders/{id}/notify", post(control::notify))
+        .route("/mock/orders/{id}/refund", post(control::dashboard_refund))
+        .route(
+            "/mock/orders/{id}/refund-window",
+            post(control::refund_window),
+        )
         .route(
             "/mock/faults",
             post(control::set_faults).delete(control::clear_faults),

@@ -1,4 +1,4 @@
-//! `cargo run -p mercadopago-mock -- --port 3001 [--secret S] [--notification-url URL]`
+//! `cargo run -p mercadopago-mock -- --port 3001 [--secret S] [--notification-url URL] [--access-token T]`
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -24,6 +24,9 @@ struct Args {
     /// Where webhooks go when an order names no notification_url.
     #[arg(long, env = "MP_NOTIFICATION_URL")]
     notification_url: Option<String>,
+    /// The only access token the /v1 API accepts (default: any non-empty one).
+    #[arg(long, env = "MP_MOCK_ACCESS_TOKEN", hide_env_values = true)]
+    access_token: Option<String>,
 }
 
 #[tokio::main]
@@ -33,6 +36,8 @@ async fn main() -> ExitCode {
     let config = MockConfig {
         webhook_secret: args.secret,
         default_notification_url: args.notification_url,
+        // An empty token (e.g. an exported but empty variable) means none.
+        access_token: args.access_token.filter(|token| !token.is_empty()),
     };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = match MockServer::start(addr, config).await {

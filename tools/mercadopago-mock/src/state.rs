@@ -7,6 +7,7 @@ use std::time::Duration;
 use parking_lot::{Mutex, MutexGuard};
 use serde_json::{json, Value};
 
+use crate::validate;
 use crate::MockConfig;
 
 #[derive(Debug, Clone)]
@@ -22,11 +23,87 @@ pub(crate) struct Order {
     pub qr_data: String,
     pub created: String,
     pub updated: String,
+    /// Every refund made so far, oldest first.
+    pub refunds: Vec<Refund>,
+    /// MP refunds only within 180 days of payment; `/mock/.../refund-window` closes it.
+    pub refund_window_open: bool,
+    /// The action of the last event that changed the order (`order.processed`,
+    /// `order.refunded`, ...): what a redelivery sends. None: `order.{status}`.
+    pub last_action: Option<String>,
+}
+
+/// One refund of the order's payment, in the order's minor units.
+#[derive(Debug, Clone)]
+pub(crate) struct Refund {
+    pub id: String,
+    pub amount: u64,
 }
 
 impl Order {
+    /// Fraction digits of the order's amounts, as its `total_amount` was
+    /// written: "25.90" -> 2; "1500" (CLP, no minor unit) -> 0. The create
+    /// body names no currency, so its total is the only clue.
+    pub fn decimals(&self) -> u32 {
+        let total = self.request["total_amount"].as_str().unwrap_or_default();
+        if total.contains('.') {
+            2
+        } else {
+            0
+        }
+    }
+
+    /// The order's total in its minor units (validated at create).
+    pub fn total_minor(&self) -> u64 {
+        let total = self.request["total_amount"].as_str().unwrap_or_default();
+        validate::minor_units(total, self.decimals()).unwrap_or(0)
+    }
+
+    pub fn refunded_minor(&self) -> u64 {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    /// What is paid and not yet refunded.
+    pub fn refundable_minor(&self) -> u64 {
+        self.total_minor().saturating_sub(self.refunded_minor())
+    }
+
+    pub fn amount(&self, minor: u64) -> String {
+        validate::format_minor(minor, self.decimals())
+    }
+
+    /// Whether the customer paid (refunded orders were paid too).
+    pub fn paid(&self) -> bool {
+        matches!(self.status.as_str(), "processed" | "refunded")
+    }
+
+    /// What a notification about the order's last change says it was.
+    pub fn webhook_action(&self) -> String {
+        self.last_action
+            .clone()
+            .unwrap_or_else(|| format!("order.{}", self.status))
+    }
+
+    pub fn refund_json(&self, refund: &Refund) -> Value {
+        json!({
+            "id": refund.id,
+            "transaction_id": self.payment_id,
+            "amount": self.amount(refund.amount),
+            "status": "processed",
+        })
+    }
+
     pub fn to_json(&self) -> Value {
         let total = self.request["total_amount"].clone();
+        let mut transactions = json!({"payments": [{
+            "id": self.payment_id,
+            "amount": total,
+            "status": self.payment_status,
+            "status_detail": self.status_detail,
+        }]});
+        if !self.refunds.is_empty() {
+            let refunds: Vec<Value> = self.refunds.iter().map(|r| self.refund_json(r)).collect();
+            transactions["refunds"] = Value::Array(refunds);
+        }
         json!({
             "id": self.id,
             "type": "qr",
@@ -34,7 +111,7 @@ impl Order {
             "external_reference": self.request["external_reference"],
             "description": self.request.get("description"),
             "total_amount": total,
-            "total_paid_amount": if self.status == "processed" { total.clone() } else { json!("0.00") },
+            "total_paid_amount": if self.paid() { total.clone() } else { json!(self.amount(0)) },
             "expiration_time": self.request.get("expiration_time"),
             "country_code": "BRA",
             "user_id": "1234567890",
@@ -44,12 +121,7 @@ impl Order {
             "last_updated_date": self.updated,
             "config": self.request["config"],
             "type_response": {"qr_data": self.qr_data},
-            "transactions": {"payments": [{
-                "id": self.payment_id,
-                "amount": total,
-                "status": self.payment_status,
-                "status_detail": self.status_detail,
-            }]},
+            "transactions": transactions,
             "items": self.request.get("items"),
         })
     }
@@ -65,6 +137,15 @@ pub(crate) enum KeyEntry {
     },
 }
 
+/// A refund key's first answer: a repeat with the same order and body gets it
+/// again. A refund is recorded under one lock, so a refund key is never seen
+/// half-processed (create's 423 cannot arise here).
+#[derive(Debug, Clone)]
+pub(crate) struct RefundKey {
+    pub request_hash: String,
+    pub answer: Value,
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Faults {
     pub fail_next: u32,
@@ -77,6 +158,8 @@ pub(crate) struct Faults {
 pub(crate) struct Inner {
     pub orders: HashMap<String, Order>,
     pub keys: HashMap<String, KeyEntry>,
+    /// `X-Idempotency-Key`s of `POST /v1/orders/{id}/refund`, apart from create's.
+    pub refund_keys: HashMap<String, RefundKey>,
     pub faults: Faults,
 }
 

@@ -15,27 +15,61 @@ fn invalid(code: &'static str, message: impl Into<String>) -> Invalid {
     }
 }
 
-/// Cents of a positive decimal with at most two fraction digits ("25.90" -> 2590).
-pub(crate) fn cents(raw: &Value, field: &str) -> Result<u64, Invalid> {
-    let text = raw
-        .as_str()
-        .ok_or_else(|| invalid("invalid_amount", format!("{field} must be a string")))?;
+/// Minor units of a decimal string with at most `decimals` fraction digits
+/// ("25.90", 2 -> 2590; "1500", 0 -> 1500), or None when it is not one. Zero is
+/// returned as Some(0): callers decide whether it is allowed. Never via floats.
+pub(crate) fn minor_units(text: &str, decimals: u32) -> Option<u64> {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty()
         || whole.len() > 12
         || !digits_ok(whole)
         || !digits_ok(fraction)
-        || fraction.len() > 2
+        || fraction.len() > decimals as usize
         || (text.contains('.') && fraction.is_empty())
     {
-        return Err(invalid(
+        return None;
+    }
+    let scale = 10u64.checked_pow(decimals)?;
+    let fraction = if fraction.is_empty() {
+        0
+    } else {
+        // Right-pad to `decimals` digits: "9" of "25.9" is 90 cents.
+        let padded = format!("{fraction:0<width$}", width = decimals as usize);
+        padded.parse::<u64>().ok()?
+    };
+    whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(scale)?
+        .checked_add(fraction)
+}
+
+/// `minor` units written back as an exact decimal string with `decimals`
+/// fraction digits (2590, 2 -> "25.90"; 1500, 0 -> "1500").
+pub(crate) fn format_minor(minor: u64, decimals: u32) -> String {
+    match 10u64.checked_pow(decimals) {
+        Some(scale) if decimals > 0 => format!(
+            "{}.{:0width$}",
+            minor / scale,
+            minor % scale,
+            width = decimals as usize
+        ),
+        _ => minor.to_string(),
+    }
+}
+
+/// Cents of a positive decimal with at most two fraction digits ("25.90" -> 2590).
+pub(crate) fn cents(raw: &Value, field: &str) -> Result<u64, Invalid> {
+    let text = raw
+        .as_str()
+        .ok_or_else(|| invalid("invalid_amount", format!("{field} must be a string")))?;
+    let value = minor_units(text, 2).ok_or_else(|| {
+        invalid(
             "invalid_amount",
             format!("{field} `{text}` is not a valid amount"),
-        ));
-    }
-    let value = whole.parse::<u64>().unwrap_or(0) * 100
-        + format!("{fraction:0<2}").parse::<u64>().unwrap_or(0);
+        )
+    })?;
     if value == 0 {
         return Err(invalid(
             "invalid_amount",
@@ -130,4 +164,35 @@ pub(crate) fn create_order(body: &Value) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exact_decimals_into_minor_units() {
+        assert_eq!(minor_units("25.90", 2), Some(2590));
+        assert_eq!(minor_units("25.9", 2), Some(2590));
+        assert_eq!(minor_units("25", 2), Some(2500));
+        assert_eq!(minor_units("0.00", 2), Some(0));
+        assert_eq!(minor_units("1500", 0), Some(1500));
+        for bad in [
+            "", ".5", "25.", "25.901", "-1", "+1", "1e3", "25.9O", " 1", "1,00",
+        ] {
+            assert_eq!(minor_units(bad, 2), None, "{bad:?}");
+        }
+        assert_eq!(minor_units("1500.00", 0), None);
+        assert_eq!(minor_units("1500.5", 0), None);
+        assert_eq!(minor_units("1234567890123", 2), None);
+    }
+
+    #[test]
+    fn formats_minor_units_exactly() {
+        assert_eq!(format_minor(2590, 2), "25.90");
+        assert_eq!(format_minor(5, 2), "0.05");
+        assert_eq!(format_minor(0, 2), "0.00");
+        assert_eq!(format_minor(1500, 0), "1500");
+        assert_eq!(format_minor(0, 0), "0");
+    }
 }

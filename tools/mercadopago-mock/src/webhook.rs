@@ -17,7 +17,9 @@ pub struct Delivery {
     pub status: Option<u16>,
 }
 
-pub(crate) async fn deliver(state: &MockState, order: &Order) -> Option<Delivery> {
+/// Sends `action` (`order.processed`, `order.refunded`, ...) about `order` to
+/// its notification URL, else the default one; None when there is neither.
+pub(crate) async fn deliver(state: &MockState, order: &Order, action: &str) -> Option<Delivery> {
     let base = order
         .notification_url
         .clone()
@@ -33,7 +35,7 @@ pub(crate) async fn deliver(state: &MockState, order: &Order) -> Option<Delivery
         ts_millis,
     );
     let body = json!({
-        "action": format!("order.{}", order.status),
+        "action": action,
         "api_version": "v1",
         "application_id": "1234567890123456",
         "data": {

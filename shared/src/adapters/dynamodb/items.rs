@@ -103,6 +103,7 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
     if let Some(reason) = &p.decline_reason {
         item.insert("decline_reason".into(), s(reason));
     }
+    item.insert("amount_refunded".into(), n(p.amount_refunded));
     item.insert("version".into(), n(p.version));
     // Sparse `due` index: only pending payments are candidates for the sweeper.
     if p.status == PaymentStatus::Pending {
@@ -181,6 +182,11 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
         updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
         expires_at: domain(Timestamp::parse(get_s(item, "expires_at")?))?,
         decline_reason: opt_s(item, "decline_reason"),
+        // Items written before refunds existed have none.
+        amount_refunded: match item.get("amount_refunded") {
+            Some(_) => get_n(item, "amount_refunded")?,
+            None => 0,
+        },
         version: get_n(item, "version")?,
     }))
 }

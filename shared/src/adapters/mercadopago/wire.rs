@@ -108,9 +108,10 @@ impl OrderResponse {
 pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome {
     match status {
         "processed" => ProviderOutcome::Approved,
-        "failed" | "canceled" => ProviderOutcome::Declined {
+        "failed" => ProviderOutcome::Declined {
             reason: Some(status_detail.unwrap_or(status).to_owned()),
         },
+        "canceled" => ProviderOutcome::Canceled,
         "expired" => ProviderOutcome::Expired,
         // created, action_required, at_terminal and anything new: not final yet.
         _ => ProviderOutcome::Pending,
@@ -133,12 +134,7 @@ mod tests {
                 reason: Some("rejected_by_issuer".into())
             }
         );
-        assert_eq!(
-            outcome_of("canceled", None),
-            ProviderOutcome::Declined {
-                reason: Some("canceled".into())
-            }
-        );
+        assert_eq!(outcome_of("canceled", None), ProviderOutcome::Canceled);
         assert_eq!(outcome_of("expired", None), ProviderOutcome::Expired);
         for pending in ["created", "action_required", "at_terminal", "something_new"] {
             assert_eq!(outcome_of(pending, None), ProviderOutcome::Pending);

@@ -1,0 +1,96 @@
+//! Cancel a payment the kiosk abandoned, so its QR code stops being payable.
+//! Mercado Pago is told first; what it answers is what gets recorded, so a
+//! customer who paid in the meantime is recorded as paid, never canceled.
+
+use std::sync::Arc;
+
+use crate::domain::{Payment, PaymentId, PaymentStatus};
+use crate::ports::{PaymentProvider, PaymentReads, Ports, ProviderError};
+
+use super::notification::verdict;
+use super::transitions::{NotificationOutcome, Transitions, Verdict};
+use super::AppError;
+
+pub struct CancelPayment {
+    payments: Arc<dyn PaymentReads>,
+    provider: Arc<dyn PaymentProvider>,
+    transitions: Transitions,
+}
+
+impl CancelPayment {
+    pub fn new(ports: &Ports) -> Self {
+        Self {
+            payments: ports.store.clone(),
+            provider: ports.provider.clone(),
+            transitions: Transitions::new(ports),
+        }
+    }
+
+    /// The canceled payment. Canceling twice is fine; a payment that is (or
+    /// turns out to be) paid, or that ended otherwise, is refused.
+    pub async fn execute(&self, id: &PaymentId) -> Result<Payment, AppError> {
+        let payment = self.read(id).await?;
+        match payment.status() {
+            PaymentStatus::Canceled => return Ok(payment),
+            PaymentStatus::Pending => {}
+            other => return Err(refusal(id, other)),
+        }
+        let outcome = match payment.provider() {
+            // Mercado Pago never confirmed an order: no QR code was ever shown.
+            None => {
+                self.transitions
+                    .apply(id, |_| Verdict::move_to(PaymentStatus::Canceled))
+                    .await?
+            }
+            Some(provider) => {
+                let state = match self.provider.cancel_order(&provider.order_id).await {
+                    Ok(state) => state,
+                    // Not cancelable any more: paid, failed or expired meanwhile.
+                    Err(ProviderError::Rejected { status: 409, .. }) => {
+                        self.provider.get_order(&provider.order_id).await?
+                    }
+                    Err(other) => return Err(other.into()),
+                };
+                // The kiosk asked for it: a canceled order is a cancel here,
+                // even past the QR's expiry.
+                self.transitions
+                    .apply(id, |p| verdict(p, &state, false))
+                    .await?
+            }
+        };
+        if let NotificationOutcome::Mismatch(_) = outcome {
+            return Err(ProviderError::InvalidResponse(
+                "the provider's order contradicts the payment".into(),
+            )
+            .into());
+        }
+        let payment = self.read(id).await?;
+        match payment.status() {
+            PaymentStatus::Canceled => Ok(payment),
+            PaymentStatus::Pending => Err(ProviderError::InvalidResponse(
+                "the provider refused to cancel an order it reports open".into(),
+            )
+            .into()),
+            other => Err(refusal(id, other)),
+        }
+    }
+
+    async fn read(&self, id: &PaymentId) -> Result<Payment, AppError> {
+        self.payments
+            .get(id)
+            .await?
+            .ok_or_else(|| AppError::PaymentNotFound(id.clone()))
+    }
+}
+
+fn refusal(id: &PaymentId, status: PaymentStatus) -> AppError {
+    match status {
+        PaymentStatus::Approved | PaymentStatus::Refunded => {
+            AppError::PaymentAlreadyApproved(id.clone())
+        }
+        other => AppError::PaymentNotCancelable {
+            payment_id: id.clone(),
+            status: other,
+        },
+    }
+}

@@ -1,0 +1,27 @@
+//! `POST /payments/{payment_id}/cancel`.
+
+use http::StatusCode;
+
+use crate::app::CancelPayment;
+
+use super::body::body_bytes;
+use super::request::payment_id_in_path;
+use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
+
+pub async fn handle_cancel_payment(
+    app: &CancelPayment,
+    request: lambda_http::Request,
+) -> HttpResponse {
+    if request.method() != http::Method::POST {
+        return Problem::from(RequestError::MethodNotAllowed).into_response();
+    }
+    // The body says nothing (the path names the payment), but its size is bounded.
+    let id = match body_bytes(&request).and_then(|_| payment_id_in_path(&request, "/cancel")) {
+        Ok(id) => id,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    match app.execute(&id).await {
+        Ok(payment) => json_response(StatusCode::OK, &payment_json(&payment)),
+        Err(error) => error_response(&error),
+    }
+}
