@@ -10,6 +10,10 @@ pub enum DomainError {
         field: &'static str,
         message: String,
     },
+    #[error("a {0} payment cannot be refunded")]
+    NotRefundable(PaymentStatus),
+    #[error("amount is above the {remaining} minor units that remain refundable")]
+    RefundTooLarge { remaining: i64 },
     #[error("transition from {from} to {to} is not allowed")]
     Transition {
         from: PaymentStatus,

@@ -2,7 +2,10 @@
 
 use serde_json::json;
 
-use super::{EventId, Money, OrderId, PaymentId, PaymentStatus, ProviderPaymentId, Timestamp};
+use super::{
+    EventId, Money, OrderId, PaymentId, PaymentStatus, ProviderPaymentId, Refund, RefundId,
+    RefundReason, RefundSource, Timestamp,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumString, strum::IntoStaticStr)]
 pub enum EventType {
@@ -54,6 +57,28 @@ pub struct PaymentEvent {
     pub decline_reason: Option<String>,
     /// Minor units refunded so far, after this event.
     pub amount_refunded: i64,
+    /// The refund a `payment.refunded` event announces.
+    pub refund: Option<RefundSummary>,
+}
+
+/// What subscribers learn of a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundSummary {
+    pub refund_id: RefundId,
+    pub amount: Money,
+    pub reason: Option<RefundReason>,
+    pub source: RefundSource,
+}
+
+impl From<&Refund> for RefundSummary {
+    fn from(refund: &Refund) -> Self {
+        Self {
+            refund_id: refund.refund_id.clone(),
+            amount: refund.amount,
+            reason: refund.reason.clone(),
+            source: refund.source,
+        }
+    }
 }
 
 impl PaymentEvent {
@@ -72,7 +97,12 @@ impl PaymentEvent {
             "provider_payment_id": self.provider_payment_id.as_ref().map(ProviderPaymentId::as_str),
             "decline_reason": self.decline_reason,
             "amount_refunded": self.amount_refunded,
-            "refund": null,
+            "refund": self.refund.as_ref().map(|r| json!({
+                "refund_id": r.refund_id.as_str(),
+                "amount": r.amount.minor_units(),
+                "reason": r.reason.as_ref().map(RefundReason::as_str),
+                "source": r.source.as_str(),
+            })),
         })
         .to_string()
     }

@@ -51,6 +51,7 @@ macro_rules! prefixed_ulid_id {
 
 prefixed_ulid_id!(PaymentId, "pay_", "payment_id");
 prefixed_ulid_id!(EventId, "evt_", "event_id");
+prefixed_ulid_id!(RefundId, "ref_", "refund_id");
 
 /// An id made of 1..=64 characters of `[A-Za-z0-9_-]`: safe in a URL path, a
 /// table key and a log line as it is.

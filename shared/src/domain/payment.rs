@@ -3,10 +3,11 @@
 
 use sha2::{Digest, Sha256};
 
+use super::event::RefundSummary;
 use super::item::bounded_text;
 use super::{
     DomainError, EventId, EventType, Items, Money, OrderId, PaymentEvent, PaymentId, PaymentStatus,
-    ProviderOrderId, ProviderPaymentId, ProviderRef, Timestamp,
+    ProviderOrderId, ProviderPaymentId, ProviderRef, Refund, RefundSource, Timestamp,
 };
 
 /// Free text shown to the payer, 1..=150 characters.
@@ -78,6 +79,9 @@ pub struct PaymentParts {
     pub decline_reason: Option<String>,
     /// Minor units given back so far (0 until a refund succeeds).
     pub amount_refunded: i64,
+    /// Minor units held by refunds that succeeded or are still pending: never
+    /// above `amount`, which is what keeps racing refunds within it.
+    pub amount_reserved: i64,
     pub version: u64,
 }
 
@@ -101,6 +105,7 @@ impl Payment {
             expires_at: new.expires_at,
             decline_reason: None,
             amount_refunded: 0,
+            amount_reserved: 0,
             version: 1,
         })
     }
@@ -155,6 +160,10 @@ impl Payment {
     pub fn amount_refunded(&self) -> i64 {
         self.0.amount_refunded
     }
+    /// What a new refund may still take, in minor units.
+    pub fn refundable(&self) -> i64 {
+        self.0.amount.minor_units() - self.0.amount_reserved
+    }
     pub fn version(&self) -> u64 {
         self.0.version
     }
@@ -206,19 +215,94 @@ impl Payment {
                 }
             }
         }
-        let event = PaymentEvent {
-            event_id: change.event_id,
-            event_type,
-            occurred_at: change.at,
-            payment_id: next.id.clone(),
-            order_id: next.order_id.clone(),
-            status,
-            amount: next.amount,
-            provider_payment_id: next.provider.as_ref().and_then(|p| p.payment_id.clone()),
-            decline_reason: next.decline_reason.clone(),
-            amount_refunded: next.amount_refunded,
-        };
+        let event = Self(next.clone()).event(event_type, change.event_id, change.at, None);
         Ok((Self(next), event))
+    }
+
+    /// Holds `amount` for a refund. An approved payment is refunded at its
+    /// caller's request; one that ended unpaid only when a late payment is
+    /// given back.
+    pub fn reserve_refund(
+        &self,
+        amount: Money,
+        source: RefundSource,
+        at: Timestamp,
+    ) -> Result<Self, DomainError> {
+        let refundable_now = match source {
+            RefundSource::LatePayment => self.0.status.ended_unpaid(),
+            RefundSource::Api | RefundSource::Provider => self.0.status == PaymentStatus::Approved,
+        };
+        if !refundable_now {
+            return Err(DomainError::NotRefundable(self.0.status));
+        }
+        if amount.currency() != self.0.amount.currency() || amount.minor_units() > self.refundable()
+        {
+            return Err(DomainError::RefundTooLarge {
+                remaining: self.refundable(),
+            });
+        }
+        let mut next = self.0.clone();
+        next.amount_reserved += amount.minor_units();
+        next.updated_at = at;
+        next.version += 1;
+        Ok(Self(next))
+    }
+
+    /// Records a reserved refund as given back, with its `payment.refunded`
+    /// event; the one that completes the amount makes the payment `refunded`.
+    pub fn refund_succeeded(
+        &self,
+        refund: &Refund,
+        event_id: EventId,
+        at: Timestamp,
+    ) -> Result<(Self, PaymentEvent), DomainError> {
+        let mut next = self.0.clone();
+        next.amount_refunded += refund.amount.minor_units();
+        if next.amount_refunded > next.amount_reserved {
+            return Err(DomainError::RefundTooLarge {
+                remaining: self.refundable(),
+            });
+        }
+        if next.amount_refunded == next.amount.minor_units() {
+            next.status = next.status.transition_to(PaymentStatus::Refunded)?;
+        }
+        next.updated_at = at;
+        next.version += 1;
+        let next = Self(next);
+        let event = next.event(EventType::Refunded, event_id, at, Some(refund));
+        Ok((next, event))
+    }
+
+    /// Releases what a refund the provider refused had reserved.
+    pub fn refund_failed(&self, refund: &Refund, at: Timestamp) -> Self {
+        let mut next = self.0.clone();
+        next.amount_reserved = (next.amount_reserved - refund.amount.minor_units()).max(0);
+        next.updated_at = at;
+        next.version += 1;
+        Self(next)
+    }
+
+    fn event(
+        &self,
+        event_type: EventType,
+        event_id: EventId,
+        at: Timestamp,
+        refund: Option<&Refund>,
+    ) -> PaymentEvent {
+        let p = &self.0;
+        PaymentEvent {
+            event_id,
+            event_type,
+            occurred_at: at,
+            payment_id: p.id.clone(),
+            order_id: p.order_id.clone(),
+            status: p.status,
+            amount: p.amount,
+            provider_payment_id: p.provider.as_ref().and_then(|r| r.payment_id.clone()),
+            decline_reason: p.decline_reason.clone(),
+            amount_refunded: p.amount_refunded,
+            refund: refund.map(RefundSummary::from),
+        }
     }
 }
 
@@ -312,6 +396,111 @@ pub(crate) mod tests {
         assert!(sample_payment()
             .transition(PaymentStatus::Pending, details(None))
             .is_err());
+    }
+
+    fn approved_payment() -> Payment {
+        sample_payment()
+            .transition(PaymentStatus::Approved, details(None))
+            .unwrap()
+            .0
+    }
+
+    fn brl(minor: i64) -> Money {
+        Money::new(minor, crate::domain::Currency::Brl).unwrap()
+    }
+
+    fn refund_of(payment: &Payment, minor: i64, source: RefundSource) -> Refund {
+        Refund::pending(
+            crate::domain::RefundId::from_ulid(Ulid::new()),
+            payment.id().clone(),
+            brl(minor),
+            None,
+            source,
+            Timestamp::from_unix_millis(1_795_608_004_000).unwrap(),
+        )
+    }
+
+    #[test]
+    fn refunds_reserve_at_most_what_remains_and_only_on_approved_payments() {
+        let at = Timestamp::from_unix_millis(1_795_608_004_000).unwrap();
+        let paid = approved_payment();
+        let first = paid
+            .reserve_refund(brl(2000), RefundSource::Api, at)
+            .unwrap();
+        assert_eq!(first.refundable(), 590);
+        assert_eq!(
+            first.reserve_refund(brl(591), RefundSource::Api, at),
+            Err(DomainError::RefundTooLarge { remaining: 590 })
+        );
+        assert!(first
+            .reserve_refund(brl(590), RefundSource::Api, at)
+            .is_ok());
+        assert_eq!(
+            sample_payment().reserve_refund(brl(1), RefundSource::Api, at),
+            Err(DomainError::NotRefundable(PaymentStatus::Pending))
+        );
+        // A late payment is given back only on a payment that ended unpaid.
+        assert!(paid
+            .reserve_refund(brl(2590), RefundSource::LatePayment, at)
+            .is_err());
+        let (expired, _) = sample_payment()
+            .transition(PaymentStatus::Expired, details(None))
+            .unwrap();
+        assert!(expired
+            .reserve_refund(brl(2590), RefundSource::LatePayment, at)
+            .is_ok());
+        assert!(expired
+            .reserve_refund(brl(2590), RefundSource::Api, at)
+            .is_err());
+    }
+
+    #[test]
+    fn the_refund_that_completes_the_amount_makes_the_payment_refunded() {
+        let at = Timestamp::from_unix_millis(1_795_608_005_000).unwrap();
+        let paid = approved_payment();
+        let part = refund_of(&paid, 1295, RefundSource::Api);
+        let reserved = paid.reserve_refund(part.amount, part.source, at).unwrap();
+        let (partly, event) = reserved
+            .refund_succeeded(
+                &part.succeeded(None, at),
+                EventId::from_ulid(Ulid::new()),
+                at,
+            )
+            .unwrap();
+        assert_eq!(partly.status(), PaymentStatus::Approved);
+        assert_eq!(partly.amount_refunded(), 1295);
+        assert_eq!(event.event_type, EventType::Refunded);
+        assert_eq!(event.status, PaymentStatus::Approved);
+        assert_eq!(event.refund.as_ref().map(|r| r.amount), Some(brl(1295)));
+
+        let rest = refund_of(&paid, 1295, RefundSource::Api);
+        let reserved = partly.reserve_refund(rest.amount, rest.source, at).unwrap();
+        let (refunded, event) = reserved
+            .refund_succeeded(
+                &rest.succeeded(None, at),
+                EventId::from_ulid(Ulid::new()),
+                at,
+            )
+            .unwrap();
+        assert_eq!(refunded.status(), PaymentStatus::Refunded);
+        assert_eq!(event.status, PaymentStatus::Refunded);
+        assert_eq!(event.amount_refunded, 2590);
+        assert!(event.to_message_body().contains(rest.refund_id.as_str()));
+    }
+
+    #[test]
+    fn a_refused_refund_releases_its_reservation() {
+        let at = Timestamp::from_unix_millis(1_795_608_005_000).unwrap();
+        let paid = approved_payment();
+        let refund = refund_of(&paid, 2590, RefundSource::Api);
+        let reserved = paid
+            .reserve_refund(refund.amount, refund.source, at)
+            .unwrap();
+        assert_eq!(reserved.refundable(), 0);
+        let released = reserved.refund_failed(&refund.failed("past the window", at), at);
+        assert_eq!(released.refundable(), 2590);
+        assert_eq!(released.amount_refunded(), 0);
+        assert_eq!(released.status(), PaymentStatus::Approved);
     }
 
     #[test]

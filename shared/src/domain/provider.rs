@@ -19,6 +19,12 @@ token_id!(
     "provider_payment_id"
 );
 
+token_id!(
+    /// A refund made at the provider (Mercado Pago: `REF…`).
+    ProviderRefundId,
+    "provider_refund_id"
+);
+
 /// The provider's order for a payment and, once the customer paid, its payment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProviderRef {

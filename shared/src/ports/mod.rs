@@ -16,7 +16,7 @@ pub use publisher::{EventPublisher, PublishError};
 pub use store::{
     DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
     OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
-    PaymentTransitions, StoreError,
+    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
 };
 pub use system::{Clock, IdGenerator};
 

@@ -5,7 +5,7 @@ use thiserror::Error;
 
 use crate::domain::{
     EventId, EventType, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentEvent, PaymentId,
-    PaymentStatus, Timestamp,
+    PaymentStatus, Refund, Timestamp,
 };
 
 /// State of an order's lock item: which payment is live and whether it was paid.
@@ -191,9 +191,64 @@ pub trait DuePayments: Send + Sync {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError>;
 }
 
+/// A refund's `Idempotency-Key`, scoped to its payment, and the request it
+/// stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundKey {
+    pub key: IdempotencyKey,
+    pub fingerprint: Fingerprint,
+}
+
+/// Refunds of a payment: reserved, then settled.
+#[async_trait]
+pub trait Refunds: Send + Sync {
+    /// One transaction: the payment with the refund's amount reserved (guarded
+    /// by `expected_version`), the new pending refund, and its key. `Conflict`
+    /// when the payment moved or the key is taken.
+    async fn reserve_refund(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+        refund: &Refund,
+        key: &RefundKey,
+    ) -> Result<(), StoreError>;
+
+    /// One transaction: the refund settled (guarded: still pending), the payment
+    /// with its new amounts (guarded by `expected_version`), the event of a
+    /// succeeded refund, and the order lock when `move_lock` (the payment
+    /// became `refunded` and still holds its order's lock).
+    async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError>;
+
+    /// A payment's refunds, oldest first.
+    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError>;
+
+    /// The refund a key stands for on a payment, and the request it was made with.
+    async fn refund_by_key(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(Refund, Fingerprint)>, StoreError>;
+}
+
+/// Everything `Refunds::settle_refund` writes at once.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundSettlement<'a> {
+    pub payment: &'a Payment,
+    pub expected_version: u64,
+    pub refund: &'a Refund,
+    pub event: Option<&'a OutboxEvent>,
+    pub move_lock: bool,
+}
+
 /// A whole store: every role. Adapters implement the roles; this follows.
 pub trait PaymentStore:
-    PaymentReads + PaymentCreation + PaymentTransitions + Outbox + IdempotencyKeys + DuePayments
+    PaymentReads
+    + PaymentCreation
+    + PaymentTransitions
+    + Outbox
+    + IdempotencyKeys
+    + DuePayments
+    + Refunds
 {
 }
 
@@ -204,6 +259,7 @@ impl<T> PaymentStore for T where
         + Outbox
         + IdempotencyKeys
         + DuePayments
+        + Refunds
         + ?Sized
 {
 }

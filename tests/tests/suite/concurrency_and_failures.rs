@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use payments::app::{AppError, NotificationOutcome};
-use payments::domain::{IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp};
+use payments::domain::{
+    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
+};
 use payments::ports::{
     DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
     Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions,
-    ProviderError, StoreError,
+    ProviderError, RefundKey, RefundSettlement, Refunds, StoreError,
 };
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -376,6 +378,35 @@ impl IdempotencyKeys for LosesTheFirstQrWrite {
 impl DuePayments for LosesTheFirstQrWrite {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         self.inner.due_payments(now, limit).await
+    }
+}
+
+#[async_trait]
+impl Refunds for LosesTheFirstQrWrite {
+    async fn reserve_refund(
+        &self,
+        p: &Payment,
+        v: u64,
+        r: &Refund,
+        k: &RefundKey,
+    ) -> Result<(), StoreError> {
+        self.inner.reserve_refund(p, v, r, k).await
+    }
+
+    async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
+        self.inner.settle_refund(settlement).await
+    }
+
+    async fn refunds_of(&self, id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        self.inner.refunds_of(id).await
+    }
+
+    async fn refund_by_key(
+        &self,
+        id: &PaymentId,
+        k: &IdempotencyKey,
+    ) -> Result<Option<(Refund, Fingerprint)>, StoreError> {
+        self.inner.refund_by_key(id, k).await
     }
 }
 

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use payments::domain::{
     Currency, EventId, Fingerprint, IdempotencyKey, Item, Items, Money, NewPayment, OrderId,
-    Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, Sku,
-    Timestamp, Title, TransitionDetails,
+    Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef,
+    ProviderRefundId, Refund, RefundId, RefundSource, Sku, Timestamp, Title, TransitionDetails,
 };
 use payments::ports::{
     IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLockState, OutboxEvent, PaymentStore,
-    StoreError,
+    RefundKey, RefundSettlement, StoreError,
 };
 
 use payments_tests::on_both_backends;
@@ -383,6 +383,161 @@ async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn Paymen
         .is_err());
 }
 
+async fn approved(store: &Arc<dyn PaymentStore>, order: &str) -> Payment {
+    let pending = payment(order, 0);
+    store.insert_pending(&pending, None).await.unwrap();
+    let (approved, event) = transition(&pending, PaymentStatus::Approved, 1_000);
+    store
+        .commit_transition(&approved, pending.version(), &event)
+        .await
+        .unwrap();
+    approved
+}
+
+fn refund_of(payment: &Payment, amount: i64) -> Refund {
+    Refund::pending(
+        RefundId::from_ulid(ulid::Ulid::new()),
+        payment.id().clone(),
+        Money::new(amount, Currency::Brl).unwrap(),
+        None,
+        RefundSource::Api,
+        at(2_000),
+    )
+}
+
+fn refund_key(name: &str) -> RefundKey {
+    RefundKey {
+        key: IdempotencyKey::parse(name).unwrap(),
+        fingerprint: Fingerprint::of_canonical(name.as_bytes()),
+    }
+}
+
+/// Reserves `refund` on `payment` and settles it as succeeded.
+async fn refund_fully_through(
+    store: &Arc<dyn PaymentStore>,
+    payment: &Payment,
+    refund: &Refund,
+    move_lock: bool,
+) -> (Payment, Refund, OutboxEvent) {
+    let reserved = payment
+        .reserve_refund(refund.amount, RefundSource::Api, at(2_000))
+        .unwrap();
+    let key = refund_key(refund.refund_id.as_str());
+    store
+        .reserve_refund(&reserved, payment.version(), refund, &key)
+        .await
+        .unwrap();
+    let done = refund.succeeded(Some(ProviderRefundId::parse("REF01").unwrap()), at(3_000));
+    let (settled, event) = reserved
+        .refund_succeeded(&done, EventId::from_ulid(ulid::Ulid::new()), at(3_000))
+        .unwrap();
+    let outbox = OutboxEvent::from(&event);
+    store
+        .settle_refund(&RefundSettlement {
+            payment: &settled,
+            expected_version: reserved.version(),
+            refund: &done,
+            event: Some(&outbox),
+            move_lock,
+        })
+        .await
+        .unwrap();
+    (settled, done, outbox)
+}
+
+async fn a_refund_is_reserved_with_its_key_then_settled_once(store: Arc<dyn PaymentStore>) {
+    let paid = approved(&store, "ord-refund").await;
+    let refund = refund_of(&paid, 1295);
+    let reserved = paid
+        .reserve_refund(refund.amount, RefundSource::Api, at(2_000))
+        .unwrap();
+    let key = refund_key("kiosk-refund-1");
+    store
+        .reserve_refund(&reserved, paid.version(), &refund, &key)
+        .await
+        .unwrap();
+    let stored = store.get(paid.id()).await.unwrap().unwrap();
+    assert_eq!(stored.refundable(), 2590 - 1295);
+    assert_eq!(
+        store.refunds_of(paid.id()).await.unwrap(),
+        vec![refund.clone()]
+    );
+    assert_eq!(
+        store.refund_by_key(paid.id(), &key.key).await.unwrap(),
+        Some((refund.clone(), key.fingerprint.clone()))
+    );
+
+    // The same key again loses, whatever it asks; so does a stale payment.
+    let other = refund_of(&paid, 100);
+    let again = reserved
+        .reserve_refund(other.amount, RefundSource::Api, at(2_001))
+        .unwrap();
+    assert!(is_conflict(
+        store
+            .reserve_refund(&again, reserved.version(), &other, &key)
+            .await
+    ));
+    let stale = paid
+        .reserve_refund(other.amount, RefundSource::Api, at(2_001))
+        .unwrap();
+    assert!(is_conflict(
+        store
+            .reserve_refund(&stale, paid.version(), &other, &refund_key("k2"))
+            .await
+    ));
+    assert_eq!(store.refunds_of(paid.id()).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .refund_by_key(paid.id(), &refund_key("k2").key)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let done = refund.succeeded(Some(ProviderRefundId::parse("REF01").unwrap()), at(3_000));
+    let (settled, event) = reserved
+        .refund_succeeded(&done, EventId::from_ulid(ulid::Ulid::new()), at(3_000))
+        .unwrap();
+    let outbox = OutboxEvent::from(&event);
+    let settlement = RefundSettlement {
+        payment: &settled,
+        expected_version: reserved.version(),
+        refund: &done,
+        event: Some(&outbox),
+        move_lock: false,
+    };
+    store.settle_refund(&settlement).await.unwrap();
+    assert_eq!(
+        store.refunds_of(paid.id()).await.unwrap(),
+        vec![done.clone()]
+    );
+    let stored = store.get(paid.id()).await.unwrap().unwrap();
+    assert_eq!(stored.amount_refunded(), 1295);
+    assert_eq!(stored.status(), PaymentStatus::Approved, "partly refunded");
+    assert!(store
+        .pending_events(10)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.event_id == outbox.event_id && e.body.contains("\"refund_id\"")));
+    // Settling again loses: the refund is no longer pending.
+    assert!(is_conflict(store.settle_refund(&settlement).await));
+}
+
+async fn the_last_refund_makes_the_payment_refunded_and_frees_the_order(
+    store: Arc<dyn PaymentStore>,
+) {
+    let paid = approved(&store, "ord-full-refund").await;
+    let refund = refund_of(&paid, 2590);
+    let (settled, _, _) = refund_fully_through(&store, &paid, &refund, true).await;
+    let stored = store.get(paid.id()).await.unwrap().unwrap();
+    assert_eq!(stored, settled);
+    assert_eq!(stored.status(), PaymentStatus::Refunded);
+    assert_eq!(stored.amount_refunded(), 2590);
+    let lock = store.order_lock(paid.order_id()).await.unwrap().unwrap();
+    assert_eq!(lock.state, OrderLockState::Closed);
+}
+
 on_both_backends!(Arc<dyn PaymentStore> =>
     creates_and_reads_back,
     a_held_or_moved_lock_refuses_a_second_payment_atomically,
@@ -393,4 +548,6 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     the_outbox_yields_oldest_first_until_published,
     due_lists_only_pending_payments_past_expiry,
     idempotency_keys_are_claimed_once_then_remembered,
+    a_refund_is_reserved_with_its_key_then_settled_once,
+    the_last_refund_makes_the_payment_refunded_and_frees_the_order,
 );

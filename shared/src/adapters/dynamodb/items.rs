@@ -6,11 +6,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
     Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId, Payment,
-    PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, Sku,
-    Timestamp, Title,
+    PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef,
+    ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku, Timestamp,
+    Title,
 };
 use crate::ports::{
-    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, StoreError,
+    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, RefundKey,
+    StoreError,
 };
 
 pub type DynamoItem = HashMap<String, AttributeValue>;
@@ -43,6 +45,16 @@ pub mod keys {
     }
 
     pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+    /// Refund items sort under their payment, oldest first (ULID ids).
+    pub const REFUND_SK_PREFIX: &str = "REFUND#";
+
+    pub fn refund_sk(id: &crate::domain::RefundId) -> String {
+        format!("{REFUND_SK_PREFIX}{id}")
+    }
+    /// A refund's Idempotency-Key, scoped to its payment.
+    pub fn refund_key_sk(key: &crate::domain::IdempotencyKey) -> String {
+        format!("REFUNDKEY#{}", key.as_str())
+    }
 
     pub fn idempotency_pk(key: &crate::domain::IdempotencyKey) -> String {
         format!("IDEMPOTENCY#{}", key.as_str())
@@ -104,6 +116,7 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
         item.insert("decline_reason".into(), s(reason));
     }
     item.insert("amount_refunded".into(), n(p.amount_refunded));
+    item.insert("amount_reserved".into(), n(p.amount_reserved));
     item.insert("version".into(), n(p.version));
     // Sparse `due` index: only pending payments are candidates for the sweeper.
     if p.status == PaymentStatus::Pending {
@@ -132,6 +145,10 @@ fn get_n<T: std::str::FromStr>(item: &DynamoItem, name: &str) -> Result<T, Store
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| corrupt(&format!("attribute {name} missing or not a number")))
+}
+
+fn opt_n<T: std::str::FromStr>(item: &DynamoItem, name: &str) -> Result<Option<T>, StoreError> {
+    item.get(name).map(|_| get_n(item, name)).transpose()
 }
 
 fn domain<T>(result: Result<T, crate::domain::DomainError>) -> Result<T, StoreError> {
@@ -182,11 +199,9 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
         updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
         expires_at: domain(Timestamp::parse(get_s(item, "expires_at")?))?,
         decline_reason: opt_s(item, "decline_reason"),
-        // Items written before refunds existed have none.
-        amount_refunded: match item.get("amount_refunded") {
-            Some(_) => get_n(item, "amount_refunded")?,
-            None => 0,
-        },
+        // Items written before refunds existed have neither.
+        amount_refunded: opt_n(item, "amount_refunded")?.unwrap_or(0),
+        amount_reserved: opt_n(item, "amount_reserved")?.unwrap_or(0),
         version: get_n(item, "version")?,
     }))
 }
@@ -253,4 +268,67 @@ pub(crate) fn idempotency_record_from_item(
         fingerprint: domain(Fingerprint::parse(get_s(item, "fingerprint")?))?,
         outcome,
     })
+}
+
+pub(crate) fn refund_item(refund: &Refund) -> DynamoItem {
+    let mut item = DynamoItem::from([
+        ("pk".to_owned(), s(keys::payment_pk(&refund.payment_id))),
+        ("sk".to_owned(), s(keys::refund_sk(&refund.refund_id))),
+        ("refund_id".to_owned(), s(refund.refund_id.as_str())),
+        ("payment_id".to_owned(), s(refund.payment_id.as_str())),
+        ("amount".to_owned(), n(refund.amount.minor_units())),
+        ("currency".to_owned(), s(refund.amount.currency().code())),
+        ("source".to_owned(), s(refund.source.as_str())),
+        ("status".to_owned(), s(refund.status.as_str())),
+        ("created_at".to_owned(), s(refund.created_at.to_rfc3339())),
+        ("updated_at".to_owned(), s(refund.updated_at.to_rfc3339())),
+    ]);
+    if let Some(reason) = &refund.reason {
+        item.insert("reason".into(), s(reason.as_str()));
+    }
+    if let Some(id) = &refund.provider_refund_id {
+        item.insert("provider_refund_id".into(), s(id.as_str()));
+    }
+    if let Some(failure) = &refund.failure_reason {
+        item.insert("failure_reason".into(), s(failure));
+    }
+    item
+}
+
+pub(crate) fn refund_from_item(item: &DynamoItem) -> Result<Refund, StoreError> {
+    let currency = domain(Currency::parse(get_s(item, "currency")?))?;
+    Ok(Refund {
+        refund_id: domain(RefundId::parse(get_s(item, "refund_id")?))?,
+        payment_id: domain(PaymentId::parse(get_s(item, "payment_id")?))?,
+        amount: domain(Money::new(get_n(item, "amount")?, currency))?,
+        reason: opt_s(item, "reason")
+            .map(|r| domain(RefundReason::parse(&r)))
+            .transpose()?,
+        source: domain(RefundSource::parse(get_s(item, "source")?))?,
+        status: domain(RefundStatus::parse(get_s(item, "status")?))?,
+        provider_refund_id: opt_s(item, "provider_refund_id")
+            .map(|id| domain(ProviderRefundId::parse(&id)))
+            .transpose()?,
+        failure_reason: opt_s(item, "failure_reason"),
+        created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
+        updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
+    })
+}
+
+pub(crate) fn refund_key_item(refund: &Refund, key: &RefundKey) -> DynamoItem {
+    DynamoItem::from([
+        ("pk".to_owned(), s(keys::payment_pk(&refund.payment_id))),
+        ("sk".to_owned(), s(keys::refund_key_sk(&key.key))),
+        ("refund_id".to_owned(), s(refund.refund_id.as_str())),
+        ("fingerprint".to_owned(), s(key.fingerprint.as_str())),
+    ])
+}
+
+pub(crate) fn refund_key_from_item(
+    item: &DynamoItem,
+) -> Result<(RefundId, Fingerprint), StoreError> {
+    Ok((
+        domain(RefundId::parse(get_s(item, "refund_id")?))?,
+        domain(Fingerprint::parse(get_s(item, "fingerprint")?))?,
+    ))
 }

@@ -5,13 +5,16 @@ use aws_sdk_dynamodb::Client;
 use super::errors::store_error;
 use super::items::{
     event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
-    payment_from_item, payment_item, s, DynamoItem, Index,
+    payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
+    refund_key_item, s, DynamoItem, Index,
 };
-use crate::domain::{IdempotencyKey, OrderId, Payment, PaymentId, Timestamp};
+use crate::domain::{
+    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundStatus, Timestamp,
+};
 use crate::ports::{
     DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
     OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
-    StoreError,
+    RefundKey, RefundSettlement, Refunds, StoreError,
 };
 
 pub struct DynamoStore {
@@ -41,7 +44,8 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// A conditional Put inside a transaction; `values` fill the condition's placeholders.
+    /// A conditional Put inside a transaction; `values` fill the condition's
+    /// placeholders. `#status` stands for `status`, a reserved word.
     fn put(
         &self,
         item: DynamoItem,
@@ -56,11 +60,37 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(condition)
+            .set_expression_attribute_names(
+                condition
+                    .contains("#status")
+                    .then(|| [("#status".to_owned(), "status".to_owned())].into()),
+            )
             // DynamoDB refuses an empty placeholder map.
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Moves the order's lock to match the payment's status, if the payment
+    /// still holds it.
+    fn move_lock(&self, payment: &Payment) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::order_pk(payment.order_id())))
+            .key("sk", s(keys::ORDER_SK))
+            .update_expression("SET #state = :state, version = version + :one")
+            .condition_expression("live_payment_id = :payment")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(
+                ":state",
+                s(OrderLockState::after(payment.status()).as_str()),
+            )
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":payment", s(payment.id().as_str()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("building Update: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     async fn transact(
@@ -185,28 +215,10 @@ impl PaymentTransitions for DynamoStore {
             &[(":expected", n(expected_version))],
         )?;
         let event_put = self.put(event_item(event), "attribute_not_exists(pk)", &[])?;
-        let lock_update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::order_pk(payment.order_id())))
-            .key("sk", s(keys::ORDER_SK))
-            .update_expression("SET #state = :state, version = version + :one")
-            .condition_expression("live_payment_id = :payment")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(
-                ":state",
-                s(OrderLockState::after(payment.status()).as_str()),
-            )
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":payment", s(payment.id().as_str()))
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("building Update: {e}")))?;
+        let lock_update = self.move_lock(payment)?;
         self.transact(
             "commit_transition",
-            vec![
-                payment_put,
-                event_put,
-                TransactWriteItem::builder().update(lock_update).build(),
-            ],
+            vec![payment_put, event_put, lock_update],
         )
         .await
     }
@@ -325,5 +337,97 @@ impl DuePayments for DynamoStore {
             .await
             .map_err(|e| store_error("Query due", e))?;
         output.items().iter().map(payment_from_item).collect()
+    }
+}
+
+#[async_trait]
+impl Refunds for DynamoStore {
+    async fn reserve_refund(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+        refund: &Refund,
+        key: &RefundKey,
+    ) -> Result<(), StoreError> {
+        let payment_put = self.put(
+            payment_item(payment),
+            "version = :expected",
+            &[(":expected", n(expected_version))],
+        )?;
+        let refund_put = self.put(refund_item(refund), "attribute_not_exists(pk)", &[])?;
+        let key_put = self.put(
+            refund_key_item(refund, key),
+            "attribute_not_exists(pk)",
+            &[],
+        )?;
+        self.transact("reserve_refund", vec![payment_put, refund_put, key_put])
+            .await
+    }
+
+    async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
+        let mut writes = vec![
+            self.put(
+                refund_item(settlement.refund),
+                "#status = :pending",
+                &[(":pending", s(RefundStatus::Pending.as_str()))],
+            )?,
+            self.put(
+                payment_item(settlement.payment),
+                "version = :expected",
+                &[(":expected", n(settlement.expected_version))],
+            )?,
+        ];
+        if let Some(event) = settlement.event {
+            writes.push(self.put(event_item(event), "attribute_not_exists(pk)", &[])?);
+        }
+        if settlement.move_lock {
+            writes.push(self.move_lock(settlement.payment)?);
+        }
+        self.transact("settle_refund", writes).await
+    }
+
+    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        let mut refunds = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :refunds)")
+                .expression_attribute_values(":pk", s(keys::payment_pk(payment_id)))
+                .expression_attribute_values(":refunds", s(keys::REFUND_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Query refunds", e))?;
+            for item in output.items() {
+                refunds.push(refund_from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                // Refund ids are ULIDs: sorted by key is oldest first.
+                return Ok(refunds);
+            }
+        }
+    }
+
+    async fn refund_by_key(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(Refund, Fingerprint)>, StoreError> {
+        let Some(item) = self
+            .get_item(keys::payment_pk(payment_id), &keys::refund_key_sk(key))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (refund_id, fingerprint) = refund_key_from_item(&item)?;
+        self.get_item(keys::payment_pk(payment_id), &keys::refund_sk(&refund_id))
+            .await?
+            .map(|item| Ok((refund_from_item(&item)?, fingerprint)))
+            .transpose()
     }
 }

@@ -5,12 +5,13 @@ use async_trait::async_trait;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::domain::{
-    EventId, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Timestamp,
+    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Refund,
+    RefundId, RefundStatus, Timestamp,
 };
 use crate::ports::{
     DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
     OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
-    StoreError,
+    RefundKey, RefundSettlement, Refunds, StoreError,
 };
 
 #[derive(Default)]
@@ -20,6 +21,9 @@ struct Tables {
     /// Every event ever committed, with whether it still waits in the outbox.
     events: Vec<(OutboxEvent, bool)>,
     keys: HashMap<IdempotencyKey, (IdempotencyRecord, Timestamp)>,
+    /// Every refund, oldest first.
+    refunds: Vec<Refund>,
+    refund_keys: HashMap<(PaymentId, IdempotencyKey), (RefundId, Fingerprint)>,
 }
 
 /// The same conditions as the DynamoDB adapter, enforced under one mutex.
@@ -270,5 +274,114 @@ impl DuePayments for MemoryStore {
         due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
         due.truncate(limit);
         Ok(due)
+    }
+}
+
+#[async_trait]
+impl Refunds for MemoryStore {
+    async fn reserve_refund(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+        refund: &Refund,
+        key: &RefundKey,
+    ) -> Result<(), StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        match tables.payments.get(payment.id()) {
+            Some(stored) if stored.version() == expected_version => {}
+            _ => return Err(conflict("payment version moved")),
+        }
+        let key_id = (payment.id().clone(), key.key.clone());
+        if tables.refund_keys.contains_key(&key_id) {
+            return Err(conflict("refund key taken"));
+        }
+        if tables
+            .refunds
+            .iter()
+            .any(|r| r.refund_id == refund.refund_id)
+        {
+            return Err(conflict("refund exists"));
+        }
+        tables
+            .payments
+            .insert(payment.id().clone(), payment.clone());
+        tables.refunds.push(refund.clone());
+        tables
+            .refund_keys
+            .insert(key_id, (refund.refund_id.clone(), key.fingerprint.clone()));
+        Ok(())
+    }
+
+    async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        let payment = settlement.payment;
+        // Check every condition before writing anything: all or nothing.
+        let Some(index) = tables.refunds.iter().position(|r| {
+            r.refund_id == settlement.refund.refund_id && r.status == RefundStatus::Pending
+        }) else {
+            return Err(conflict("refund is not pending"));
+        };
+        match tables.payments.get(payment.id()) {
+            Some(stored) if stored.version() == settlement.expected_version => {}
+            _ => return Err(conflict("payment version moved")),
+        }
+        if let Some(event) = settlement.event {
+            if tables
+                .events
+                .iter()
+                .any(|(e, _)| e.event_id == event.event_id)
+            {
+                return Err(conflict("event exists"));
+            }
+        }
+        if settlement.move_lock {
+            match tables.locks.get_mut(payment.order_id()) {
+                Some(lock) if lock.live_payment_id == *payment.id() => {
+                    lock.state = OrderLockState::after(payment.status());
+                    lock.version += 1;
+                }
+                _ => return Err(conflict("order lock is not held by this payment")),
+            }
+        }
+        tables.refunds[index] = settlement.refund.clone();
+        tables
+            .payments
+            .insert(payment.id().clone(), payment.clone());
+        if let Some(event) = settlement.event {
+            tables.events.push((event.clone(), true));
+        }
+        Ok(())
+    }
+
+    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        self.suspend().await;
+        Ok(self
+            .tables()
+            .refunds
+            .iter()
+            .filter(|r| r.payment_id == *payment_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn refund_by_key(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<(Refund, Fingerprint)>, StoreError> {
+        self.suspend().await;
+        let tables = self.tables();
+        let Some((refund_id, fingerprint)) =
+            tables.refund_keys.get(&(payment_id.clone(), key.clone()))
+        else {
+            return Ok(None);
+        };
+        Ok(tables
+            .refunds
+            .iter()
+            .find(|r| r.refund_id == *refund_id)
+            .map(|r| (r.clone(), fingerprint.clone())))
     }
 }
