@@ -40,7 +40,7 @@ sdk-compat: venv
 # The Lambda binaries under `cargo lambda watch`, fed the samples in events/.
 # Needs moto: run through `make test`, or `tools/ci/with-moto.sh make invoke-smoke`.
 invoke-smoke: venv
-	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p cancel-payment -p payment-webhook -p event-relay -p payment-sweeper
+	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/ci/invoke_smoke.py
 
 cargo-test:
@@ -50,7 +50,7 @@ cargo-test:
 build: venv
 	rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$$' || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
-		-p create-payment -p get-payment -p cancel-payment -p payment-webhook -p event-relay -p payment-sweeper
+		-p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
 
 # Throughput of whole payment flows on the local stack (release build).
 bench:

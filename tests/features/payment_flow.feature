@@ -64,3 +64,13 @@ Feature: Paying an order with a Mercado Pago QR code
     Then the answer is a 409 problem "payment-already-approved"
     And the payment is "approved"
     And exactly one "payment.approved" event describes the payment
+
+  Scenario: An approved payment is refunded in part, then in full
+    When the kiosk creates a payment for order "ord-8001" of 2590 BRL
+    And the customer pays and Mercado Pago approves
+    And the orders service refunds 1000 of it
+    Then the refund "succeeded" and 1000 have been given back
+    And the payment is "approved"
+    When the orders service refunds the rest
+    Then the refund "succeeded" and 2590 have been given back
+    And the payment is "refunded"

@@ -15,10 +15,13 @@ use payments::adapters::mercadopago::{
 };
 use payments::adapters::sns::SnsPublisher;
 use payments::app::{
-    CreatePayment, CreatePaymentCommand, NotificationOutcome, RelayEvents, SweepOverduePayments,
+    CreatePayment, CreatePaymentCommand, NotificationOutcome, RefundPayment, RelayEvents,
+    SweepOverduePayments,
 };
 use payments::compose;
-use payments::domain::{Currency, Item, Items, Money, OrderId, ProviderOrderId, Sku, Title};
+use payments::domain::{
+    Currency, Item, Items, Money, OrderId, Payment, ProviderOrderId, Sku, Title,
+};
 use payments::ports::{
     EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, Ports, PublishError,
 };
@@ -229,6 +232,33 @@ impl Backend {
             &self.ports().with_publisher(publisher),
             SignaturePolicy::Required(WebhookSecret::new(WEBHOOK_SECRET).unwrap()),
         )
+    }
+
+    pub fn refund(&self) -> RefundPayment {
+        RefundPayment::new(&self.ports())
+    }
+
+    /// A payment for `order`, approved at Mercado Pago and here.
+    pub async fn approved_payment(&self, order: &str, amount: i64) -> Payment {
+        let created = self
+            .create()
+            .execute(command(order, amount), None)
+            .await
+            .unwrap();
+        let provider_order = created.payment.provider().unwrap().order_id.clone();
+        self.settle_at_provider(&provider_order, "approved").await;
+        notify(&self.webhook(self.publisher()), &provider_order)
+            .await
+            .unwrap();
+        self.store.get(created.payment.id()).await.unwrap().unwrap()
+    }
+
+    /// How many refunds Mercado Pago holds for the payment's order.
+    pub fn refunds_at_provider(&self, payment: &Payment) -> usize {
+        let order = payment.provider().unwrap().order_id.as_str();
+        self.mock.state.order_json(order).unwrap()["transactions"]["refunds"]
+            .as_array()
+            .map_or(0, Vec::len)
     }
 
     pub fn relay(&self) -> RelayEvents {

@@ -116,6 +116,33 @@ impl Stack {
         .await
     }
 
+    /// `POST /payments/{id}/refunds` with `body` (raw JSON text; empty for none)
+    /// and, when given, an `Idempotency-Key`.
+    pub async fn refund(&self, payment_id: &str, key: Option<&str>, body: &str) -> Reply {
+        let mut request = self
+            .http
+            .post(self.api(&format!("/payments/{payment_id}/refunds")))
+            .body(body.to_owned());
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request).await
+    }
+
+    /// A payment for `order`, paid by the customer and approved here.
+    pub async fn approved_payment(&self, order: &str) -> Value {
+        let created = self.create(&order_body(order)).await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        let paid = self
+            .pay(&provider_order_id(&created.body), "approved")
+            .await;
+        assert_eq!(paid.body["webhook"]["status"], 200, "{:?}", paid.body);
+        created.body
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.http.get(self.api(path))).await
     }

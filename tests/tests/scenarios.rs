@@ -105,6 +105,35 @@ async fn kiosk_cancels(kiosk: &mut Kiosk) {
     kiosk.answers.push(reply);
 }
 
+#[when(expr = "the orders service refunds {int} of it")]
+async fn refunds_part(kiosk: &mut Kiosk, amount: i64) {
+    let key = format!("refund-{}", kiosk.answers.len());
+    let body = json!({ "amount": amount }).to_string();
+    let reply = kiosk
+        .stack()
+        .refund(&payment_id(kiosk.payment()), Some(&key), &body)
+        .await;
+    kiosk.answers.push(reply);
+}
+
+#[when("the orders service refunds the rest")]
+async fn refunds_rest(kiosk: &mut Kiosk) {
+    let key = format!("refund-{}", kiosk.answers.len());
+    let reply = kiosk
+        .stack()
+        .refund(&payment_id(kiosk.payment()), Some(&key), "")
+        .await;
+    kiosk.answers.push(reply);
+}
+
+#[then(expr = "the refund {string} and {int} have been given back")]
+async fn refund_answered(kiosk: &mut Kiosk, status: String, refunded: i64) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(reply.body["refund"]["status"], status);
+    assert_eq!(reply.body["payment"]["amount_refunded"], refunded);
+}
+
 #[then(expr = "the answer is 200 with the payment {string}")]
 async fn answered_payment(kiosk: &mut Kiosk, status: String) {
     let reply = kiosk.last();

@@ -168,6 +168,20 @@ def main():
         check(status == 404 and problem["type"] == "/problems/payment-not-found",
               f"the sample's unknown payment: {status} {problem}")
 
+        # Half of the approved payment goes back, then the sample's unknown payment is 404.
+        refund = load_event("refund-payment.json")
+        path = f"/payments/{payment['payment_id']}/refunds"
+        refund["rawPath"] = refund["requestContext"]["http"]["path"] = path
+        refund["pathParameters"] = {"payment_id": payment["payment_id"]}
+        status, _, refunded = invoke(invoke_port, "refund-payment", refund)
+        check(status == 201 and refunded["refund"]["status"] == "succeeded"
+              and refunded["payment"]["amount_refunded"] == 1295, f"refund: {status} {refunded}")
+        status, _, again = invoke(invoke_port, "refund-payment", refund)
+        check(status == 201 and again["refund"]["refund_id"] == refunded["refund"]["refund_id"],
+              f"the same Idempotency-Key answers the same refund: {status} {again}")
+        status, _, problem = invoke(invoke_port, "refund-payment", load_event("refund-payment.json"))
+        check(status == 404, f"the sample's unknown payment: {status} {problem}")
+
         # The scheduled functions: nothing is overdue and the outbox is empty.
         relayed = invoke_raw(invoke_port, "event-relay", load_event("event-relay.json"))
         check(relayed == {"published": 0, "pages": 0}, f"relay: {relayed}")

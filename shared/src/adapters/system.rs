@@ -4,7 +4,7 @@ use parking_lot::Mutex;
 use time::OffsetDateTime;
 use ulid::Generator;
 
-use crate::domain::{EventId, PaymentId, Timestamp};
+use crate::domain::{EventId, PaymentId, RefundId, Timestamp};
 use crate::ports::{Clock, IdGenerator};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,5 +37,9 @@ impl IdGenerator for UlidGenerator {
 
     fn event_id(&self) -> EventId {
         EventId::from_ulid(self.next())
+    }
+
+    fn refund_id(&self) -> RefundId {
+        RefundId::from_ulid(self.next())
     }
 }

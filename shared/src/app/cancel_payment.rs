@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Payment, PaymentId, PaymentStatus};
+use crate::domain::{Payment, PaymentId, PaymentStatus, Refund};
 use crate::ports::{PaymentProvider, PaymentReads, Ports, ProviderError};
 
 use super::notification::verdict;
@@ -26,9 +26,16 @@ impl CancelPayment {
         }
     }
 
-    /// The canceled payment. Canceling twice is fine; a payment that is (or
-    /// turns out to be) paid, or that ended otherwise, is refused.
-    pub async fn execute(&self, id: &PaymentId) -> Result<Payment, AppError> {
+    /// The canceled payment and its refunds. Canceling twice is fine; a
+    /// payment that is (or turns out to be) paid, or that ended otherwise, is
+    /// refused.
+    pub async fn execute(&self, id: &PaymentId) -> Result<(Payment, Vec<Refund>), AppError> {
+        let payment = self.cancel(id).await?;
+        let refunds = self.payments.refunds_of(id).await?;
+        Ok((payment, refunds))
+    }
+
+    async fn cancel(&self, id: &PaymentId) -> Result<Payment, AppError> {
         let payment = self.read(id).await?;
         match payment.status() {
             PaymentStatus::Canceled => return Ok(payment),

@@ -20,6 +20,13 @@ pub enum AppError {
         payment_id: PaymentId,
         status: PaymentStatus,
     },
+    #[error("payment {payment_id} is {status}: only an approved payment can be refunded")]
+    PaymentNotRefundable {
+        payment_id: PaymentId,
+        status: PaymentStatus,
+    },
+    #[error("amount is above the {remaining} minor units that remain refundable")]
+    RefundTooLarge { remaining: i64 },
     #[error("Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("too much contention on the order; retry")]

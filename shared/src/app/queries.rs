@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{OrderId, Payment, PaymentId};
+use crate::domain::{OrderId, Payment, PaymentId, Refund};
 use crate::ports::{PaymentReads, Ports};
 
 use super::AppError;
@@ -18,15 +18,28 @@ impl PaymentQueries {
         }
     }
 
-    pub async fn get(&self, id: &PaymentId) -> Result<Payment, AppError> {
-        self.store
+    /// The payment and its refunds, oldest first.
+    pub async fn get(&self, id: &PaymentId) -> Result<(Payment, Vec<Refund>), AppError> {
+        let payment = self
+            .store
             .get(id)
             .await?
-            .ok_or_else(|| AppError::PaymentNotFound(id.clone()))
+            .ok_or_else(|| AppError::PaymentNotFound(id.clone()))?;
+        let refunds = self.store.refunds_of(id).await?;
+        Ok((payment, refunds))
     }
 
-    /// Newest first; an order without payments has an empty list.
-    pub async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, AppError> {
-        Ok(self.store.list_by_order(order_id).await?)
+    /// Newest first, each with its refunds; an order without payments has an
+    /// empty list.
+    pub async fn list_by_order(
+        &self,
+        order_id: &OrderId,
+    ) -> Result<Vec<(Payment, Vec<Refund>)>, AppError> {
+        let mut listed = Vec::new();
+        for payment in self.store.list_by_order(order_id).await? {
+            let refunds = self.store.refunds_of(payment.id()).await?;
+            listed.push((payment, refunds));
+        }
+        Ok(listed)
     }
 }

@@ -10,7 +10,9 @@ use aws_config::SdkConfig;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::mercadopago::MercadoPagoWebhook;
 use crate::adapters::sns::SnsPublisher;
-use crate::app::{CancelPayment, CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments};
+use crate::app::{
+    CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
+};
 use crate::config::{
     signature_policy_from_env, table_from_env, topic_from_env, Env, ProviderSettings,
 };
@@ -57,6 +59,12 @@ pub async fn mercadopago_webhook(env: &dyn Env) -> Result<MercadoPagoWebhook, In
 pub async fn cancel_payment(env: &dyn Env) -> Result<CancelPayment, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
     Ok(CancelPayment::new(&settings.build().await?))
+}
+
+/// refund-payment: every port (it refunds at Mercado Pago and announces it).
+pub async fn refund_payment(env: &dyn Env) -> Result<RefundPayment, InitError> {
+    let settings = EveryPortSettings::from_env(env)?;
+    Ok(RefundPayment::new(&settings.build().await?))
 }
 
 /// event-relay: the table's outbox and the topic.

@@ -248,6 +248,19 @@ impl Payment {
         Ok(Self(next))
     }
 
+    /// Whether a refund from `source` may be asked for at all, whatever its amount.
+    pub fn accepts_refund_from(&self, source: RefundSource) -> Result<(), DomainError> {
+        let refundable_now = match source {
+            RefundSource::LatePayment => self.0.status.ended_unpaid(),
+            RefundSource::Api | RefundSource::Provider => self.0.status == PaymentStatus::Approved,
+        };
+        if refundable_now {
+            Ok(())
+        } else {
+            Err(DomainError::NotRefundable(self.0.status))
+        }
+    }
+
     /// Records a reserved refund as given back, with its `payment.refunded`
     /// event; the one that completes the amount makes the payment `refunded`.
     pub fn refund_succeeded(

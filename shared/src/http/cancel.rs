@@ -21,7 +21,7 @@ pub async fn handle_cancel_payment(
         Err(error) => return Problem::from(error).into_response(),
     };
     match app.execute(&id).await {
-        Ok(payment) => json_response(StatusCode::OK, &payment_json(&payment)),
+        Ok((payment, refunds)) => json_response(StatusCode::OK, &payment_json(&payment, &refunds)),
         Err(error) => error_response(&error),
     }
 }

@@ -27,7 +27,7 @@ pub async fn handle_create_payment(
             } else {
                 StatusCode::OK
             };
-            let mut response = json_response(status, &payment_json(&created.payment));
+            let mut response = json_response(status, &payment_json(&created.payment, &[]));
             if let Ok(location) =
                 HeaderValue::from_str(&format!("/payments/{}", created.payment.id()))
             {

@@ -24,12 +24,17 @@ pub async fn handle_get_payment(
     };
     match route {
         Route::One(id) => match app.get(&id).await {
-            Ok(payment) => json_response(StatusCode::OK, &payment_json(&payment)),
+            Ok((payment, refunds)) => {
+                json_response(StatusCode::OK, &payment_json(&payment, &refunds))
+            }
             Err(error) => error_response(&error),
         },
         Route::ByOrder(order_id) => match app.list_by_order(&order_id).await {
             Ok(payments) => {
-                let items: Vec<_> = payments.iter().map(payment_json).collect();
+                let items: Vec<_> = payments
+                    .iter()
+                    .map(|(payment, refunds)| payment_json(payment, refunds))
+                    .collect();
                 json_response(StatusCode::OK, &json!({ "items": items }))
             }
             Err(error) => error_response(&error),

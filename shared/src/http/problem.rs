@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::adapters::mercadopago::WebhookError;
 use crate::app::AppError;
-use crate::domain::DomainError;
+use crate::domain::{DomainError, Refund};
 use crate::ports::{ProviderError, StoreError};
 
 use super::{json_response, HttpResponse};
@@ -37,6 +37,8 @@ pub enum RequestError {
     NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the Idempotency-Key header is required")]
+    IdempotencyKeyRequired,
 }
 
 impl RequestError {
@@ -72,6 +74,23 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
         }
+    }
+
+    /// Mercado Pago refused a refund for good: recorded `failed`, nothing held.
+    pub(crate) fn refund_rejected(refund: &Refund) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refund-rejected",
+            "Refund rejected",
+            format!(
+                "refund {} was refused: {}",
+                refund.refund_id,
+                refund
+                    .failure_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ),
+        )
     }
 
     /// Logs the error behind this problem once: server errors as errors,
@@ -170,6 +189,12 @@ impl From<RequestError> for Problem {
             RequestError::NoRoute => {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
             }
+            RequestError::IdempotencyKeyRequired => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency-key-required",
+                "Idempotency-Key required",
+                detail,
+            ),
             RequestError::MethodNotAllowed => Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -214,6 +239,25 @@ impl From<&AppError> for Problem {
                 "Payment can no longer be canceled",
                 detail,
             ),
+            AppError::PaymentNotRefundable { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "payment-not-refundable",
+                "Payment not refundable",
+                detail,
+            ),
+            AppError::RefundTooLarge { .. } => {
+                let mut problem = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation-failed",
+                    "Validation failed",
+                    "request has invalid values",
+                );
+                problem.errors.push(FieldError {
+                    field: "amount".into(),
+                    message: detail,
+                });
+                problem
+            }
             AppError::IdempotencyKeyReused => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",

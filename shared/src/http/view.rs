@@ -2,9 +2,10 @@
 
 use serde_json::{json, Value};
 
-use crate::domain::Payment;
+use crate::domain::{Payment, Refund};
 
-pub fn payment_json(payment: &Payment) -> Value {
+/// The payment with every refund it has, oldest first.
+pub fn payment_json(payment: &Payment, refunds: &[Refund]) -> Value {
     let currency = payment.amount().currency().code();
     let items: Vec<Value> = payment
         .items()
@@ -37,6 +38,20 @@ pub fn payment_json(payment: &Payment) -> Value {
         "expires_at": payment.expires_at().to_rfc3339(),
         "decline_reason": payment.decline_reason(),
         "amount_refunded": payment.amount_refunded(),
-        "refunds": [],
+        "refunds": refunds.iter().map(refund_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn refund_json(refund: &Refund) -> Value {
+    json!({
+        "refund_id": refund.refund_id.as_str(),
+        "amount": refund.amount.minor_units(),
+        "reason": refund.reason.as_ref().map(|r| r.as_str()),
+        "source": refund.source.as_str(),
+        "status": refund.status.as_str(),
+        "provider_refund_id": refund.provider_refund_id.as_ref().map(|id| id.as_str()),
+        "failure_reason": refund.failure_reason,
+        "created_at": refund.created_at.to_rfc3339(),
+        "updated_at": refund.updated_at.to_rfc3339(),
     })
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 pub use provider::{
     PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, ProviderOutcome,
+    ProviderRefund, RefundRequest,
 };
 pub use publisher::{EventPublisher, PublishError};
 pub use store::{

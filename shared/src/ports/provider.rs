@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::domain::{Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId};
+use crate::domain::{
+    Money, Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRefundId, RefundId,
+};
 
 /// The order the provider created for a payment, with what the kiosk shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub enum ProviderOutcome {
     Expired,
     /// Canceled at the provider (by us, or by an operator there).
     Canceled,
+    /// Paid, then given back in full.
+    Refunded,
 }
 
 impl ProviderOutcome {
@@ -39,6 +43,8 @@ impl ProviderOutcome {
             Self::Expired => PaymentStatus::Expired,
             Self::Canceled if overdue => PaymentStatus::Expired,
             Self::Canceled => PaymentStatus::Canceled,
+            // Paid first: the refunds the order lists take the payment further.
+            Self::Refunded => PaymentStatus::Approved,
         }
     }
 }
@@ -54,6 +60,25 @@ pub struct ProviderOrderState {
     pub total_amount: Option<String>,
     pub currency: Option<String>,
     pub payment_id: Option<ProviderPaymentId>,
+    /// Every refund made on the order, ours and those made at the provider.
+    pub refunds: Vec<ProviderRefund>,
+}
+
+/// A refund as the provider lists it on its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    pub id: ProviderRefundId,
+    /// Decimal string as the provider sent it, parsed against our currency.
+    pub amount: String,
+}
+
+/// Give back `amount` of an order's payment, or all that remains when `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// Sent as the provider's idempotency key: a retry never refunds twice.
+    pub refund_id: RefundId,
+    pub payment_id: Option<ProviderPaymentId>,
+    pub amount: Option<Money>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -77,4 +102,10 @@ pub trait PaymentProvider: Send + Sync {
     async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError>;
     async fn cancel_order(&self, id: &ProviderOrderId)
         -> Result<ProviderOrderState, ProviderError>;
+    /// Refunds at the provider; answers the order as it is afterwards.
+    async fn refund_order(
+        &self,
+        id: &ProviderOrderId,
+        request: &RefundRequest,
+    ) -> Result<ProviderOrderState, ProviderError>;
 }

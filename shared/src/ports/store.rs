@@ -118,6 +118,9 @@ pub trait PaymentReads: Send + Sync {
 
     /// Payments of an order, newest first.
     async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError>;
+
+    /// A payment's refunds, oldest first.
+    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError>;
 }
 
 /// Opening a payment for an order, under the order's lock.
@@ -218,9 +221,6 @@ pub trait Refunds: Send + Sync {
     /// succeeded refund, and the order lock when `move_lock` (the payment
     /// became `refunded` and still holds its order's lock).
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError>;
-
-    /// A payment's refunds, oldest first.
-    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError>;
 
     /// The refund a key stands for on a payment, and the request it was made with.
     async fn refund_by_key(

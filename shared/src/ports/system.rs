@@ -1,6 +1,6 @@
 //! Time and identity: injected so tests can pin them.
 
-use crate::domain::{EventId, PaymentId, Timestamp};
+use crate::domain::{EventId, PaymentId, RefundId, Timestamp};
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
@@ -9,4 +9,5 @@ pub trait Clock: Send + Sync {
 pub trait IdGenerator: Send + Sync {
     fn payment_id(&self) -> PaymentId;
     fn event_id(&self) -> EventId;
+    fn refund_id(&self) -> RefundId;
 }

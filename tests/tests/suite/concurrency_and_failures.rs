@@ -308,6 +308,10 @@ impl PaymentReads for LosesTheFirstQrWrite {
     async fn list_by_order(&self, o: &OrderId) -> Result<Vec<Payment>, StoreError> {
         self.inner.list_by_order(o).await
     }
+
+    async fn refunds_of(&self, id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        self.inner.refunds_of(id).await
+    }
 }
 
 #[async_trait]
@@ -395,10 +399,6 @@ impl Refunds for LosesTheFirstQrWrite {
 
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
         self.inner.settle_refund(settlement).await
-    }
-
-    async fn refunds_of(&self, id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
-        self.inner.refunds_of(id).await
     }
 
     async fn refund_by_key(

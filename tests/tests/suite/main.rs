@@ -8,6 +8,8 @@ mod concurrency_and_failures;
 mod http_api;
 mod mercadopago_adapter;
 mod notification_properties;
+mod refund_races;
+mod refunds;
 mod store_contract;
 mod template_contract;
 mod webhook_security;

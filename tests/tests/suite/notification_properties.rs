@@ -17,7 +17,7 @@ use payments::compose;
 use payments::domain::{Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId};
 use payments::ports::{
     PaymentProvider, PaymentReads, ProviderError, ProviderOrder, ProviderOrderState,
-    ProviderOutcome,
+    ProviderOutcome, RefundRequest,
 };
 use proptest::prelude::*;
 
@@ -55,6 +55,7 @@ impl PaymentProvider for FakeProvider {
                 total_amount: Some(payment.amount().to_decimal_string()),
                 currency: None,
                 payment_id: Some(payment_id.clone()),
+                refunds: Vec::new(),
             });
         Ok(ProviderOrder {
             order_id,
@@ -75,6 +76,17 @@ impl PaymentProvider for FakeProvider {
         id: &ProviderOrderId,
     ) -> Result<ProviderOrderState, ProviderError> {
         self.get_order(id).await
+    }
+    async fn refund_order(
+        &self,
+        _: &ProviderOrderId,
+        _: &RefundRequest,
+    ) -> Result<ProviderOrderState, ProviderError> {
+        // No refund is asked for in these properties.
+        Err(ProviderError::Rejected {
+            status: 400,
+            detail: "refunds are out of this property's scope".into(),
+        })
     }
 }
 

@@ -74,6 +74,8 @@ fn functions_run_arm64_on_al2023_with_least_privilege() {
     assert!(create.contains("DynamoDBCrudPolicy") && !create.contains("SNS"));
     let cancel = policies("CancelPaymentFunction");
     assert!(cancel.contains("DynamoDBCrudPolicy") && cancel.contains("SNSPublishMessagePolicy"));
+    let refund = policies("RefundPaymentFunction");
+    assert!(refund.contains("DynamoDBCrudPolicy") && refund.contains("SNSPublishMessagePolicy"));
     let webhook = policies("PaymentWebhookFunction");
     assert!(webhook.contains("DynamoDBCrudPolicy") && webhook.contains("SNSPublishMessagePolicy"));
     assert_eq!(

@@ -14,7 +14,7 @@ use payments::adapters::mercadopago::{
     AccessToken, MercadoPagoConfig, MercadoPagoWebhook, RetryPolicy, SignaturePolicy, WebhookSecret,
 };
 use payments::app::{
-    CancelPayment, CreatePayment, PaymentQueries, RelayEvents, SweepOverduePayments,
+    CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
 };
 use payments::compose::{self, InitError};
 use thiserror::Error;
@@ -76,6 +76,7 @@ pub struct Services {
     pub create: CreatePayment,
     pub queries: PaymentQueries,
     pub cancel: CancelPayment,
+    pub refund: RefundPayment,
     pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
 }
@@ -147,6 +148,7 @@ impl LocalStack {
             create: CreatePayment::new(&ports, config.payment_expiry),
             queries: PaymentQueries::new(&ports),
             cancel: CancelPayment::new(&ports),
+            refund: RefundPayment::new(&ports),
             webhook: MercadoPagoWebhook::new(&ports, SignaturePolicy::Required(secret)),
             publisher: publisher.clone(),
         });

@@ -9,8 +9,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use payments::http::{
-    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_webhook, HttpResponse,
-    Problem, RequestError, MAX_BODY_BYTES,
+    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
+    handle_webhook, HttpResponse, Problem, RequestError, MAX_BODY_BYTES,
 };
 use serde_json::{json, Value};
 
@@ -21,6 +21,7 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
         .route("/payments", post(create).get(get_payment))
         .route("/payments/{payment_id}", get(get_payment))
         .route("/payments/{payment_id}/cancel", post(cancel))
+        .route("/payments/{payment_id}/refunds", post(refund))
         .route("/webhooks/mercadopago", post(webhook))
         .route("/local/events", get(events))
         .fallback(not_found)
@@ -67,6 +68,7 @@ macro_rules! lambda_route {
 lambda_route!(create => handle_create_payment(services.create));
 lambda_route!(get_payment => handle_get_payment(services.queries));
 lambda_route!(cancel => handle_cancel_payment(services.cancel));
+lambda_route!(refund => handle_refund_payment(services.refund));
 lambda_route!(webhook => handle_webhook(services.webhook));
 
 /// Every published event, oldest first, as subscribers received it.

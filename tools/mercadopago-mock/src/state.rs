@@ -229,6 +229,11 @@ impl MockState {
     }
 
     /// The status of an order, if it exists.
+    /// The order as `GET /v1/orders/{id}` shows it.
+    pub fn order_json(&self, id: &str) -> Option<Value> {
+        self.lock().orders.get(id).map(Order::to_json)
+    }
+
     pub fn order_status(&self, id: &str) -> Option<String> {
         self.lock().orders.get(id).map(|o| o.status.clone())
     }

@@ -142,6 +142,33 @@ impl PaymentReads for DynamoStore {
             }
         }
     }
+
+    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        let mut refunds = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :refunds)")
+                .expression_attribute_values(":pk", s(keys::payment_pk(payment_id)))
+                .expression_attribute_values(":refunds", s(keys::REFUND_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Query refunds", e))?;
+            for item in output.items() {
+                refunds.push(refund_from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                // Refund ids are ULIDs: sorted by key is oldest first.
+                return Ok(refunds);
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -384,33 +411,6 @@ impl Refunds for DynamoStore {
             writes.push(self.move_lock(settlement.payment)?);
         }
         self.transact("settle_refund", writes).await
-    }
-
-    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
-        let mut refunds = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :refunds)")
-                .expression_attribute_values(":pk", s(keys::payment_pk(payment_id)))
-                .expression_attribute_values(":refunds", s(keys::REFUND_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query refunds", e))?;
-            for item in output.items() {
-                refunds.push(refund_from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                // Refund ids are ULIDs: sorted by key is oldest first.
-                return Ok(refunds);
-            }
-        }
     }
 
     async fn refund_by_key(

@@ -98,6 +98,17 @@ impl PaymentReads for MemoryStore {
         payments.sort_by(|a, b| (b.created_at(), b.id()).cmp(&(a.created_at(), a.id())));
         Ok(payments)
     }
+
+    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        self.suspend().await;
+        Ok(self
+            .tables()
+            .refunds
+            .iter()
+            .filter(|r| r.payment_id == *payment_id)
+            .cloned()
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -353,17 +364,6 @@ impl Refunds for MemoryStore {
             tables.events.push((event.clone(), true));
         }
         Ok(())
-    }
-
-    async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
-        self.suspend().await;
-        Ok(self
-            .tables()
-            .refunds
-            .iter()
-            .filter(|r| r.payment_id == *payment_id)
-            .cloned()
-            .collect())
     }
 
     async fn refund_by_key(

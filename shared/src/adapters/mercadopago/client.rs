@@ -5,11 +5,14 @@ use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::domain::{Payment, PaymentId, ProviderOrderId};
-use crate::ports::{PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState};
+use crate::domain::{Payment, ProviderOrderId};
+use crate::ports::{
+    PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, RefundRequest,
+};
 
 use super::wire::{
-    CreateOrderBody, OrderConfig, OrderItem, OrderResponse, PaymentAmount, QrConfig, Transactions,
+    CreateOrderBody, OrderConfig, OrderItem, OrderResponse, PaymentAmount, QrConfig, RefundBody,
+    RefundTransaction, Transactions,
 };
 
 /// Bearer token; `Debug` shows it redacted, and it is wiped when dropped.
@@ -82,7 +85,7 @@ impl MercadoPagoClient {
         method: Method,
         path: &str,
         body: Option<&B>,
-        idempotency_key: Option<&PaymentId>,
+        idempotency_key: Option<&str>,
     ) -> Result<OrderResponse, ProviderError> {
         let url = format!("{}{}", self.config.base_url, path);
         let mut attempt = 0;
@@ -93,7 +96,7 @@ impl MercadoPagoClient {
                 .request(method.clone(), &url)
                 .bearer_auth(self.config.access_token.0.expose_secret());
             if let Some(key) = idempotency_key {
-                request = request.header("X-Idempotency-Key", key.as_str());
+                request = request.header("X-Idempotency-Key", key);
             }
             if let Some(body) = body {
                 request = request.json(body);
@@ -192,7 +195,12 @@ impl PaymentProvider for MercadoPagoClient {
             notification_url: self.config.notification_url.as_deref(),
         };
         let order = self
-            .call(Method::POST, "/v1/orders", Some(&body), Some(payment.id()))
+            .call(
+                Method::POST,
+                "/v1/orders",
+                Some(&body),
+                Some(payment.id().as_str()),
+            )
             .await?;
         let qr_data = order
             .type_response
@@ -221,5 +229,36 @@ impl PaymentProvider for MercadoPagoClient {
         self.call::<()>(Method::POST, &path, None, None)
             .await?
             .into_state()
+    }
+
+    async fn refund_order(
+        &self,
+        id: &ProviderOrderId,
+        request: &RefundRequest,
+    ) -> Result<ProviderOrderState, ProviderError> {
+        let path = format!("{}/refund", order_path(id));
+        // A full refund has no body; a partial one names the payment and amount.
+        let body = match (&request.amount, &request.payment_id) {
+            (Some(amount), Some(payment_id)) => Some(RefundBody {
+                transactions: vec![RefundTransaction {
+                    id: payment_id.to_string(),
+                    amount: amount.to_decimal_string(),
+                }],
+            }),
+            (Some(_), None) => {
+                return Err(ProviderError::InvalidResponse(
+                    "a partial refund needs the order's payment id".into(),
+                ))
+            }
+            (None, _) => None,
+        };
+        self.call(
+            Method::POST,
+            &path,
+            body.as_ref(),
+            Some(request.refund_id.as_str()),
+        )
+        .await?
+        .into_state()
     }
 }

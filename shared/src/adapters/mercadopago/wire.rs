@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ProviderOrderId, ProviderPaymentId};
-use crate::ports::{ProviderError, ProviderOrderState, ProviderOutcome};
+use crate::domain::{ProviderOrderId, ProviderPaymentId, ProviderRefundId};
+use crate::ports::{ProviderError, ProviderOrderState, ProviderOutcome, ProviderRefund};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct CreateOrderBody<'a> {
@@ -72,6 +72,26 @@ pub(crate) struct TypeResponse {
 pub(crate) struct ResponseTransactions {
     #[serde(default)]
     pub payments: Vec<ResponsePayment>,
+    #[serde(default)]
+    pub refunds: Vec<ResponseRefund>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ResponseRefund {
+    pub id: String,
+    pub amount: String,
+}
+
+/// A partial refund's body; a full refund has none.
+#[derive(Debug, Serialize)]
+pub(crate) struct RefundBody {
+    pub transactions: Vec<RefundTransaction>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct RefundTransaction {
+    pub id: String,
+    pub amount: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +110,19 @@ impl OrderResponse {
             .map(ProviderPaymentId::parse)
             .transpose()
             .map_err(invalid)?;
+        let refunds = self
+            .transactions
+            .as_ref()
+            .map(|t| t.refunds.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                Ok(ProviderRefund {
+                    id: ProviderRefundId::parse(&r.id).map_err(invalid)?,
+                    amount: r.amount.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, ProviderError>>()?;
         Ok(ProviderOrderState {
             order_id: ProviderOrderId::parse(&self.id).map_err(invalid)?,
             outcome: outcome_of(
@@ -100,6 +133,7 @@ impl OrderResponse {
             total_amount: self.total_amount,
             currency: self.currency,
             payment_id,
+            refunds,
         })
     }
 }
@@ -112,6 +146,8 @@ pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome 
             reason: Some(status_detail.unwrap_or(status).to_owned()),
         },
         "canceled" => ProviderOutcome::Canceled,
+        // `processed` with `partially_refunded` stays approved: its refunds are read from the order.
+        "refunded" => ProviderOutcome::Refunded,
         "expired" => ProviderOutcome::Expired,
         // created, action_required, at_terminal and anything new: not final yet.
         _ => ProviderOutcome::Pending,
@@ -135,6 +171,14 @@ mod tests {
             }
         );
         assert_eq!(outcome_of("canceled", None), ProviderOutcome::Canceled);
+        assert_eq!(
+            outcome_of("refunded", Some("refunded")),
+            ProviderOutcome::Refunded
+        );
+        assert_eq!(
+            outcome_of("processed", Some("partially_refunded")),
+            ProviderOutcome::Approved
+        );
         assert_eq!(outcome_of("expired", None), ProviderOutcome::Expired);
         for pending in ["created", "action_required", "at_terminal", "something_new"] {
             assert_eq!(outcome_of(pending, None), ProviderOutcome::Pending);

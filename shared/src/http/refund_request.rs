@@ -1,0 +1,70 @@
+//! The refund request: its path, its required `Idempotency-Key`, and its
+//! optional body `{"amount": 1295, "reason": "cold fries"}`.
+
+use serde::Deserialize;
+
+use crate::app::RefundCommand;
+use crate::domain::{Money, RefundReason};
+
+use super::body::{body_bytes, parse_json, require_json};
+use super::request::{idempotency_key, payment_id_in_path};
+use super::{FieldError, RequestError};
+
+/// Both fields optional: no amount is all that remains. Unknown fields are
+/// refused: a misspelt `amount` must not turn into a full refund.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    amount: Option<i64>,
+    reason: Option<String>,
+}
+
+pub(crate) fn parse_refund(request: &lambda_http::Request) -> Result<RefundCommand, RequestError> {
+    let bytes = body_bytes(request)?;
+    let payment_id = payment_id_in_path(request, "/refunds")?;
+    let key = idempotency_key(request)?.ok_or(RequestError::IdempotencyKeyRequired)?;
+    let body = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        // An empty body is a refund of all that remains.
+        None => RefundBody::default(),
+        Some(b'{') => {
+            require_json(request)?;
+            parse_json(bytes)?
+        }
+        // serde would read an array as the fields in order: refuse it.
+        Some(_) => {
+            require_json(request)?;
+            return Err(RequestError::Malformed {
+                detail: "the body must be a JSON object".into(),
+                field: None,
+            });
+        }
+    };
+    let mut errors = Vec::new();
+    if let Some(amount) = body.amount {
+        if !(1..=Money::MAX_MINOR).contains(&amount) {
+            errors.push(FieldError {
+                field: "amount".into(),
+                message: format!("must be between 1 and {} minor units", Money::MAX_MINOR),
+            });
+        }
+    }
+    let reason = match body.reason.as_deref().map(RefundReason::parse).transpose() {
+        Ok(reason) => reason,
+        Err(error) => {
+            errors.push(FieldError {
+                field: "reason".into(),
+                message: error.into_message(),
+            });
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(RequestError::Invalid(errors));
+    }
+    Ok(RefundCommand {
+        payment_id,
+        amount: body.amount,
+        reason,
+        key,
+    })
+}
