@@ -74,3 +74,19 @@ Feature: Paying an order with a Mercado Pago QR code
     When the orders service refunds the rest
     Then the refund "succeeded" and 2590 have been given back
     And the payment is "refunded"
+
+  Scenario: Refunds made in Mercado Pago's dashboard are recorded and announced
+    When the kiosk creates a payment for order "ord-9001" of 2590 BRL
+    And the customer pays and Mercado Pago approves
+    And Mercado Pago's dashboard refunds "10.00" of it
+    Then the payment is "approved" with 1000 given back by "provider"
+    When Mercado Pago's dashboard refunds the rest
+    Then the payment is "refunded" with 2590 given back by "provider"
+    And the events are "payment.approved, payment.refunded, payment.refunded"
+
+  Scenario: A customer who pays an order already canceled gets the money back
+    When the kiosk creates a payment for order "ord-9101" of 2590 BRL
+    And the kiosk cancels the payment
+    And the customer pays the canceled QR code anyway
+    Then the payment is "refunded" with 2590 given back by "late_payment"
+    And the events are "payment.canceled, payment.refunded"

@@ -134,6 +134,76 @@ async fn refund_answered(kiosk: &mut Kiosk, status: String, refunded: i64) {
     assert_eq!(reply.body["payment"]["amount_refunded"], refunded);
 }
 
+#[when(expr = "Mercado Pago's dashboard refunds {string} of it")]
+async fn dashboard_refunds(kiosk: &mut Kiosk, amount: String) {
+    dashboard_refund(kiosk, json!({ "amount": amount })).await;
+}
+
+#[when("Mercado Pago's dashboard refunds the rest")]
+async fn dashboard_refunds_rest(kiosk: &mut Kiosk) {
+    dashboard_refund(kiosk, json!({})).await;
+}
+
+async fn dashboard_refund(kiosk: &Kiosk, body: Value) {
+    let order = provider_order_id(kiosk.payment());
+    let stack = kiosk.stack();
+    let reply = stack
+        .send(
+            stack
+                .http
+                .post(stack.mock(&format!("/mock/orders/{order}/refund")))
+                .json(&body),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["webhook"]["status"], 200,
+        "the webhook was accepted"
+    );
+}
+
+#[when("the customer pays the canceled QR code anyway")]
+async fn pays_anyway(kiosk: &mut Kiosk) {
+    let order = provider_order_id(kiosk.payment());
+    let stack = kiosk.stack();
+    let reply = stack
+        .send(
+            stack
+                .http
+                .post(stack.mock(&format!("/mock/orders/{order}/pay")))
+                .json(&json!({"outcome": "approved", "force": true})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["webhook"]["status"], 200,
+        "the webhook was accepted"
+    );
+}
+
+#[then(expr = "the payment is {string} with {int} given back by {string}")]
+async fn given_back(kiosk: &mut Kiosk, status: String, refunded: i64, source: String) {
+    let payment = current_payment(kiosk).await;
+    assert_eq!(payment["status"], status, "{payment}");
+    assert_eq!(payment["amount_refunded"], refunded);
+    let refunds = payment["refunds"].as_array().cloned().unwrap_or_default();
+    assert!(!refunds.is_empty());
+    for refund in refunds {
+        assert_eq!(refund["source"], source.as_str(), "{refund}");
+        assert_eq!(refund["status"], "succeeded", "{refund}");
+    }
+}
+
+#[then(expr = "the events are {string}")]
+async fn events_are(kiosk: &mut Kiosk, expected: String) {
+    let events = kiosk.stack().events().await;
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(kinds.join(", "), expected);
+}
+
 #[then(expr = "the answer is 200 with the payment {string}")]
 async fn answered_payment(kiosk: &mut Kiosk, status: String) {
     let reply = kiosk.last();

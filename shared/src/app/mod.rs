@@ -4,11 +4,12 @@
 pub mod cancel_payment;
 pub mod create_payment;
 pub mod error;
+mod money_at_provider;
 pub mod notification;
 pub mod outbox;
 pub mod queries;
+mod refund_ledger;
 pub mod refund_payment;
-mod refund_settlement;
 pub mod relay;
 pub mod sweeper;
 mod transitions;

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Money, Payment, PaymentId, ProviderOrderId};
+use crate::domain::{Money, Payment, PaymentId, PaymentStatus, ProviderOrderId};
 use crate::ports::{PaymentProvider, Ports, ProviderError, ProviderOrderState, ProviderOutcome};
 
+use super::money_at_provider::MoneyAtProvider;
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
 use super::AppError;
 
@@ -20,6 +21,7 @@ pub struct VerifiedNotification {
 pub struct ApplyNotification {
     provider: Arc<dyn PaymentProvider>,
     transitions: Transitions,
+    money: MoneyAtProvider,
 }
 
 impl ApplyNotification {
@@ -27,6 +29,7 @@ impl ApplyNotification {
         Self {
             provider: ports.provider.clone(),
             transitions: Transitions::new(ports),
+            money: MoneyAtProvider::new(ports),
         }
     }
 
@@ -46,7 +49,8 @@ impl ApplyNotification {
         self.apply_state(state).await
     }
 
-    /// Applies what the provider says about an order to its payment.
+    /// Applies what the provider says about an order to its payment: its
+    /// status first, then the money (refunds, a late payment).
     async fn apply_state(
         &self,
         state: ProviderOrderState,
@@ -60,11 +64,25 @@ impl ApplyNotification {
             return Ok(NotificationOutcome::Ignored("no payment reference"));
         };
         let now = self.transitions.clock.now();
-        self.transitions
+        let outcome = self
+            .transitions
             .apply(&payment_id, |payment| {
                 verdict(payment, &state, payment.expires_at() <= now)
             })
-            .await
+            .await?;
+        if let NotificationOutcome::Mismatch(_) | NotificationOutcome::Ignored(_) = outcome {
+            return Ok(outcome);
+        }
+        if !self.money.reconcile(&payment_id, &state).await? {
+            return Ok(outcome);
+        }
+        let status = self
+            .transitions
+            .payments
+            .get(&payment_id)
+            .await?
+            .map_or(PaymentStatus::Pending, |p| p.status());
+        Ok(NotificationOutcome::Applied { payment_id, status })
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::domain::{
-    Money, Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRefundId, RefundId,
+    Money, Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRefundId,
 };
 
 /// The order the provider created for a payment, with what the kiosk shows.
@@ -76,7 +76,7 @@ pub struct ProviderRefund {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
     /// Sent as the provider's idempotency key: a retry never refunds twice.
-    pub refund_id: RefundId,
+    pub idempotency_key: String,
     pub payment_id: Option<ProviderPaymentId>,
     pub amount: Option<Money>,
 }

@@ -256,7 +256,7 @@ impl PaymentProvider for MercadoPagoClient {
             Method::POST,
             &path,
             body.as_ref(),
-            Some(request.refund_id.as_str()),
+            Some(request.idempotency_key.as_str()),
         )
         .await?
         .into_state()

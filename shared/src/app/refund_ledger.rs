@@ -1,0 +1,298 @@
+//! The life of a refund, whoever asks for it (the refund endpoint, a refund
+//! made at Mercado Pago, a late payment): reserved on its payment, asked of
+//! Mercado Pago once, settled with what it answered.
+
+use std::sync::Arc;
+
+use crate::domain::{
+    DomainError, Money, Payment, PaymentId, ProviderRefundId, Refund, RefundReason, RefundSource,
+    RefundStatus,
+};
+use crate::ports::{
+    Clock, EventPublisher, IdGenerator, Outbox, OutboxEvent, PaymentCreation, PaymentProvider,
+    PaymentReads, Ports, ProviderError, ProviderOrderState, RefundKey, RefundRequest,
+    RefundSettlement, Refunds, StoreError,
+};
+
+use super::outbox::publish_and_clear;
+use super::AppError;
+
+/// Rounds of read-then-conditional-write before giving up under contention.
+/// Every round one of the racing writers on the payment wins, so this many
+/// refunds of one payment at the same instant all get through.
+const MAX_ATTEMPTS: usize = 32;
+
+/// What the provider said about a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RefundVerdict {
+    GivenBack(Option<ProviderRefundId>),
+    Refused(String),
+}
+
+/// A refund to reserve: how much (`None`: all that remains), why, who asks,
+/// and the key that makes asking twice one refund.
+pub(crate) struct RefundAsk<'a> {
+    pub payment_id: &'a PaymentId,
+    pub amount: Option<i64>,
+    pub reason: Option<RefundReason>,
+    pub source: RefundSource,
+    pub key: &'a RefundKey,
+}
+
+/// A reservation: new, or the one an earlier request with the key made.
+pub(crate) enum Reserved {
+    New(Box<Payment>, Refund),
+    Existing(Refund),
+}
+
+pub(crate) struct RefundLedger {
+    payments: Arc<dyn PaymentReads>,
+    locks: Arc<dyn PaymentCreation>,
+    refunds: Arc<dyn Refunds>,
+    outbox: Arc<dyn Outbox>,
+    provider: Arc<dyn PaymentProvider>,
+    publisher: Arc<dyn EventPublisher>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl RefundLedger {
+    pub fn new(ports: &Ports) -> Self {
+        Self {
+            payments: ports.store.clone(),
+            locks: ports.store.clone(),
+            refunds: ports.store.clone(),
+            outbox: ports.store.clone(),
+            provider: ports.provider.clone(),
+            publisher: ports.publisher.clone(),
+            clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
+        }
+    }
+
+    /// Reserves the refund on its payment, with its key, in one conditional
+    /// write. The same key with the same request finds the first refund; with
+    /// another request it is refused.
+    pub async fn reserve(&self, ask: RefundAsk<'_>) -> Result<Reserved, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            match self
+                .refunds
+                .refund_by_key(ask.payment_id, &ask.key.key)
+                .await?
+            {
+                Some((refund, stored)) if stored == ask.key.fingerprint => {
+                    return Ok(Reserved::Existing(refund))
+                }
+                Some(_) => return Err(AppError::IdempotencyKeyReused),
+                None => {}
+            }
+            let payment = self.payment(ask.payment_id).await?;
+            payment
+                .accepts_refund_from(ask.source)
+                .map_err(|e| refusal(&payment, e))?;
+            let minor = ask.amount.unwrap_or_else(|| payment.refundable());
+            let amount = Money::new(minor, payment.amount().currency()).map_err(|_| {
+                refusal(
+                    &payment,
+                    DomainError::RefundTooLarge {
+                        remaining: payment.refundable(),
+                    },
+                )
+            })?;
+            let now = self.clock.now();
+            let reserved = payment
+                .reserve_refund(amount, ask.source, now)
+                .map_err(|e| refusal(&payment, e))?;
+            let refund = Refund::pending(
+                self.ids.refund_id(),
+                payment.id().clone(),
+                amount,
+                ask.reason.clone(),
+                ask.source,
+                now,
+            );
+            match self
+                .refunds
+                .reserve_refund(&reserved, payment.version(), &refund, ask.key)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(
+                        payment_id = %payment.id(),
+                        order_id = %payment.order_id(),
+                        refund_id = %refund.refund_id,
+                        source = refund.source.as_str(),
+                        amount = amount.minor_units(),
+                        "refund reserved"
+                    );
+                    return Ok(Reserved::New(Box::new(reserved), refund));
+                }
+                // The payment moved, or a twin request took the key: read again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+
+    /// Asks Mercado Pago to give the money back, under `idempotency_key`, and
+    /// records its answer. When it cannot answer, the refund stays pending for
+    /// a later retry with the same key.
+    pub async fn ask_provider(
+        &self,
+        payment: &Payment,
+        refund: Refund,
+        idempotency_key: String,
+    ) -> Result<Refund, AppError> {
+        let Some(provider) = payment.provider() else {
+            let verdict = RefundVerdict::Refused("the payment has no Mercado Pago order".into());
+            return Ok(self.settle(&refund, &verdict).await?.1);
+        };
+        let whole = refund.amount == payment.amount();
+        let request = RefundRequest {
+            idempotency_key,
+            payment_id: provider.payment_id.clone(),
+            amount: (!whole).then_some(refund.amount),
+        };
+        let verdict = match self
+            .provider
+            .refund_order(&provider.order_id, &request)
+            .await
+        {
+            Ok(order) => {
+                let known = self.payments.refunds_of(payment.id()).await?;
+                RefundVerdict::GivenBack(new_provider_refund(&order, &known, &refund))
+            }
+            Err(ProviderError::Rejected { status, detail }) => {
+                RefundVerdict::Refused(format!("Mercado Pago refused ({status}): {detail}"))
+            }
+            Err(ProviderError::NotFound) => {
+                RefundVerdict::Refused("Mercado Pago has no such order".into())
+            }
+            Err(error @ (ProviderError::Unavailable(_) | ProviderError::InvalidResponse(_))) => {
+                tracing::warn!(
+                    payment_id = %payment.id(),
+                    order_id = %payment.order_id(),
+                    refund_id = %refund.refund_id,
+                    %error,
+                    "refund left pending; it is asked again with the same key"
+                );
+                return Ok(refund);
+            }
+        };
+        Ok(self.settle(&refund, &verdict).await?.1)
+    }
+
+    /// Settles `refund` on its payment as it is now. A refund that is no
+    /// longer pending was settled by someone else: it is returned as it is.
+    pub async fn settle(
+        &self,
+        refund: &Refund,
+        verdict: &RefundVerdict,
+    ) -> Result<(Payment, Refund), AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let payment = self.payment(&refund.payment_id).await?;
+            let current = self
+                .payments
+                .refunds_of(payment.id())
+                .await?
+                .into_iter()
+                .find(|r| r.refund_id == refund.refund_id)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("refund {} is missing", refund.refund_id))
+                })?;
+            if current.status != RefundStatus::Pending {
+                return Ok((payment, current));
+            }
+            let now = self.clock.now();
+            let (next, settled, event) = match verdict {
+                RefundVerdict::GivenBack(provider_refund_id) => {
+                    let done = current.succeeded(provider_refund_id.clone(), now);
+                    let (next, event) =
+                        payment.refund_succeeded(&done, self.ids.event_id(), now)?;
+                    (next, done, Some(OutboxEvent::from(&event)))
+                }
+                RefundVerdict::Refused(reason) => {
+                    let failed = current.failed(reason.clone(), now);
+                    (payment.refund_failed(&failed, now), failed, None)
+                }
+            };
+            // The order's lock moves with the payment only while it holds it: a
+            // newer payment of the same order keeps its own.
+            let move_lock = next.status() != payment.status()
+                && self
+                    .locks
+                    .order_lock(payment.order_id())
+                    .await?
+                    .is_some_and(|lock| lock.live_payment_id == *payment.id());
+            let settlement = RefundSettlement {
+                payment: &next,
+                expected_version: payment.version(),
+                refund: &settled,
+                event: event.as_ref(),
+                move_lock,
+            };
+            match self.refunds.settle_refund(&settlement).await {
+                Ok(()) => {
+                    tracing::info!(
+                        payment_id = %next.id(),
+                        order_id = %next.order_id(),
+                        refund_id = %settled.refund_id,
+                        status = settled.status.as_str(),
+                        "refund settled"
+                    );
+                    if let Some(event) = &event {
+                        publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), event)
+                            .await;
+                    }
+                    return Ok((next, settled));
+                }
+                // The payment moved (another refund, a transition): read again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+
+    async fn payment(&self, id: &PaymentId) -> Result<Payment, AppError> {
+        self.payments
+            .get(id)
+            .await?
+            .ok_or_else(|| AppError::PaymentNotFound(id.clone()))
+    }
+}
+
+/// The provider's id of the refund just made: the one on the order that none
+/// of our refunds holds yet, with this refund's amount.
+fn new_provider_refund(
+    order: &ProviderOrderState,
+    known: &[Refund],
+    refund: &Refund,
+) -> Option<ProviderRefundId> {
+    order
+        .refunds
+        .iter()
+        .rev()
+        .filter(|r| {
+            !known
+                .iter()
+                .any(|k| k.provider_refund_id.as_ref() == Some(&r.id))
+        })
+        .find(|r| {
+            Money::from_decimal_string(&r.amount, refund.amount.currency())
+                .is_ok_and(|amount| amount == refund.amount)
+        })
+        .map(|r| r.id.clone())
+}
+
+fn refusal(payment: &Payment, error: DomainError) -> AppError {
+    match error {
+        DomainError::NotRefundable(status) => AppError::PaymentNotRefundable {
+            payment_id: payment.id().clone(),
+            status,
+        },
+        DomainError::RefundTooLarge { remaining } => AppError::RefundTooLarge { remaining },
+        other => other.into(),
+    }
+}
