@@ -167,6 +167,14 @@ impl CreatePayment {
                         PaymentStatus::Approved => {
                             return Err(AppError::OrderAlreadyPaid(live.id().clone()))
                         }
+                        // A retry after the QR's expiry never reaches Mercado Pago:
+                        // the sweeper settles the old payment first.
+                        PaymentStatus::Pending
+                            if *live.fingerprint() == fingerprint
+                                && live.expires_at() <= self.clock.now() =>
+                        {
+                            return Err(AppError::PaymentExpired(live.id().clone()))
+                        }
                         PaymentStatus::Pending if *live.fingerprint() == fingerprint => {
                             // A retry, or a racing twin: finish the same payment.
                             let payment = self.complete(live).await?;

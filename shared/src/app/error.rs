@@ -13,6 +13,8 @@ pub enum AppError {
     OrderAlreadyPaid(PaymentId),
     #[error("order has a live payment {0} for a different request")]
     OrderHasLivePayment(PaymentId),
+    #[error("payment {0} expired; retry once it is settled")]
+    PaymentExpired(PaymentId),
     #[error("payment {0} is already approved")]
     PaymentAlreadyApproved(PaymentId),
     #[error("payment {payment_id} is {status} and can no longer be canceled")]

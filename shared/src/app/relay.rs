@@ -2,6 +2,7 @@
 //! pages. Safe to run twice at once: an event may go out twice (consumers dedupe
 //! by event_id), never zero times.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -66,14 +67,21 @@ impl RelayEvents {
 
     pub async fn execute(&self) -> Result<RelayReport, AppError> {
         let mut report = RelayReport::default();
+        // The outbox index may still list what this run already published.
+        let mut published = HashSet::new();
         while report.pages < self.max_pages {
             let events = self.outbox.pending_events(self.page_size).await?;
-            if events.is_empty() {
+            let fresh: Vec<_> = events
+                .iter()
+                .filter(|e| !published.contains(&e.event_id))
+                .collect();
+            if fresh.is_empty() {
                 break;
             }
             report.pages += 1;
             let mut page_failed = false;
-            for event in &events {
+            for event in fresh {
+                published.insert(event.event_id.clone());
                 if publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), event).await {
                     report.published += 1;
                 } else {
@@ -100,6 +108,73 @@ impl RelayEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::adapters::memory::{MemoryPublisher, MemoryStore};
+    use crate::adapters::system::{SystemClock, UlidGenerator};
+    use crate::domain::payment::tests::sample_payment;
+    use crate::domain::{EventId, PaymentStatus, TransitionDetails};
+    use crate::ports::{Outbox, OutboxEvent, PaymentCreation, PaymentTransitions, StoreError};
+    use async_trait::async_trait;
+
+    /// An outbox whose index lags: what was published is still listed.
+    struct LaggingOutbox(MemoryStore);
+
+    #[async_trait]
+    impl Outbox for LaggingOutbox {
+        async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+            let mut all = self.0.all_events();
+            all.truncate(limit);
+            Ok(all)
+        }
+        async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+            self.0.mark_published(event).await
+        }
+    }
+
+    #[tokio::test]
+    async fn one_run_publishes_each_event_once_even_when_the_index_lags() {
+        let store = MemoryStore::new();
+        for _ in 0..3 {
+            let payment = sample_payment();
+            // The same order each time: take its lock over from the last one.
+            let lock = store.order_lock(payment.order_id()).await.unwrap();
+            store
+                .insert_pending(&payment, lock.map(|l| l.version))
+                .await
+                .unwrap();
+            let (approved, event) = payment
+                .transition(
+                    PaymentStatus::Approved,
+                    TransitionDetails {
+                        at: payment.created_at(),
+                        event_id: EventId::from_ulid(ulid::Ulid::new()),
+                        decline_reason: None,
+                        provider_order_id: None,
+                        provider_payment_id: None,
+                    },
+                )
+                .unwrap();
+            store
+                .commit_transition(&approved, payment.version(), &OutboxEvent::from(&event))
+                .await
+                .unwrap();
+        }
+        let publisher = Arc::new(MemoryPublisher::new());
+        let ports = crate::ports::Ports::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+            Arc::new(UlidGenerator::default()),
+        )
+        .with_publisher(publisher.clone());
+        let relay = RelayEvents {
+            outbox: Arc::new(LaggingOutbox(store)),
+            ..RelayEvents::new(&ports)
+        }
+        .with_pages(10, 10);
+        let report = relay.execute().await.unwrap();
+        assert_eq!(report.published, 3);
+        assert_eq!(publisher.published().len(), 3, "each event once");
+    }
 
     #[test]
     fn a_run_that_left_events_behind_is_an_error_and_the_report_omits_failures() {

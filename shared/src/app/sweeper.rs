@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::{Payment, PaymentStatus};
+use crate::domain::{Payment, PaymentStatus, ProviderOrderId, RefundSource, RefundStatus};
 use crate::ports::{DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome};
 
+use super::money_at_provider::MoneyAtProvider;
 use super::notification::verdict;
+use super::refund_ledger::RefundLedger;
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
 use super::AppError;
 
@@ -24,6 +26,8 @@ pub struct SweepOverduePayments {
     due: Arc<dyn DuePayments>,
     provider: Arc<dyn PaymentProvider>,
     transitions: Transitions,
+    money: MoneyAtProvider,
+    ledger: RefundLedger,
     batch: usize,
 }
 
@@ -35,6 +39,8 @@ impl SweepOverduePayments {
             due: ports.store.clone(),
             provider: ports.provider.clone(),
             transitions: Transitions::new(ports),
+            money: MoneyAtProvider::new(ports),
+            ledger: RefundLedger::new(ports),
             batch: Self::DEFAULT_BATCH,
         }
     }
@@ -42,6 +48,12 @@ impl SweepOverduePayments {
     pub async fn execute(&self) -> Result<SweepReport, AppError> {
         let now = self.transitions.clock.now();
         let due = self.due.due_payments(now, self.batch).await?;
+        Ok(self.settle_listed(due).await)
+    }
+
+    /// Settles payments a listing named, each decided on what it is when its
+    /// turn comes, never on the listing's snapshot.
+    pub async fn settle_listed(&self, due: Vec<Payment>) -> SweepReport {
         let mut report = SweepReport {
             examined: due.len(),
             ..SweepReport::default()
@@ -63,42 +75,129 @@ impl SweepOverduePayments {
             failed = report.failed,
             "overdue payments swept"
         );
-        Ok(report)
+        report
     }
 
-    async fn sweep(&self, payment: &Payment) -> Result<NotificationOutcome, AppError> {
-        let now = self.transitions.clock.now();
-        let Some(provider) = payment.provider() else {
-            // The provider never confirmed an order, so no QR was ever shown.
-            return self.expire(payment).await;
-        };
-        let state = match self.provider.get_order(&provider.order_id).await {
-            Ok(state) => state,
-            Err(ProviderError::NotFound) => return self.expire(payment).await,
-            Err(other) => return Err(other.into()),
-        };
-        if state.outcome != ProviderOutcome::Pending {
-            return self
-                .transitions
-                .apply(payment.id(), |p| verdict(p, &state, p.expires_at() <= now))
-                .await;
+    /// Settles one listed payment, deciding on what it is now: the snapshot
+    /// that listed it may be older than its Mercado Pago order.
+    async fn sweep(&self, listed: &Payment) -> Result<NotificationOutcome, AppError> {
+        for _ in 0..2 {
+            let Some(payment) = self.transitions.payments.get(listed.id()).await? else {
+                return Ok(NotificationOutcome::Ignored("unknown payment"));
+            };
+            if payment.status() != PaymentStatus::Pending {
+                return self.retry_pending_refunds(&payment).await;
+            }
+            let Some(provider) = payment.provider() else {
+                // No order recorded, so no QR shown: expire it, unless one gets
+                // recorded before the commit; then it is read at Mercado Pago.
+                let outcome = self
+                    .transitions
+                    .apply(payment.id(), |p| match p.provider() {
+                        None => Verdict::move_to(PaymentStatus::Expired),
+                        Some(_) => Verdict::Keep,
+                    })
+                    .await?;
+                match outcome {
+                    NotificationOutcome::Unchanged {
+                        status: PaymentStatus::Pending,
+                        ..
+                    } => continue,
+                    other => return Ok(other),
+                }
+            };
+            return self.settle_at_provider(&payment, &provider.order_id).await;
         }
-        match self.provider.cancel_order(&provider.order_id).await {
-            Ok(_) => self.expire(payment).await,
-            // Paid between our read and the cancel: the order decides.
-            Err(ProviderError::Rejected { status: 409, .. }) => {
-                let state = self.provider.get_order(&provider.order_id).await?;
-                self.transitions
-                    .apply(payment.id(), |p| verdict(p, &state, p.expires_at() <= now))
+        Err(AppError::Contention)
+    }
+
+    /// Reads the order; if it is still open, cancels it so it can no longer be
+    /// paid, and records what Mercado Pago then says (a canceled overdue order
+    /// is an expiry).
+    async fn settle_at_provider(
+        &self,
+        payment: &Payment,
+        order_id: &ProviderOrderId,
+    ) -> Result<NotificationOutcome, AppError> {
+        let now = self.transitions.clock.now();
+        let state = match self.provider.get_order(order_id).await {
+            Ok(state) if state.outcome == ProviderOutcome::Pending => {
+                match self.provider.cancel_order(order_id).await {
+                    Ok(state) => state,
+                    // Paid (or settled) between our read and the cancel: read again.
+                    Err(ProviderError::Rejected { status: 409, .. }) => {
+                        self.provider.get_order(order_id).await?
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            Ok(state) => state,
+            // Mercado Pago never had the order: nothing can be paid.
+            Err(ProviderError::NotFound) => {
+                return self
+                    .transitions
+                    .apply(payment.id(), |_| Verdict::move_to(PaymentStatus::Expired))
                     .await
             }
-            Err(other) => Err(other.into()),
+            Err(other) => return Err(other.into()),
+        };
+        let outcome = self
+            .transitions
+            .apply(payment.id(), |p| verdict(p, &state, p.expires_at() <= now))
+            .await?;
+        if self.money.reconcile(payment.id(), &state).await? {
+            return Ok(NotificationOutcome::Applied {
+                payment_id: payment.id().clone(),
+                status: self
+                    .transitions
+                    .payments
+                    .get(payment.id())
+                    .await?
+                    .map_or(PaymentStatus::Pending, |p| p.status()),
+            });
         }
+        Ok(outcome)
     }
 
-    async fn expire(&self, payment: &Payment) -> Result<NotificationOutcome, AppError> {
-        self.transitions
-            .apply(payment.id(), |_| Verdict::move_to(PaymentStatus::Expired))
-            .await
+    /// Refunds Mercado Pago did not answer are asked again, with the same key.
+    async fn retry_pending_refunds(
+        &self,
+        payment: &Payment,
+    ) -> Result<NotificationOutcome, AppError> {
+        let mut retried = false;
+        for refund in self.transitions.payments.refunds_of(payment.id()).await? {
+            if refund.status != RefundStatus::Pending {
+                continue;
+            }
+            let key = match refund.source {
+                RefundSource::LatePayment => format!("late-{}", payment.id()),
+                RefundSource::Api | RefundSource::Provider => refund.refund_id.to_string(),
+            };
+            let current = self
+                .transitions
+                .payments
+                .get(payment.id())
+                .await?
+                .ok_or_else(|| AppError::PaymentNotFound(payment.id().clone()))?;
+            let settled = self.ledger.ask_provider(&current, refund, key).await?;
+            retried |= settled.status != RefundStatus::Pending;
+        }
+        let status = self
+            .transitions
+            .payments
+            .get(payment.id())
+            .await?
+            .map_or(payment.status(), |p| p.status());
+        Ok(if retried {
+            NotificationOutcome::Applied {
+                payment_id: payment.id().clone(),
+                status,
+            }
+        } else {
+            NotificationOutcome::Unchanged {
+                payment_id: payment.id().clone(),
+                status,
+            }
+        })
     }
 }

@@ -29,6 +29,8 @@ pub(crate) enum Verdict {
     },
     /// The evidence contradicts the payment: change nothing, log an error.
     Contradicts(&'static str),
+    /// The payment is no longer what the decision was about: change nothing.
+    Keep,
 }
 
 impl Verdict {
@@ -101,6 +103,12 @@ impl Transitions {
                         "provider order contradicts the payment; nothing changed"
                     );
                     return Ok(NotificationOutcome::Mismatch(payment_id.clone()));
+                }
+                Verdict::Keep => {
+                    return Ok(NotificationOutcome::Unchanged {
+                        payment_id: payment_id.clone(),
+                        status: payment.status(),
+                    })
                 }
                 Verdict::Move {
                     target,

@@ -160,6 +160,12 @@ impl Payment {
     pub fn amount_refunded(&self) -> i64 {
         self.0.amount_refunded
     }
+    /// Still waiting for something only the sweeper may settle: the
+    /// customer's payment, or a refund Mercado Pago has not answered.
+    pub fn awaits_settlement(&self) -> bool {
+        self.0.status == PaymentStatus::Pending || self.0.amount_reserved > self.0.amount_refunded
+    }
+
     /// What a new refund may still take, in minor units.
     pub fn refundable(&self) -> i64 {
         self.0.amount.minor_units() - self.0.amount_reserved

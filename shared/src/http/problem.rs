@@ -227,6 +227,12 @@ impl From<&AppError> for Problem {
                 "Order has a live payment",
                 detail,
             ),
+            AppError::PaymentExpired(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "payment-expired",
+                "Payment expired",
+                detail,
+            ),
             AppError::PaymentAlreadyApproved(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "payment-already-approved",

@@ -187,10 +187,12 @@ pub trait IdempotencyKeys: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Pending payments whose time is up: what the sweeper works through.
+/// Payments whose time is up and that still await something: the customer's
+/// payment, or a refund's answer. What the sweeper works through.
 #[async_trait]
 pub trait DuePayments: Send + Sync {
-    /// Pending payments whose `expires_at` is at or before `now`, oldest first.
+    /// Payments awaiting settlement whose `expires_at` is at or before `now`,
+    /// oldest first.
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError>;
 }
 

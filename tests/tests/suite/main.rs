@@ -11,5 +11,6 @@ mod notification_properties;
 mod refund_races;
 mod refunds;
 mod store_contract;
+mod sweeper_interleavings;
 mod template_contract;
 mod webhook_security;

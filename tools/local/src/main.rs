@@ -22,11 +22,15 @@ struct Args {
     #[arg(long, env = "MOCK_PORT", default_value_t = 3001)]
     mock_port: u16,
     /// How long a QR code stays payable, as an ISO-8601 duration.
-    #[arg(long, env = "PAYMENT_EXPIRY", default_value = "PT15M", value_parser = expiry)]
+    #[arg(long, env = "PAYMENT_EXPIRY", default_value = "PT15M", value_parser = duration)]
     payment_expiry: Duration,
+    /// How often the event relay and the payment sweeper run (ISO-8601), as
+    /// their schedules do on AWS; shorten it for demos and tests (PT1S).
+    #[arg(long, env = "SCHEDULE_EVERY", default_value = "PT60S", value_parser = duration)]
+    schedule_every: Duration,
 }
 
-fn expiry(raw: &str) -> Result<Duration, String> {
+fn duration(raw: &str) -> Result<Duration, String> {
     parse_iso8601_duration(raw).ok_or_else(|| format!("not an ISO-8601 duration: `{raw}`"))
 }
 
@@ -38,6 +42,7 @@ impl Args {
             webhook_secret: std::env::var("MP_WEBHOOK_SECRET")
                 .unwrap_or_else(|_| DEFAULT_WEBHOOK_SECRET.to_owned()),
             payment_expiry: self.payment_expiry,
+            scheduled_every: Some(self.schedule_every),
             ..LocalConfig::default()
         }
     }
@@ -53,6 +58,7 @@ async fn main() -> ExitCode {
         "from MP_WEBHOOK_SECRET".to_owned()
     };
     let expiry = config.payment_expiry;
+    let schedule = config.scheduled_every.unwrap_or_default();
     let stack = match LocalStack::start(config).await {
         Ok(stack) => stack,
         Err(error) => {
@@ -69,7 +75,7 @@ async fn main() -> ExitCode {
          \x20 Mercado Pago mock {mock}  (POST /mock/orders/{{id}}/pay {{\"outcome\":\"approved\"|\"rejected\"}}, /expire, /mock/faults)\n\
          \x20 webhook secret    {secret_origin}\n\
          \x20 payment expiry    {expiry:?}\n\
-         \x20 schedule          event relay + payment sweeper every 60s\n\
+         \x20 schedule          event relay + payment sweeper every {schedule:?} (SCHEDULE_EVERY)\n\
          \x20 store             in memory (lost on exit)\n\
          Ctrl-C stops it.",
         mock = stack.mock_url(),

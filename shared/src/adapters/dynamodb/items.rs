@@ -118,8 +118,8 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
     item.insert("amount_refunded".into(), n(p.amount_refunded));
     item.insert("amount_reserved".into(), n(p.amount_reserved));
     item.insert("version".into(), n(p.version));
-    // Sparse `due` index: only pending payments are candidates for the sweeper.
-    if p.status == PaymentStatus::Pending {
+    // Sparse `due` index: only what the sweeper may have to settle is in it.
+    if payment.awaits_settlement() {
         item.insert("due".into(), s(Index::PENDING));
     }
     item

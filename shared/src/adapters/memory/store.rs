@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::domain::{
-    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Refund,
-    RefundId, RefundStatus, Timestamp,
+    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundId,
+    RefundStatus, Timestamp,
 };
 use crate::ports::{
     DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
@@ -279,7 +279,7 @@ impl DuePayments for MemoryStore {
             .tables()
             .payments
             .values()
-            .filter(|p| p.status() == PaymentStatus::Pending && p.expires_at() <= now)
+            .filter(|p| p.awaits_settlement() && p.expires_at() <= now)
             .cloned()
             .collect();
         due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
