@@ -90,3 +90,25 @@ Feature: Paying an order with a Mercado Pago QR code
     And the customer pays the canceled QR code anyway
     Then the payment is "refunded" with 2590 given back by "late_payment"
     And the events are "payment.canceled, payment.refunded"
+
+  Scenario: A refund Mercado Pago could not take is completed by the sweeper
+    Given QR codes that expire after 1 second
+    When the kiosk creates a payment for order "ord-10001" of 2590 BRL
+    And the customer pays and Mercado Pago approves
+    And Mercado Pago is down while the orders service refunds the rest
+    Then the refund is accepted but still pending
+    When the QR code's time runs out and the sweeper runs
+    Then the payment is "refunded" with 2590 given back by "api"
+    And the events are "payment.approved, payment.refunded"
+
+  Scenario: A retry after the QR code expired gets a new payment once the old one is settled
+    Given QR codes that expire after 1 second
+    When the kiosk creates a payment for order "ord-10002" of 2590 BRL
+    And the QR code's time runs out
+    And the kiosk sends the same request again
+    Then the answer is a 409 problem "payment-expired"
+    And Mercado Pago holds exactly 1 order
+    When the sweeper runs
+    And the kiosk sends the same request again
+    Then the answer is 201 with a new pending payment
+    And Mercado Pago holds exactly 2 orders

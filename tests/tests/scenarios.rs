@@ -60,6 +60,46 @@ async fn service_is_running(kiosk: &mut Kiosk) {
     kiosk.stack = Some(Stack::start().await);
 }
 
+#[given("QR codes that expire after 1 second")]
+async fn short_expiry(kiosk: &mut Kiosk) {
+    if let Some(stack) = kiosk.stack.take() {
+        stack.stop().await;
+    }
+    kiosk.stack = Some(
+        Stack::start_with(|config| config.payment_expiry = std::time::Duration::from_secs(1)).await,
+    );
+}
+
+#[when("Mercado Pago is down while the orders service refunds the rest")]
+async fn refunds_while_down(kiosk: &mut Kiosk) {
+    kiosk.stack().local.mock.state.fail_next(3, 503);
+    refunds_rest(kiosk).await;
+}
+
+#[then("the refund is accepted but still pending")]
+async fn refund_pending(kiosk: &mut Kiosk) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    assert_eq!(reply.body["refund"]["status"], "pending");
+}
+
+#[when("the QR code's time runs out")]
+async fn time_runs_out(kiosk: &mut Kiosk) {
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(kiosk.stack.is_some());
+}
+
+#[when("the sweeper runs")]
+async fn sweeper_runs(kiosk: &mut Kiosk) {
+    kiosk.stack().local.run_scheduled_jobs().await;
+}
+
+#[when("the QR code's time runs out and the sweeper runs")]
+async fn time_runs_out_then_sweep(kiosk: &mut Kiosk) {
+    time_runs_out(kiosk).await;
+    sweeper_runs(kiosk).await;
+}
+
 #[when(expr = "the kiosk creates a payment for order {string} of {int} BRL")]
 async fn kiosk_creates(kiosk: &mut Kiosk, order: String, amount: i64) {
     kiosk.request = Some(json!({

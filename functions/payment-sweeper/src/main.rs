@@ -10,8 +10,9 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     payments::telemetry::init_json_logs();
     let sweeper = &aws::sweep_overdue_payments(&ProcessEnv).await?;
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        Ok::<_, Error>(sweeper.execute().await?)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Pages through what is due until shortly before this invocation's deadline.
+        Ok::<_, Error>(sweeper.execute_until(event.context.deadline).await?)
     }))
     .await
 }

@@ -102,7 +102,7 @@ impl CreatePayment {
     ) -> Result<Created, AppError> {
         let fingerprint = command.fingerprint();
         let Some(key) = key else {
-            return self.create(&command, fingerprint).await;
+            return self.create(&command, fingerprint, None).await;
         };
         let now = self.clock.now();
         let claimed = self
@@ -128,14 +128,18 @@ impl CreatePayment {
             }
             // Same request, first attempt unfinished: creating is idempotent anyway.
         }
-        let created = self.create(&command, fingerprint).await?;
-        let outcome = IdempotentOutcome {
-            payment_id: created.payment.id().clone(),
-            newly_created: created.newly_created,
-        };
-        if let Err(error) = self.keys.complete_idempotency_key(key, &outcome).await {
-            // The payment exists; a repeat still finds it through the order's fingerprint.
-            tracing::warn!(%error, "could not record the idempotency key's outcome");
+        let created = self.create(&command, fingerprint, Some(key)).await?;
+        // A new payment recorded its key in its creating transaction; one found
+        // (a retry, a twin) is recorded here.
+        if !created.newly_created {
+            let outcome = IdempotentOutcome {
+                payment_id: created.payment.id().clone(),
+                newly_created: false,
+            };
+            if let Err(error) = self.keys.complete_idempotency_key(key, &outcome).await {
+                // A repeat still finds the payment through the order's fingerprint.
+                tracing::warn!(%error, "could not record the idempotency key's outcome");
+            }
         }
         Ok(created)
     }
@@ -144,6 +148,7 @@ impl CreatePayment {
         &self,
         command: &CreatePaymentCommand,
         fingerprint: Fingerprint,
+        key: Option<&IdempotencyKey>,
     ) -> Result<Created, AppError> {
         for _ in 0..MAX_ATTEMPTS {
             let lock = self.creation.order_lock(&command.order_id).await?;
@@ -196,7 +201,7 @@ impl CreatePayment {
             let payment = self.new_pending(command, fingerprint.clone());
             match self
                 .creation
-                .insert_pending(&payment, expected_lock_version)
+                .create_pending(&payment, expected_lock_version, key)
                 .await
             {
                 Ok(()) => {

@@ -1,13 +1,20 @@
-//! payment-sweeper: pending payments past `expires_at` whose webhook never came.
-//! Read the order at the provider and apply its status; if it is still open
-//! there, cancel it and mark the payment expired.
+//! payment-sweeper: payments past `expires_at` whose webhook never came, and
+//! refunds Mercado Pago did not answer. Each is decided on a fresh read: the
+//! order is read at Mercado Pago (and canceled there if still open) before
+//! anything is recorded. One run pages through everything due within its time
+//! budget; a payment it cannot settle is looked at again later (backoff), so
+//! it never holds the others up.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::domain::{Payment, PaymentStatus, ProviderOrderId, RefundSource, RefundStatus};
-use crate::ports::{DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome};
+use crate::ports::{
+    DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome, StoreError,
+};
 
 use super::money_at_provider::MoneyAtProvider;
 use super::notification::verdict;
@@ -19,6 +26,8 @@ use super::AppError;
 pub struct SweepReport {
     pub examined: usize,
     pub changed: usize,
+    /// Could not be settled now: looked at again later.
+    pub rescheduled: usize,
     pub failed: usize,
 }
 
@@ -33,6 +42,10 @@ pub struct SweepOverduePayments {
 
 impl SweepOverduePayments {
     pub const DEFAULT_BATCH: usize = 50;
+    /// Time a run may take when nothing says otherwise: the one-minute schedule.
+    pub const DEFAULT_BUDGET: Duration = Duration::from_secs(50);
+    /// What a run leaves of its Lambda's remaining time, to finish cleanly.
+    pub const MARGIN: Duration = Duration::from_secs(10);
 
     pub fn new(ports: &Ports) -> Self {
         Self {
@@ -46,9 +59,52 @@ impl SweepOverduePayments {
     }
 
     pub async fn execute(&self) -> Result<SweepReport, AppError> {
-        let now = self.transitions.clock.now();
-        let due = self.due.due_payments(now, self.batch).await?;
-        Ok(self.settle_listed(due).await)
+        self.execute_within(Self::DEFAULT_BUDGET).await
+    }
+
+    /// A Lambda run: everything due until `MARGIN` before the invocation's
+    /// deadline (Unix milliseconds).
+    pub async fn execute_until(&self, deadline_unix_millis: u64) -> Result<SweepReport, AppError> {
+        let now = u64::try_from(self.transitions.clock.now().unix_millis()).unwrap_or(0);
+        let left = Duration::from_millis(deadline_unix_millis.saturating_sub(now));
+        self.execute_within(left.saturating_sub(Self::MARGIN)).await
+    }
+
+    /// Pages through everything due, oldest first, until nothing is left or the
+    /// budget is spent. A payment already looked at in this run is not again.
+    pub async fn execute_within(&self, budget: Duration) -> Result<SweepReport, AppError> {
+        let started = Instant::now();
+        let mut seen = HashSet::new();
+        let mut report = SweepReport::default();
+        loop {
+            let now = self.transitions.clock.now();
+            let page: Vec<Payment> = self
+                .due
+                .due_payments(now, self.batch)
+                .await?
+                .into_iter()
+                .filter(|p| seen.insert(p.id().clone()))
+                .collect();
+            if page.is_empty() {
+                break;
+            }
+            let done = self.settle_listed(page).await;
+            report.examined += done.examined;
+            report.changed += done.changed;
+            report.rescheduled += done.rescheduled;
+            report.failed += done.failed;
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        tracing::info!(
+            examined = report.examined,
+            changed = report.changed,
+            rescheduled = report.rescheduled,
+            failed = report.failed,
+            "due payments swept"
+        );
+        Ok(report)
     }
 
     /// Settles payments a listing named, each decided on what it is when its
@@ -59,23 +115,69 @@ impl SweepOverduePayments {
             ..SweepReport::default()
         };
         for payment in due {
-            match self.sweep(&payment).await {
-                Ok(NotificationOutcome::Applied { .. }) => report.changed += 1,
-                Ok(_) => {}
+            let unsettled = match self.sweep(&payment).await {
+                Ok(NotificationOutcome::Applied { .. }) => {
+                    report.changed += 1;
+                    false
+                }
+                // Still open, or Mercado Pago contradicts us: not now.
+                Ok(NotificationOutcome::Mismatch(_)) => true,
+                Ok(NotificationOutcome::Unchanged { .. }) => true,
+                Ok(NotificationOutcome::Ignored(_)) => false,
+                // Mercado Pago refused or failed: not now.
+                Err(AppError::Provider(error)) => {
+                    tracing::warn!(payment_id = %payment.id(), %error, "Mercado Pago could not settle it now");
+                    true
+                }
                 Err(error) => {
                     // One payment's trouble must not stop the others.
                     report.failed += 1;
                     tracing::warn!(payment_id = %payment.id(), %error, "sweep failed; next run retries");
+                    false
+                }
+            };
+            if unsettled {
+                match self.reschedule(&payment).await {
+                    Ok(true) => report.rescheduled += 1,
+                    Ok(false) => {}
+                    Err(error) => {
+                        report.failed += 1;
+                        tracing::warn!(payment_id = %payment.id(), %error, "could not reschedule");
+                    }
                 }
             }
         }
-        tracing::info!(
-            examined = report.examined,
-            changed = report.changed,
-            failed = report.failed,
-            "overdue payments swept"
-        );
         report
+    }
+
+    /// Looks at the payment again later (1, 2, 4 … 60 minutes); a day past its
+    /// expiry it is flagged for a person, once, with an error and its metric.
+    async fn reschedule(&self, listed: &Payment) -> Result<bool, AppError> {
+        let Some(payment) = self
+            .transitions
+            .payments
+            .get(listed.id())
+            .await?
+            .filter(Payment::awaits_settlement)
+        else {
+            return Ok(false);
+        };
+        let next = payment.reschedule_sweep(self.transitions.clock.now());
+        match self.due.reschedule(&next, payment.version()).await {
+            // It moved meanwhile: the next run sees it as it is.
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+        if next.sweep().needs_review && !payment.sweep().needs_review {
+            tracing::error!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                attempts = next.sweep().attempts,
+                metric = "SweeperNeedsReview",
+                "unsettled a day past its expiry; kept pending, checked hourly"
+            );
+        }
+        Ok(true)
     }
 
     /// Settles one listed payment, deciding on what it is now: the snapshot

@@ -16,7 +16,9 @@ pub use event::{EventType, PaymentEvent};
 pub use ids::{EventId, IdempotencyKey, OrderId, PaymentId, RefundId};
 pub use item::{Item, Items, Sku, Title};
 pub use money::{Currency, Money};
-pub use payment::{Description, Fingerprint, NewPayment, Payment, PaymentParts, TransitionDetails};
+pub use payment::{
+    Description, Fingerprint, NewPayment, Payment, PaymentParts, SweepSchedule, TransitionDetails,
+};
 pub use provider::{ProviderOrderId, ProviderPaymentId, ProviderRef, ProviderRefundId};
 pub use refund::{Refund, RefundReason, RefundSource, RefundStatus};
 pub use status::PaymentStatus;

@@ -1,6 +1,8 @@
 //! The payment aggregate: a charge for one order, moved through the state machine
 //! only by `transition`, which also yields the event to broadcast.
 
+use std::time::Duration;
+
 use sha2::{Digest, Sha256};
 
 use super::event::RefundSummary;
@@ -82,7 +84,26 @@ pub struct PaymentParts {
     /// Minor units held by refunds that succeeded or are still pending: never
     /// above `amount`, which is what keeps racing refunds within it.
     pub amount_reserved: i64,
+    /// The sweeper's backoff: when to look at it next, and how many times it
+    /// could not be settled.
+    pub sweep: SweepSchedule,
     pub version: u64,
+}
+
+/// When the sweeper looks at a payment it could not settle again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepSchedule {
+    pub attempts: u32,
+    pub next_check_at: Option<Timestamp>,
+    /// Unsettled a day past its expiry: a person must look at it.
+    pub needs_review: bool,
+}
+
+impl SweepSchedule {
+    /// Longest wait between two looks at an unsettled payment.
+    pub const MAX_DELAY: Duration = Duration::from_secs(60 * 60);
+    /// How long past its expiry a payment may stay unsettled before review.
+    pub const REVIEW_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +127,7 @@ impl Payment {
             decline_reason: None,
             amount_refunded: 0,
             amount_reserved: 0,
+            sweep: SweepSchedule::default(),
             version: 1,
         })
     }
@@ -164,6 +186,28 @@ impl Payment {
     /// customer's payment, or a refund Mercado Pago has not answered.
     pub fn awaits_settlement(&self) -> bool {
         self.0.status == PaymentStatus::Pending || self.0.amount_reserved > self.0.amount_refunded
+    }
+
+    pub fn sweep(&self) -> SweepSchedule {
+        self.0.sweep
+    }
+
+    /// The sweeper could not settle it now: look again 1, 2, 4 … up to 60
+    /// minutes later; a day past its expiry it also needs a person.
+    pub fn reschedule_sweep(&self, now: Timestamp) -> Self {
+        let mut next = self.0.clone();
+        let attempts = next.sweep.attempts.saturating_add(1);
+        let minutes = 2_u64.saturating_pow(attempts.saturating_sub(1).min(16));
+        let delay = Duration::from_secs(minutes.saturating_mul(60)).min(SweepSchedule::MAX_DELAY);
+        next.sweep = SweepSchedule {
+            attempts,
+            next_check_at: Some(now.plus(delay)),
+            needs_review: next.sweep.needs_review
+                || now >= next.expires_at.plus(SweepSchedule::REVIEW_AFTER),
+        };
+        next.updated_at = now;
+        next.version += 1;
+        Self(next)
     }
 
     /// What a new refund may still take, in minor units.
@@ -359,7 +403,7 @@ pub(crate) mod tests {
             description: None,
             fingerprint: Fingerprint::of_canonical(b"x"),
             created_at,
-            expires_at: created_at.plus(std::time::Duration::from_secs(900)),
+            expires_at: created_at.plus(Duration::from_secs(900)),
         })
     }
 
@@ -520,6 +564,27 @@ pub(crate) mod tests {
         assert_eq!(released.refundable(), 2590);
         assert_eq!(released.amount_refunded(), 0);
         assert_eq!(released.status(), PaymentStatus::Approved);
+    }
+
+    #[test]
+    fn an_unsettled_payment_is_looked_at_again_later_and_flagged_after_a_day() {
+        let pending = sample_payment();
+        let expiry = pending.expires_at();
+        let mut payment = pending.clone();
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            let now = expiry.plus(Duration::from_secs(60));
+            payment = payment.reschedule_sweep(now);
+            let next = payment.sweep().next_check_at.unwrap();
+            delays.push((next.unix_millis() - now.unix_millis()) / 60_000);
+        }
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60], "minutes");
+        assert!(!payment.sweep().needs_review);
+        assert_eq!(payment.version(), pending.version() + 8);
+        let a_day_late = expiry.plus(SweepSchedule::REVIEW_AFTER);
+        let flagged = payment.reschedule_sweep(a_day_late);
+        assert!(flagged.sweep().needs_review);
+        assert_eq!(flagged.status(), PaymentStatus::Pending, "kept pending");
     }
 
     #[test]

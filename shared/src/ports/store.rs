@@ -135,6 +135,19 @@ pub trait PaymentCreation: Send + Sync {
         &self,
         payment: &Payment,
         expected_lock_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.create_pending(payment, expected_lock_version, None)
+            .await
+    }
+
+    /// `insert_pending`, and in the same transaction the claimed
+    /// `Idempotency-Key` records this new payment as its outcome, so a key can
+    /// never point at nothing while its payment exists.
+    async fn create_pending(
+        &self,
+        payment: &Payment,
+        expected_lock_version: Option<u64>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<(), StoreError>;
 
     /// Stores a pending payment with its provider order and QR attached, if its
@@ -191,9 +204,13 @@ pub trait IdempotencyKeys: Send + Sync {
 /// payment, or a refund's answer. What the sweeper works through.
 #[async_trait]
 pub trait DuePayments: Send + Sync {
-    /// Payments awaiting settlement whose `expires_at` is at or before `now`,
-    /// oldest first.
+    /// Payments awaiting settlement whose `expires_at` is at or before `now`
+    /// and whose next check (if rescheduled) has come, oldest first.
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError>;
+
+    /// Stores a payment's new sweep schedule, if its stored version is still
+    /// `expected_version` and its status unchanged.
+    async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError>;
 }
 
 /// A refund's `Idempotency-Key`, scoped to its payment, and the request it

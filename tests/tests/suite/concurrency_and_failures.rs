@@ -320,8 +320,13 @@ impl PaymentCreation for LosesTheFirstQrWrite {
         self.inner.order_lock(o).await
     }
 
-    async fn insert_pending(&self, p: &Payment, v: Option<u64>) -> Result<(), StoreError> {
-        self.inner.insert_pending(p, v).await
+    async fn create_pending(
+        &self,
+        p: &Payment,
+        v: Option<u64>,
+        k: Option<&IdempotencyKey>,
+    ) -> Result<(), StoreError> {
+        self.inner.create_pending(p, v, k).await
     }
 
     async fn record_provider_order(&self, p: &Payment, v: u64) -> Result<(), StoreError> {
@@ -382,6 +387,10 @@ impl IdempotencyKeys for LosesTheFirstQrWrite {
 impl DuePayments for LosesTheFirstQrWrite {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         self.inner.due_payments(now, limit).await
+    }
+
+    async fn reschedule(&self, p: &Payment, v: u64) -> Result<(), StoreError> {
+        self.inner.reschedule(p, v).await
     }
 }
 

@@ -383,6 +383,46 @@ async fn idempotency_keys_are_claimed_once_then_remembered(store: Arc<dyn Paymen
         .is_err());
 }
 
+async fn a_new_payment_records_its_idempotency_key_in_the_same_transaction(
+    store: Arc<dyn PaymentStore>,
+) {
+    let key = IdempotencyKey::parse("kiosk-2:create").unwrap();
+    let fingerprint = Fingerprint::of_canonical(b"create");
+    let until = at(86_400_000);
+    assert_eq!(
+        store
+            .claim_idempotency_key(&claim(&key, &fingerprint, at(0), until))
+            .await
+            .unwrap(),
+        None
+    );
+    let p = payment("ord-keyed", 0);
+    store.create_pending(&p, None, Some(&key)).await.unwrap();
+    let held = store
+        .claim_idempotency_key(&claim(&key, &fingerprint, at(1), until))
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        Some(IdempotencyRecord {
+            fingerprint,
+            outcome: Some(IdempotentOutcome {
+                payment_id: p.id().clone(),
+                newly_created: true,
+            }),
+        })
+    );
+
+    // A key nobody claimed: nothing is written at all.
+    let unclaimed = IdempotencyKey::parse("never-claimed").unwrap();
+    let other = payment("ord-keyless", 0);
+    assert!(is_conflict(
+        store.create_pending(&other, None, Some(&unclaimed)).await
+    ));
+    assert_eq!(store.get(other.id()).await.unwrap(), None);
+    assert_eq!(store.order_lock(other.order_id()).await.unwrap(), None);
+}
+
 async fn approved(store: &Arc<dyn PaymentStore>, order: &str) -> Payment {
     let pending = payment(order, 0);
     store.insert_pending(&pending, None).await.unwrap();
@@ -548,6 +588,7 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     the_outbox_yields_oldest_first_until_published,
     due_lists_only_pending_payments_past_expiry,
     idempotency_keys_are_claimed_once_then_remembered,
+    a_new_payment_records_its_idempotency_key_in_the_same_transaction,
     a_refund_is_reserved_with_its_key_then_settled_once,
     the_last_refund_makes_the_payment_refunded_and_frees_the_order,
 );

@@ -136,7 +136,49 @@ async fn a_refund_mercado_pago_could_not_take_is_completed_by_the_sweeper(h: Bac
     h.stop().await;
 }
 
+async fn fifty_unsettleable_payments_do_not_hold_up_a_settleable_one(h: Backend) {
+    let create = h.create_with(
+        h.provider.clone(),
+        h.store.clone(),
+        Duration::from_millis(1),
+    );
+    let mut stuck = Vec::new();
+    for i in 0..50 {
+        let order = format!("ord-stuck-{i}");
+        stuck.push(
+            create
+                .execute(command(&order, 2590), None)
+                .await
+                .unwrap()
+                .payment,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let settleable = overdue(&h, "ord-settleable").await;
+    // Mercado Pago refuses to tell about the first 50 orders it is asked about.
+    h.mock.state.fail_next(50, 400);
+
+    let report = h.sweeper().execute().await.unwrap();
+    assert_eq!(report.rescheduled, 50, "{report:?}");
+    let swept = h.store.get(settleable.id()).await.unwrap().unwrap();
+    assert_eq!(
+        swept.status(),
+        PaymentStatus::Expired,
+        "not held up: {report:?}"
+    );
+    for payment in &stuck {
+        let stored = h.store.get(payment.id()).await.unwrap().unwrap();
+        assert_eq!(stored.status(), PaymentStatus::Pending);
+        assert_eq!(stored.sweep().attempts, 1);
+        assert!(!stored.sweep().needs_review);
+    }
+    // They wait for their next check (a minute): nothing is due right now.
+    assert_eq!(h.sweeper().execute().await.unwrap().examined, 0);
+    h.stop().await;
+}
+
 on_both_backends!(Backend =>
+    fifty_unsettleable_payments_do_not_hold_up_a_settleable_one,
     a_refund_mercado_pago_could_not_take_is_completed_by_the_sweeper,
     a_create_retried_after_expiry_makes_no_provider_order_until_swept,
     a_payment_listed_before_its_provider_order_is_read_at_mercado_pago,

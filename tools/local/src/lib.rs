@@ -86,6 +86,7 @@ pub struct LocalStack {
     pub mock: MockServer,
     pub store: Arc<MemoryStore>,
     pub publisher: Arc<MemoryPublisher>,
+    jobs: Arc<ScheduledJobs>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -142,8 +143,10 @@ impl LocalStack {
                 retry: config.mp_retry,
             },
         )?;
-        let relay = RelayEvents::new(&ports);
-        let sweeper = SweepOverduePayments::new(&ports);
+        let jobs = Arc::new(ScheduledJobs {
+            relay: RelayEvents::new(&ports),
+            sweeper: SweepOverduePayments::new(&ports),
+        });
         let services = Arc::new(Services {
             create: CreatePayment::new(&ports, config.payment_expiry),
             queries: PaymentQueries::new(&ports),
@@ -168,16 +171,22 @@ impl LocalStack {
             }
         })];
         if let Some(every) = config.scheduled_every {
-            tasks.push(tokio::spawn(run_schedule(every, relay, sweeper, stopped)));
+            tasks.push(tokio::spawn(run_schedule(every, jobs.clone(), stopped)));
         }
         Ok(Self {
             api_addr,
             mock,
             store,
             publisher,
+            jobs,
             stop,
             tasks,
         })
+    }
+
+    /// Runs the sweeper, then the relay, once, as a schedule tick would.
+    pub async fn run_scheduled_jobs(&self) {
+        self.jobs.run().await;
     }
 
     pub fn api_url(&self) -> String {
@@ -198,12 +207,28 @@ impl LocalStack {
     }
 }
 
+/// What the every-minute schedules run on AWS.
+struct ScheduledJobs {
+    relay: RelayEvents,
+    sweeper: SweepOverduePayments,
+}
+
+impl ScheduledJobs {
+    async fn run(&self) {
+        if let Err(error) = self.sweeper.execute().await {
+            tracing::warn!(%error, "local sweeper run failed");
+        }
+        if let Err(error) = self.relay.execute().await {
+            tracing::warn!(%error, "local relay run failed");
+        }
+    }
+}
+
 /// The local stand-in for the every-minute schedules of event-relay and
 /// payment-sweeper.
 async fn run_schedule(
     every: Duration,
-    relay: RelayEvents,
-    sweeper: SweepOverduePayments,
+    jobs: Arc<ScheduledJobs>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -211,11 +236,6 @@ async fn run_schedule(
             _ = stopped.wait_for(|stop| *stop) => return,
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(error) = sweeper.execute().await {
-            tracing::warn!(%error, "local sweeper run failed");
-        }
-        if let Err(error) = relay.execute().await {
-            tracing::warn!(%error, "local relay run failed");
-        }
+        jobs.run().await;
     }
 }

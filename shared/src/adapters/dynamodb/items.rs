@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::domain::{
     Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId, Payment,
     PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef,
-    ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku, Timestamp,
-    Title,
+    ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku,
+    SweepSchedule, Timestamp, Title,
 };
 use crate::ports::{
     IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, RefundKey,
@@ -117,6 +117,15 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
     }
     item.insert("amount_refunded".into(), n(p.amount_refunded));
     item.insert("amount_reserved".into(), n(p.amount_reserved));
+    if p.sweep.attempts > 0 {
+        item.insert("sweep_attempts".into(), n(p.sweep.attempts));
+    }
+    if let Some(at) = p.sweep.next_check_at {
+        item.insert("next_check_at".into(), s(at.to_rfc3339()));
+    }
+    if p.sweep.needs_review {
+        item.insert("needs_review".into(), AttributeValue::Bool(true));
+    }
     item.insert("version".into(), n(p.version));
     // Sparse `due` index: only what the sweeper may have to settle is in it.
     if payment.awaits_settlement() {
@@ -202,6 +211,17 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
         // Items written before refunds existed have neither.
         amount_refunded: opt_n(item, "amount_refunded")?.unwrap_or(0),
         amount_reserved: opt_n(item, "amount_reserved")?.unwrap_or(0),
+        sweep: SweepSchedule {
+            attempts: opt_n(item, "sweep_attempts")?.unwrap_or(0),
+            next_check_at: opt_s(item, "next_check_at")
+                .map(|at| domain(Timestamp::parse(&at)))
+                .transpose()?,
+            needs_review: item
+                .get("needs_review")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+        },
         version: get_n(item, "version")?,
     }))
 }

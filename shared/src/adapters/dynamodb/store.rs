@@ -72,6 +72,46 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Replaces a payment whose status does not change, if its stored version
+    /// is still `expected_version`.
+    async fn put_same_status(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(payment_item(payment)))
+            .condition_expression("version = :expected AND #status = :status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expected", n(expected_version))
+            .expression_attribute_values(":status", s(payment.status().as_str()))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem payment", e))?;
+        Ok(())
+    }
+
+    /// Sets what a claimed `Idempotency-Key` stands for, inside a transaction.
+    fn record_key_outcome(
+        &self,
+        key: &IdempotencyKey,
+        outcome: &IdempotentOutcome,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(keys::idempotency_pk(key)))
+            .key("sk", s(keys::IDEMPOTENCY_SK))
+            .update_expression("SET payment_id = :payment, newly_created = :new")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":payment", s(outcome.payment_id.as_str()))
+            .expression_attribute_values(":new", AttributeValue::Bool(outcome.newly_created))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("building Update: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Moves the order's lock to match the payment's status, if the payment
     /// still holds it.
     fn move_lock(&self, payment: &Payment) -> Result<TransactWriteItem, StoreError> {
@@ -180,10 +220,11 @@ impl PaymentCreation for DynamoStore {
             .transpose()
     }
 
-    async fn insert_pending(
+    async fn create_pending(
         &self,
         payment: &Payment,
         expected_lock_version: Option<u64>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<(), StoreError> {
         let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)", &[])?;
         let lock_item = DynamoItem::from([
@@ -204,8 +245,17 @@ impl PaymentCreation for DynamoStore {
                 &[(":expected", n(version))],
             )?,
         };
-        self.transact("insert_pending", vec![new_payment, take_lock])
-            .await
+        let mut writes = vec![new_payment, take_lock];
+        if let Some(key) = key {
+            writes.push(self.record_key_outcome(
+                key,
+                &IdempotentOutcome {
+                    payment_id: payment.id().clone(),
+                    newly_created: true,
+                },
+            )?);
+        }
+        self.transact("create_pending", writes).await
     }
 
     async fn record_provider_order(
@@ -213,18 +263,7 @@ impl PaymentCreation for DynamoStore {
         payment: &Payment,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(payment_item(payment)))
-            .condition_expression("version = :expected AND #status = :status")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":expected", n(expected_version))
-            .expression_attribute_values(":status", s(payment.status().as_str()))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem payment", e))?;
-        Ok(())
+        self.put_same_status(payment, expected_version).await
     }
 }
 
@@ -349,21 +388,39 @@ impl IdempotencyKeys for DynamoStore {
 #[async_trait]
 impl DuePayments for DynamoStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
-        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(Index::DUE)
-            .key_condition_expression("due = :pending AND expires_at <= :now")
-            .expression_attribute_values(":pending", s(Index::PENDING))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .scan_index_forward(true)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| store_error("Query due", e))?;
-        output.items().iter().map(payment_from_item).collect()
+        let limit = limit.clamp(1, 1000);
+        let mut due = Vec::new();
+        let mut start = None;
+        // The filter runs after each page is read: page on until `limit` are found.
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(Index::DUE)
+                .key_condition_expression("due = :pending AND expires_at <= :now")
+                .filter_expression("attribute_not_exists(next_check_at) OR next_check_at <= :now")
+                .expression_attribute_values(":pending", s(Index::PENDING))
+                .expression_attribute_values(":now", s(now.to_rfc3339()))
+                .scan_index_forward(true)
+                .limit(i32::try_from(limit).unwrap_or(1000))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Query due", e))?;
+            for item in output.items() {
+                due.push(payment_from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || due.len() >= limit {
+                due.truncate(limit);
+                return Ok(due);
+            }
+        }
+    }
+
+    async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+        self.put_same_status(payment, expected_version).await
     }
 }
 

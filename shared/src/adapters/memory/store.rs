@@ -60,6 +60,26 @@ impl MemoryStore {
         self.tables.lock()
     }
 
+    /// Replaces a payment whose status does not change, if its stored version
+    /// is still `expected_version`.
+    async fn put_same_status(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        let stored = tables
+            .payments
+            .get_mut(payment.id())
+            .ok_or_else(|| conflict("payment missing"))?;
+        if stored.version() != expected_version || stored.status() != payment.status() {
+            return Err(conflict("payment version moved"));
+        }
+        *stored = payment.clone();
+        Ok(())
+    }
+
     /// How many payments are stored.
     pub fn payment_count(&self) -> usize {
         self.tables().payments.len()
@@ -118,10 +138,11 @@ impl PaymentCreation for MemoryStore {
         Ok(self.tables().locks.get(order_id).cloned())
     }
 
-    async fn insert_pending(
+    async fn create_pending(
         &self,
         payment: &Payment,
         expected_lock_version: Option<u64>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<(), StoreError> {
         self.suspend().await;
         let mut tables = self.tables();
@@ -131,6 +152,15 @@ impl PaymentCreation for MemoryStore {
         let current = tables.locks.get(payment.order_id()).map(|l| l.version);
         if current != expected_lock_version {
             return Err(conflict("order lock moved"));
+        }
+        if let Some(key) = key {
+            let Some((record, _)) = tables.keys.get_mut(key) else {
+                return Err(conflict("idempotency key missing"));
+            };
+            record.outcome = Some(IdempotentOutcome {
+                payment_id: payment.id().clone(),
+                newly_created: true,
+            });
         }
         tables.locks.insert(
             payment.order_id().clone(),
@@ -152,17 +182,7 @@ impl PaymentCreation for MemoryStore {
         payment: &Payment,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        self.suspend().await;
-        let mut tables = self.tables();
-        let stored = tables
-            .payments
-            .get_mut(payment.id())
-            .ok_or_else(|| conflict("payment missing"))?;
-        if stored.version() != expected_version || stored.status() != payment.status() {
-            return Err(conflict("payment version moved"));
-        }
-        *stored = payment.clone();
-        Ok(())
+        self.put_same_status(payment, expected_version).await
     }
 }
 
@@ -279,12 +299,20 @@ impl DuePayments for MemoryStore {
             .tables()
             .payments
             .values()
-            .filter(|p| p.awaits_settlement() && p.expires_at() <= now)
+            .filter(|p| {
+                p.awaits_settlement()
+                    && p.expires_at() <= now
+                    && p.sweep().next_check_at.is_none_or(|at| at <= now)
+            })
             .cloned()
             .collect();
         due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
         due.truncate(limit);
         Ok(due)
+    }
+
+    async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
+        self.put_same_status(payment, expected_version).await
     }
 }
 
