@@ -43,9 +43,9 @@ impl MoneyAtProvider {
         };
         let mut changed = false;
         if order.outcome == ProviderOutcome::Approved && payment.status().ended_unpaid() {
-            changed |= self.refund_late_payment(payment).await?;
+            changed |= self.refund_late_payment(payment.clone()).await?;
         }
-        changed |= self.record_provider_refunds(payment_id, order).await?;
+        changed |= self.record_provider_refunds(&payment, order).await?;
         Ok(changed)
     }
 
@@ -93,12 +93,10 @@ impl MoneyAtProvider {
     /// recorded once, under their own id as key.
     async fn record_provider_refunds(
         &self,
-        payment_id: &PaymentId,
+        payment: &Payment,
         order: &ProviderOrderState,
     ) -> Result<bool, AppError> {
-        let Some(payment) = self.payments.get(payment_id).await? else {
-            return Ok(false);
-        };
+        let payment_id = payment.id();
         let known = self.payments.refunds_of(payment_id).await?;
         let mut held: HashSet<ProviderRefundId> = known
             .iter()
@@ -135,7 +133,7 @@ impl MoneyAtProvider {
                 }
                 None => {
                     changed |= self
-                        .record_made_at_provider(&payment, &listed.id, amount)
+                        .record_made_at_provider(payment, &listed.id, amount)
                         .await?;
                 }
             }

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
@@ -70,6 +71,36 @@ impl DynamoStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("building Put: {e}")))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a query page after page until the last (or until `cap` items:
+    /// a filter runs after each page is read, so a page may hold fewer).
+    async fn query_pages<T>(
+        &self,
+        operation: &'static str,
+        query: QueryFluentBuilder,
+        cap: Option<usize>,
+        parse: impl Fn(&DynamoItem) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error(operation, e))?;
+            for item in output.items() {
+                found.push(parse(item)?);
+            }
+            start = output.last_evaluated_key;
+            let full = cap.is_some_and(|cap| found.len() >= cap);
+            if start.is_none() || full {
+                found.truncate(cap.unwrap_or(usize::MAX));
+                return Ok(found);
+            }
+        }
     }
 
     /// Replaces a payment whose status does not change, if its stored version
@@ -158,56 +189,30 @@ impl PaymentReads for DynamoStore {
     }
 
     async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
-        let mut payments = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::BY_ORDER)
-                .key_condition_expression("order_id = :order")
-                .expression_attribute_values(":order", s(order_id.as_str()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query by-order", e))?;
-            for item in output.items() {
-                payments.push(payment_from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(payments);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(Index::BY_ORDER)
+            .key_condition_expression("order_id = :order")
+            .expression_attribute_values(":order", s(order_id.as_str()))
+            .scan_index_forward(false);
+        self.query_pages("Query by-order", query, None, payment_from_item)
+            .await
     }
 
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
-        let mut refunds = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :refunds)")
-                .expression_attribute_values(":pk", s(keys::payment_pk(payment_id)))
-                .expression_attribute_values(":refunds", s(keys::REFUND_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query refunds", e))?;
-            for item in output.items() {
-                refunds.push(refund_from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                // Refund ids are ULIDs: sorted by key is oldest first.
-                return Ok(refunds);
-            }
-        }
+        // Refund ids are ULIDs: in key order is oldest first.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :refunds)")
+            .expression_attribute_values(":pk", s(keys::payment_pk(payment_id)))
+            .expression_attribute_values(":refunds", s(keys::REFUND_SK_PREFIX))
+            .consistent_read(true);
+        self.query_pages("Query refunds", query, None, refund_from_item)
+            .await
     }
 }
 
@@ -389,34 +394,19 @@ impl IdempotencyKeys for DynamoStore {
 impl DuePayments for DynamoStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         let limit = limit.clamp(1, 1000);
-        let mut due = Vec::new();
-        let mut start = None;
-        // The filter runs after each page is read: page on until `limit` are found.
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::DUE)
-                .key_condition_expression("due = :pending AND expires_at <= :now")
-                .filter_expression("attribute_not_exists(next_check_at) OR next_check_at <= :now")
-                .expression_attribute_values(":pending", s(Index::PENDING))
-                .expression_attribute_values(":now", s(now.to_rfc3339()))
-                .scan_index_forward(true)
-                .limit(i32::try_from(limit).unwrap_or(1000))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store_error("Query due", e))?;
-            for item in output.items() {
-                due.push(payment_from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() || due.len() >= limit {
-                due.truncate(limit);
-                return Ok(due);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(Index::DUE)
+            .key_condition_expression("due = :pending AND expires_at <= :now")
+            .filter_expression("attribute_not_exists(next_check_at) OR next_check_at <= :now")
+            .expression_attribute_values(":pending", s(Index::PENDING))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .scan_index_forward(true)
+            .limit(i32::try_from(limit).unwrap_or(1000));
+        self.query_pages("Query due", query, Some(limit), payment_from_item)
+            .await
     }
 
     async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {

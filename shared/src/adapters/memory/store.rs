@@ -26,6 +26,16 @@ struct Tables {
     refund_keys: HashMap<(PaymentId, IdempotencyKey), (RefundId, Fingerprint)>,
 }
 
+impl Tables {
+    /// The payment's stored version is still `expected`, or a conflict.
+    fn expect_version(&self, id: &PaymentId, expected: u64) -> Result<(), StoreError> {
+        match self.payments.get(id) {
+            Some(stored) if stored.version() == expected => Ok(()),
+            _ => Err(conflict("payment version moved")),
+        }
+    }
+}
+
 /// The same conditions as the DynamoDB adapter, enforced under one mutex.
 #[derive(Default)]
 pub struct MemoryStore {
@@ -197,10 +207,7 @@ impl PaymentTransitions for MemoryStore {
         self.suspend().await;
         let mut tables = self.tables();
         // Check every condition before writing anything: all or nothing.
-        match tables.payments.get(payment.id()) {
-            Some(stored) if stored.version() == expected_version => {}
-            _ => return Err(conflict("payment version moved")),
-        }
+        tables.expect_version(payment.id(), expected_version)?;
         match tables.locks.get(payment.order_id()) {
             Some(lock) if lock.live_payment_id == *payment.id() => {}
             _ => return Err(conflict("order lock is not held by this payment")),
@@ -327,10 +334,7 @@ impl Refunds for MemoryStore {
     ) -> Result<(), StoreError> {
         self.suspend().await;
         let mut tables = self.tables();
-        match tables.payments.get(payment.id()) {
-            Some(stored) if stored.version() == expected_version => {}
-            _ => return Err(conflict("payment version moved")),
-        }
+        tables.expect_version(payment.id(), expected_version)?;
         let key_id = (payment.id().clone(), key.key.clone());
         if tables.refund_keys.contains_key(&key_id) {
             return Err(conflict("refund key taken"));
@@ -362,10 +366,7 @@ impl Refunds for MemoryStore {
         }) else {
             return Err(conflict("refund is not pending"));
         };
-        match tables.payments.get(payment.id()) {
-            Some(stored) if stored.version() == settlement.expected_version => {}
-            _ => return Err(conflict("payment version moved")),
-        }
+        tables.expect_version(payment.id(), settlement.expected_version)?;
         if let Some(event) = settlement.event {
             if tables
                 .events
