@@ -153,32 +153,34 @@ impl Stack {
         reply.body["items"].as_array().cloned().unwrap_or_default()
     }
 
-    /// Acts as the customer at the mock; the mock then sends the signed webhook.
-    pub async fn pay(&self, provider_order_id: &str, outcome: &str) -> Reply {
+    /// `POST`s `body` to the mock's `path` (a control endpoint, or Mercado
+    /// Pago's own API with the local stack's token).
+    pub async fn mock_post(&self, path: &str, body: &Value) -> Reply {
         self.send(
             self.http
-                .post(self.mock(&format!("/mock/orders/{provider_order_id}/pay")))
-                .json(&json!({ "outcome": outcome })),
+                .post(self.mock(path))
+                .bearer_auth(payments_local::LOCAL_ACCESS_TOKEN)
+                .json(body),
         )
         .await
+    }
+
+    /// Acts as the customer at the mock; the mock then sends the signed webhook.
+    pub async fn pay(&self, provider_order_id: &str, outcome: &str) -> Reply {
+        let path = format!("/mock/orders/{provider_order_id}/pay");
+        self.mock_post(&path, &json!({ "outcome": outcome })).await
     }
 
     /// Changes the order at the mock without sending a webhook.
     pub async fn pay_silently(&self, provider_order_id: &str, outcome: &str) -> Reply {
-        self.send(
-            self.http
-                .post(self.mock(&format!("/mock/orders/{provider_order_id}/pay")))
-                .json(&json!({ "outcome": outcome, "notify": false })),
-        )
-        .await
+        let path = format!("/mock/orders/{provider_order_id}/pay");
+        self.mock_post(&path, &json!({ "outcome": outcome, "notify": false }))
+            .await
     }
 
     pub async fn expire(&self, provider_order_id: &str) -> Reply {
-        self.send(
-            self.http
-                .post(self.mock(&format!("/mock/orders/{provider_order_id}/expire"))),
-        )
-        .await
+        let path = format!("/mock/orders/{provider_order_id}/expire");
+        self.mock_post(&path, &Value::Null).await
     }
 
     pub async fn webhook(&self, query: &str, headers: &[(&str, &str)]) -> Reply {

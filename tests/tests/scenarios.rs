@@ -186,14 +186,9 @@ async fn dashboard_refunds_rest(kiosk: &mut Kiosk) {
 
 async fn dashboard_refund(kiosk: &Kiosk, body: Value) {
     let order = provider_order_id(kiosk.payment());
-    let stack = kiosk.stack();
-    let reply = stack
-        .send(
-            stack
-                .http
-                .post(stack.mock(&format!("/mock/orders/{order}/refund")))
-                .json(&body),
-        )
+    let reply = kiosk
+        .stack()
+        .mock_post(&format!("/mock/orders/{order}/refund"), &body)
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(
@@ -205,13 +200,11 @@ async fn dashboard_refund(kiosk: &Kiosk, body: Value) {
 #[when("the customer pays the canceled QR code anyway")]
 async fn pays_anyway(kiosk: &mut Kiosk) {
     let order = provider_order_id(kiosk.payment());
-    let stack = kiosk.stack();
-    let reply = stack
-        .send(
-            stack
-                .http
-                .post(stack.mock(&format!("/mock/orders/{order}/pay")))
-                .json(&json!({"outcome": "approved", "force": true})),
+    let reply = kiosk
+        .stack()
+        .mock_post(
+            &format!("/mock/orders/{order}/pay"),
+            &json!({"outcome": "approved", "force": true}),
         )
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);

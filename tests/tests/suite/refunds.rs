@@ -225,11 +225,9 @@ async fn a_refund_mercado_pago_refuses_is_422_recorded_failed_and_releases_its_a
     let payment = payment_id(&paid);
     let order = provider_order_id(&paid);
     let closed = stack
-        .send(
-            stack
-                .http
-                .post(stack.mock(&format!("/mock/orders/{order}/refund-window")))
-                .json(&serde_json::json!({"open": false})),
+        .mock_post(
+            &format!("/mock/orders/{order}/refund-window"),
+            &serde_json::json!({"open": false}),
         )
         .await;
     assert_eq!(closed.status, 200);
@@ -244,11 +242,9 @@ async fn a_refund_mercado_pago_refuses_is_422_recorded_failed_and_releases_its_a
 
     // Nothing stays reserved: once Mercado Pago accepts again, all of it can go back.
     stack
-        .send(
-            stack
-                .http
-                .post(stack.mock(&format!("/mock/orders/{order}/refund-window")))
-                .json(&serde_json::json!({"open": true})),
+        .mock_post(
+            &format!("/mock/orders/{order}/refund-window"),
+            &serde_json::json!({"open": true}),
         )
         .await;
     let retried = stack.refund(&payment, Some("later"), "").await;
