@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: a failed unwrap is a failed test
 
 pub mod backends;
+pub mod fake_provider;
 pub mod local_stack;
 pub mod mercadopago;
 pub mod moto;

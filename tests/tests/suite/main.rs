@@ -8,6 +8,7 @@ mod concurrency_and_failures;
 mod http_api;
 mod mercadopago_adapter;
 mod notification_properties;
+mod provider_mismatch;
 mod refund_races;
 mod refunds;
 mod store_contract;

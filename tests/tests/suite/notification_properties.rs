@@ -3,92 +3,22 @@
 //! ends as the provider's final answer, one event per transition, and a terminal
 //! status never moves again.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
     MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError, WebhookSecret,
 };
 use payments::app::{CreatePayment, NotificationOutcome};
 use payments::compose;
-use payments::domain::{Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId};
-use payments::ports::{
-    PaymentProvider, PaymentReads, ProviderError, ProviderOrder, ProviderOrderState,
-    ProviderOutcome, RefundRequest,
-};
+use payments::domain::PaymentStatus;
+use payments::ports::{PaymentReads, ProviderOutcome};
 use proptest::prelude::*;
 
 use payments_tests::backends::{command, notification};
+use payments_tests::fake_provider::FakeProvider;
 use payments_tests::WEBHOOK_SECRET as SECRET;
-
-/// The provider's side, in memory: orders whose outcome the test settles.
-#[derive(Default)]
-struct FakeProvider {
-    orders: Mutex<HashMap<ProviderOrderId, ProviderOrderState>>,
-}
-
-impl FakeProvider {
-    fn settle(&self, order_id: &ProviderOrderId, outcome: ProviderOutcome) {
-        if let Some(order) = self.orders.lock().unwrap().get_mut(order_id) {
-            order.outcome = outcome;
-        }
-    }
-}
-
-#[async_trait]
-impl PaymentProvider for FakeProvider {
-    async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError> {
-        let order_id =
-            ProviderOrderId::parse(&format!("ORD{}", &payment.id().as_str()[4..])).unwrap();
-        let payment_id = ProviderPaymentId::parse("PAY1").unwrap();
-        self.orders
-            .lock()
-            .unwrap()
-            .entry(order_id.clone())
-            .or_insert(ProviderOrderState {
-                order_id: order_id.clone(),
-                outcome: ProviderOutcome::Pending,
-                external_reference: Some(payment.id().to_string()),
-                total_amount: Some(payment.amount().to_decimal_string()),
-                currency: None,
-                payment_id: Some(payment_id.clone()),
-                refunds: Vec::new(),
-            });
-        Ok(ProviderOrder {
-            order_id,
-            payment_id: Some(payment_id),
-            qr_data: "qr".into(),
-        })
-    }
-    async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError> {
-        self.orders
-            .lock()
-            .unwrap()
-            .get(id)
-            .cloned()
-            .ok_or(ProviderError::NotFound)
-    }
-    async fn cancel_order(
-        &self,
-        id: &ProviderOrderId,
-    ) -> Result<ProviderOrderState, ProviderError> {
-        self.get_order(id).await
-    }
-    async fn refund_order(
-        &self,
-        _: &ProviderOrderId,
-        _: &RefundRequest,
-    ) -> Result<ProviderOrderState, ProviderError> {
-        // No refund is asked for in these properties.
-        Err(ProviderError::Rejected {
-            status: 400,
-            detail: "refunds are out of this property's scope".into(),
-        })
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Arrival {

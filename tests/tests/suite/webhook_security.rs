@@ -231,3 +231,69 @@ async fn a_webhook_for_a_malformed_order_id_is_checked_first_then_ignored_withou
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_signature_off_by_one_digit_or_wrong_in_upper_case_is_401_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let (payment, order) = approved_at_provider(&stack, "ord-near-miss").await;
+    let now = now_millis();
+    let right = signature_header(SECRET, &order, "req-1", now);
+    let (head, last) = right.split_at(right.len() - 1);
+    let off_by_one = format!("{head}{}", if last == "0" { "1" } else { "0" });
+    let wrong = signature_header(SECRET, &order, "req-2", now);
+    let (ts, v1) = wrong.split_once(",v1=").unwrap();
+    let wrong_upper = format!("{ts},v1={}", v1.to_uppercase());
+    for (name, header) in [
+        ("off by one digit", off_by_one),
+        ("upper-case wrong", wrong_upper),
+    ] {
+        let reply = stack
+            .webhook(
+                &format!("data.id={order}&type=order"),
+                &[("x-signature", &header), ("x-request-id", "req-1")],
+            )
+            .await;
+        assert_eq!(reply.status, 401, "{name}: {:?}", reply.body);
+        assert_eq!(status_of(&stack, &payment).await, "pending", "{name}");
+    }
+    assert!(stack.events().await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn while_the_secret_rotates_both_are_accepted_and_no_other() {
+    let stack = Stack::start_with(|config| {
+        config.webhook_secret = "the-new-secret,the-old-secret".into();
+    })
+    .await;
+    // Mercado Pago signs with the current secret.
+    let created = stack.create(&order_body("ord-rotation-new")).await;
+    let paid = stack
+        .pay(&provider_order_id(&created.body), "approved")
+        .await;
+    assert_eq!(paid.body["webhook"]["status"], 200, "{:?}", paid.body);
+
+    // A delivery signed with the previous one is still accepted.
+    let (payment, order) = approved_at_provider(&stack, "ord-rotation-old").await;
+    let query = format!("data.id={order}&type=order");
+    let now = now_millis();
+    let neither = signature_header("some-other-secret", &order, "req-1", now);
+    let reply = stack
+        .webhook(
+            &query,
+            &[("x-signature", &neither), ("x-request-id", "req-1")],
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(status_of(&stack, &payment).await, "pending");
+    let previous = signature_header("the-old-secret", &order, "req-1", now);
+    let reply = stack
+        .webhook(
+            &query,
+            &[("x-signature", &previous), ("x-request-id", "req-1")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(status_of(&stack, &payment).await, "approved");
+    stack.stop().await;
+}

@@ -114,7 +114,15 @@ impl LocalStack {
         let mock = MockServer::serve(
             mock_listener,
             MockConfig {
-                webhook_secret: config.webhook_secret.clone(),
+                // While secrets rotate (`current,previous`), Mercado Pago signs
+                // with the current one.
+                webhook_secret: config
+                    .webhook_secret
+                    .split(',')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
                 default_notification_url: Some(notification_url.clone()),
                 access_token: Some(LOCAL_ACCESS_TOKEN.into()),
             },

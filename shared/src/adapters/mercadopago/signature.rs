@@ -11,14 +11,22 @@ use crate::domain::Timestamp;
 /// How far `ts` may be from now before a notification counts as a replay.
 pub const REPLAY_WINDOW_MILLIS: i64 = 5 * 60 * 1000;
 
-/// The shared secret; `Debug` shows it redacted, and it is wiped when dropped.
+/// The shared secret, or two while it is rotated: `current,previous`, either
+/// accepted. `Debug` shows them redacted, and they are wiped when dropped.
 #[derive(Debug, Clone)]
-pub struct WebhookSecret(SecretString);
+pub struct WebhookSecret(Vec<SecretString>);
 
 impl WebhookSecret {
-    pub fn new(secret: impl Into<String>) -> Option<Self> {
-        let secret = secret.into();
-        (!secret.is_empty()).then(|| Self(SecretString::from(secret)))
+    /// `None` when no secret is given (empty, or only commas).
+    pub fn new(secrets: impl Into<String>) -> Option<Self> {
+        let secrets: Vec<SecretString> = secrets
+            .into()
+            .split(',')
+            .map(str::trim)
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| SecretString::from(secret.to_owned()))
+            .collect();
+        (!secrets.is_empty()).then_some(Self(secrets))
     }
 }
 
@@ -68,8 +76,11 @@ impl SignaturePolicy {
         let lowered = parts.data_id.map(str::to_ascii_lowercase);
         // verify_slice compares in constant time.
         let signed_with = |data_id: Option<&str>| {
-            mac(secret, &manifest(data_id, parts.request_id, ts))
-                .is_some_and(|m| m.verify_slice(&expected).is_ok())
+            let manifest = manifest(data_id, parts.request_id, ts);
+            secret
+                .0
+                .iter()
+                .any(|key| mac(key, &manifest).is_some_and(|m| m.verify_slice(&expected).is_ok()))
         };
         let matched = signed_with(parts.data_id)
             || (lowered.as_deref() != parts.data_id && signed_with(lowered.as_deref()));
@@ -94,8 +105,8 @@ pub fn manifest(data_id: Option<&str>, request_id: Option<&str>, ts: &str) -> St
     manifest
 }
 
-fn mac(secret: &WebhookSecret, manifest: &str) -> Option<Hmac<Sha256>> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.0.expose_secret().as_bytes()).ok()?;
+fn mac(key: &SecretString, manifest: &str) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose_secret().as_bytes()).ok()?;
     mac.update(manifest.as_bytes());
     Some(mac)
 }
@@ -133,8 +144,12 @@ mod tests {
     const NOW_MS: i64 = 1_795_608_000_000;
 
     fn sign(data_id: &str, request_id: &str, ts: &str) -> String {
-        let secret = WebhookSecret::new(SECRET).unwrap();
-        let m = mac(&secret, &manifest(Some(data_id), Some(request_id), ts)).unwrap();
+        sign_with(SECRET, data_id, request_id, ts)
+    }
+
+    fn sign_with(secret: &str, data_id: &str, request_id: &str, ts: &str) -> String {
+        let key = SecretString::from(secret.to_owned());
+        let m = mac(&key, &manifest(Some(data_id), Some(request_id), ts)).unwrap();
         format!("ts={ts},v1={}", hex::encode(m.finalize().into_bytes()))
     }
 
@@ -197,6 +212,54 @@ mod tests {
         assert_eq!(
             verify("ord1", Some(&sign("ord1", "req-1", &edge)), NOW_MS),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn while_rotating_either_secret_is_accepted_and_no_other() {
+        let policy =
+            SignaturePolicy::Required(WebhookSecret::new("new-secret, old-secret").unwrap());
+        let ts = NOW_MS.to_string();
+        let now = Timestamp::from_unix_millis(NOW_MS).unwrap();
+        let check = |header: String| {
+            policy.verify(
+                SignedParts {
+                    data_id: Some("ord1"),
+                    request_id: Some("req-1"),
+                    signature_header: Some(&header),
+                },
+                now,
+            )
+        };
+        assert_eq!(check(sign_with("new-secret", "ord1", "req-1", &ts)), Ok(()));
+        assert_eq!(check(sign_with("old-secret", "ord1", "req-1", &ts)), Ok(()));
+        assert_eq!(
+            check(sign_with("other-secret", "ord1", "req-1", &ts)),
+            Err(SignatureError::Mismatch)
+        );
+        assert!(WebhookSecret::new(" , ").is_none());
+        let secret = WebhookSecret::new("new-secret,old-secret").unwrap();
+        let debug = format!("{secret:?}");
+        assert!(!debug.contains("new-secret") && !debug.contains("old-secret"));
+    }
+
+    #[test]
+    fn a_signature_off_by_its_last_digit_or_wrong_in_upper_case_is_refused() {
+        let ts = NOW_MS.to_string();
+        let right = sign("ord1", "req-1", &ts);
+        let (head, last) = right.split_at(right.len() - 1);
+        let flipped = if last == "0" { "1" } else { "0" };
+        assert_eq!(
+            verify("ord1", Some(&format!("{head}{flipped}")), NOW_MS),
+            Err(SignatureError::Mismatch)
+        );
+        let wrong_upper = sign("ord2", "req-1", &ts)
+            .to_uppercase()
+            .replace("TS=", "ts=")
+            .replace(",V1=", ",v1=");
+        assert_eq!(
+            verify("ord1", Some(&wrong_upper), NOW_MS),
+            Err(SignatureError::Mismatch)
         );
     }
 
