@@ -1,6 +1,9 @@
 //! template.yaml declares the table and the policies the code expects.
 
+use std::collections::BTreeSet;
+
 use payments::adapters::dynamodb::Index;
+use serde_norway::Value;
 
 use payments_tests::template::{payments_table, template};
 
@@ -53,31 +56,149 @@ fn the_table_has_the_keys_indexes_and_settings_the_code_uses() {
         .is_some());
 }
 
+/// A function's policies: its DynamoDB actions, the index ARNs it may
+/// query, and the rest (managed policies) as text.
+struct Policies {
+    dynamodb: BTreeSet<String>,
+    indexes: BTreeSet<String>,
+    text: String,
+}
+
+fn policies_of(template: &Value, function: &str) -> Policies {
+    let resource = &template["Resources"][function];
+    assert_eq!(
+        resource["Type"].as_str(),
+        Some("AWS::Serverless::Function"),
+        "{function}"
+    );
+    let policies = &resource["Properties"]["Policies"];
+    let mut dynamodb = BTreeSet::new();
+    let mut indexes = BTreeSet::new();
+    for policy in policies.as_sequence().expect("Policies is a list") {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            for action in statement["Action"].as_sequence().into_iter().flatten() {
+                let action = action.as_str().expect("actions are strings");
+                if let Some(action) = action.strip_prefix("dynamodb:") {
+                    dynamodb.insert(action.to_owned());
+                }
+            }
+            let resources = serde_norway::to_string(&statement["Resource"]).unwrap();
+            for index in ["by-order", "outbox", "due"] {
+                if resources.contains(&format!("/index/{index}")) {
+                    indexes.insert(index.to_owned());
+                }
+            }
+        }
+    }
+    Policies {
+        dynamodb,
+        indexes,
+        text: serde_norway::to_string(policies).unwrap(),
+    }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
 #[test]
-fn functions_run_arm64_on_al2023_with_least_privilege() {
+fn each_function_may_do_only_what_it_does() {
+    let template = template();
+    let writer = ["GetItem", "Query", "PutItem", "UpdateItem"];
+    let expected: [(&str, &[&str], &[&str], bool); 7] = [
+        (
+            "CreatePaymentFunction",
+            &["GetItem", "PutItem", "UpdateItem"],
+            &[],
+            false,
+        ),
+        (
+            "GetPaymentFunction",
+            &["GetItem", "Query"],
+            &["by-order"],
+            false,
+        ),
+        ("CancelPaymentFunction", &writer, &[], true),
+        ("RefundPaymentFunction", &writer, &[], true),
+        ("PaymentWebhookFunction", &writer, &[], true),
+        (
+            "EventRelayFunction",
+            &["Query", "UpdateItem"],
+            &["outbox"],
+            true,
+        ),
+        ("PaymentSweeperFunction", &writer, &["due"], true),
+    ];
+    for (function, actions, indexes, publishes) in expected {
+        let policies = policies_of(&template, function);
+        assert_eq!(
+            policies.dynamodb,
+            set(actions),
+            "{function}'s DynamoDB actions"
+        );
+        assert_eq!(policies.indexes, set(indexes), "{function}'s indexes");
+        assert_eq!(
+            policies.text.contains("SNSPublishMessagePolicy"),
+            publishes,
+            "{function} publishes only if it must"
+        );
+        for never in [
+            "DynamoDBCrudPolicy",
+            "DynamoDBReadPolicy",
+            "Scan",
+            "DeleteItem",
+            "BatchWriteItem",
+            "dynamodb:*",
+        ] {
+            assert!(
+                !policies.text.contains(never),
+                "{function} may not use {never}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_http_api_requires_iam_by_default_and_throttles() {
+    let template = template();
+    let parameter = &template["Parameters"]["ApiAuthorization"];
+    assert_eq!(parameter["Default"].as_str(), Some("AWS_IAM"));
+    let allowed: Vec<_> = parameter["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(allowed, ["AWS_IAM", "NONE"]);
+    let api = serde_norway::to_string(&template["Resources"]["PaymentsApi"]["Properties"]).unwrap();
+    assert!(
+        api.contains("IamAuthorization") && api.contains("DefaultAuthorizer: AWS_IAM"),
+        "{api}"
+    );
+    assert!(
+        api.contains("ThrottlingRateLimit") && api.contains("ApiRateLimit"),
+        "{api}"
+    );
+    assert!(
+        api.contains("ThrottlingBurstLimit") && api.contains("ApiBurstLimit"),
+        "{api}"
+    );
+    assert_eq!(
+        template["Parameters"]["ApiRateLimit"]["Default"].as_u64(),
+        Some(200)
+    );
+    assert_eq!(
+        template["Parameters"]["ApiBurstLimit"]["Default"].as_u64(),
+        Some(400)
+    );
+}
+
+#[test]
+fn functions_run_arm64_on_al2023_with_a_public_webhook_and_secret_parameters() {
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
     assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
-    let policies = |function: &str| -> String {
-        let resource = &template["Resources"][function];
-        assert_eq!(
-            resource["Type"].as_str(),
-            Some("AWS::Serverless::Function"),
-            "{function}"
-        );
-        serde_norway::to_string(&resource["Properties"]["Policies"]).unwrap()
-    };
-    let get = policies("GetPaymentFunction");
-    assert!(get.contains("DynamoDBReadPolicy") && !get.contains("Crud") && !get.contains("SNS"));
-    let create = policies("CreatePaymentFunction");
-    assert!(create.contains("DynamoDBCrudPolicy") && !create.contains("SNS"));
-    let cancel = policies("CancelPaymentFunction");
-    assert!(cancel.contains("DynamoDBCrudPolicy") && cancel.contains("SNSPublishMessagePolicy"));
-    let refund = policies("RefundPaymentFunction");
-    assert!(refund.contains("DynamoDBCrudPolicy") && refund.contains("SNSPublishMessagePolicy"));
-    let webhook = policies("PaymentWebhookFunction");
-    assert!(webhook.contains("DynamoDBCrudPolicy") && webhook.contains("SNSPublishMessagePolicy"));
     assert_eq!(
         template["Resources"]["PaymentWebhookFunction"]["Properties"]["FunctionUrlConfig"]
             ["AuthType"]
