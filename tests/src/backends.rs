@@ -20,7 +20,7 @@ use payments::app::{
 };
 use payments::compose;
 use payments::domain::{
-    Currency, Item, Items, Money, OrderId, Payment, ProviderOrderId, Sku, Title,
+    CallerId, Currency, Item, Items, Money, OrderId, Payment, ProviderOrderId, Sku, Title,
 };
 use payments::ports::{
     EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, Ports, PublishError,
@@ -387,6 +387,7 @@ pub fn command(order: &str, amount: i64) -> CreatePaymentCommand {
     )
     .unwrap();
     CreatePaymentCommand {
+        created_by: CallerId::anonymous(),
         order_id: OrderId::parse(order).unwrap(),
         amount: total,
         items: Items::new(vec![item], total).unwrap(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::{
-    Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment, OrderId, Payment,
+    CallerId, Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment, OrderId, Payment,
     PaymentStatus, ProviderRef,
 };
 use crate::ports::{
@@ -26,6 +26,9 @@ pub const IDEMPOTENCY_KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A validated create request.
 #[derive(Debug, Clone)]
 pub struct CreatePaymentCommand {
+    /// Who asks; not part of the fingerprint (the request is the same request
+    /// whoever sends it again).
+    pub created_by: CallerId,
     pub order_id: OrderId,
     pub amount: Money,
     pub items: Items,
@@ -223,6 +226,7 @@ impl CreatePayment {
         let now = self.clock.now();
         Payment::new_pending(NewPayment {
             id: self.ids.payment_id(),
+            created_by: command.created_by.clone(),
             order_id: command.order_id.clone(),
             amount: command.amount,
             items: command.items.clone(),

@@ -103,13 +103,58 @@ token_id!(
     "order_id"
 );
 
-/// A client's `Idempotency-Key`: 1..=255 printable ASCII characters.
+/// Who called the API: the IAM principal's ARN, `anonymous` when the API
+/// asks for no authentication, `local` on the local stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallerId(String);
+
+impl CallerId {
+    pub const MAX_LEN: usize = 1024;
+
+    pub fn anonymous() -> Self {
+        Self("anonymous".into())
+    }
+
+    pub fn local() -> Self {
+        Self("local".into())
+    }
+
+    /// 1..=1024 visible ASCII characters, as an IAM ARN is.
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(DomainError::invalid(
+                "caller",
+                "must be 1 to 1024 visible ASCII characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CallerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client's `Idempotency-Key` (1..=255 printable ASCII characters), scoped
+/// to the caller that sent it: the same key from two callers is two keys.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    caller: CallerId,
+    key: String,
+}
 
 impl IdempotencyKey {
     pub const MAX_LEN: usize = 255;
 
+    /// The key as the header carries it, scoped to `anonymous` until
+    /// `from_caller` names who sent it.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         if raw.is_empty()
             || raw.len() > Self::MAX_LEN
@@ -120,11 +165,23 @@ impl IdempotencyKey {
                 "must be 1 to 255 printable ASCII characters",
             ));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self {
+            caller: CallerId::anonymous(),
+            key: raw.to_owned(),
+        })
     }
 
+    pub fn from_caller(self, caller: CallerId) -> Self {
+        Self { caller, ..self }
+    }
+
+    /// The key as the client sent it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
+    }
+
+    pub fn caller(&self) -> &CallerId {
+        &self.caller
     }
 }
 
@@ -165,6 +222,20 @@ mod tests {
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse("tab\there").is_err());
         assert!(IdempotencyKey::parse("ключ").is_err());
+    }
+
+    #[test]
+    fn the_same_key_from_two_callers_is_two_keys() {
+        let key = IdempotencyKey::parse("k-1").unwrap();
+        let orders = CallerId::parse("arn:aws:sts::123456789012:assumed-role/orders/x").unwrap();
+        let kiosk = CallerId::parse("arn:aws:sts::123456789012:assumed-role/kiosk/y").unwrap();
+        assert_ne!(
+            key.clone().from_caller(orders),
+            key.clone().from_caller(kiosk)
+        );
+        assert!(CallerId::parse("").is_err());
+        assert!(CallerId::parse("has space").is_err());
+        assert!(CallerId::parse(&"a".repeat(1025)).is_err());
     }
 
     #[test]

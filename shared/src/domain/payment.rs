@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 use super::event::RefundSummary;
 use super::item::bounded_text;
 use super::{
-    DomainError, EventId, EventType, Items, Money, OrderId, PaymentEvent, PaymentId, PaymentStatus,
-    ProviderOrderId, ProviderPaymentId, ProviderRef, Refund, RefundSource, Timestamp,
+    CallerId, DomainError, EventId, EventType, Items, Money, OrderId, PaymentEvent, PaymentId,
+    PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, Refund, RefundSource,
+    Timestamp,
 };
 
 /// Free text shown to the payer, 1..=150 characters.
@@ -54,6 +55,7 @@ impl Fingerprint {
 #[derive(Debug, Clone)]
 pub struct NewPayment {
     pub id: PaymentId,
+    pub created_by: CallerId,
     pub order_id: OrderId,
     pub amount: Money,
     pub items: Items,
@@ -67,6 +69,8 @@ pub struct NewPayment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentParts {
     pub id: PaymentId,
+    /// Who asked for it (the caller's IAM ARN, `anonymous`, `local`).
+    pub created_by: CallerId,
     pub order_id: OrderId,
     pub status: PaymentStatus,
     pub amount: Money,
@@ -113,6 +117,7 @@ impl Payment {
     pub fn new_pending(new: NewPayment) -> Self {
         Self(PaymentParts {
             id: new.id,
+            created_by: new.created_by,
             order_id: new.order_id,
             status: PaymentStatus::Pending,
             amount: new.amount,
@@ -145,6 +150,9 @@ impl Payment {
     }
     pub fn order_id(&self) -> &OrderId {
         &self.0.order_id
+    }
+    pub fn created_by(&self) -> &CallerId {
+        &self.0.created_by
     }
     pub fn status(&self) -> PaymentStatus {
         self.0.status
@@ -397,6 +405,7 @@ pub(crate) mod tests {
         let created_at = Timestamp::from_unix_millis(1_795_608_000_000).unwrap();
         Payment::new_pending(NewPayment {
             id: PaymentId::from_ulid(Ulid::new()),
+            created_by: CallerId::anonymous(),
             order_id: OrderId::parse("ord-1042").unwrap(),
             amount,
             items: Items::new(vec![item], amount).unwrap(),

@@ -3,9 +3,12 @@
 use serde::Deserialize;
 
 use crate::app::CreatePaymentCommand;
-use crate::domain::{Currency, Description, DomainError, Item, Items, Money, OrderId, Sku, Title};
+use crate::domain::{
+    CallerId, Currency, Description, DomainError, Item, Items, Money, OrderId, Sku, Title,
+};
 
 use super::body::{body_bytes, parse_json, require_json};
+use super::request::caller;
 use super::{FieldError, RequestError};
 
 /// The wire shape. Required fields are optional here so a missing one becomes a
@@ -33,11 +36,14 @@ pub(crate) fn parse_command(
     let bytes = body_bytes(request)?;
     require_json(request)?;
     let body: CreatePaymentBody = parse_json(bytes)?;
-    validate(body).map_err(RequestError::Invalid)
+    validate(body, caller(request)).map_err(RequestError::Invalid)
 }
 
 /// Collects every field error at once, so a client fixes its request in one go.
-fn validate(body: CreatePaymentBody) -> Result<CreatePaymentCommand, Vec<FieldError>> {
+fn validate(
+    body: CreatePaymentBody,
+    created_by: CallerId,
+) -> Result<CreatePaymentCommand, Vec<FieldError>> {
     let mut errors = Errors::default();
     let order_id = errors.check("order_id", required(body.order_id, |v| OrderId::parse(&v)));
     let currency = errors.check("currency", required(body.currency, |v| Currency::parse(&v)));
@@ -79,6 +85,7 @@ fn validate(body: CreatePaymentBody) -> Result<CreatePaymentCommand, Vec<FieldEr
     match (order_id, amount, items, description) {
         (Some(order_id), Some(amount), Some(items), Some(description)) if errors.0.is_empty() => {
             Ok(CreatePaymentCommand {
+                created_by,
                 order_id,
                 amount,
                 items,

@@ -1,7 +1,10 @@
 //! Reading the parts of a request that are not its body: query parameters,
 //! headers, path segments.
 
-use crate::domain::{IdempotencyKey, PaymentId};
+use lambda_http::request::RequestContext;
+use lambda_http::RequestExt;
+
+use crate::domain::{CallerId, IdempotencyKey, PaymentId};
 
 use super::RequestError;
 
@@ -47,7 +50,23 @@ fn percent_decoded(segment: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The optional `Idempotency-Key` header.
+/// Who is calling: the IAM principal API Gateway authenticated, `anonymous`
+/// behind an API without authentication, `local` with no API Gateway in front.
+pub(crate) fn caller(request: &lambda_http::Request) -> CallerId {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.iam.as_ref())
+            .and_then(|iam| iam.user_arn.as_deref())
+            .and_then(|arn| CallerId::parse(arn).ok())
+            .unwrap_or_else(CallerId::anonymous),
+        Some(_) => CallerId::anonymous(),
+        None => CallerId::local(),
+    }
+}
+
+/// The optional `Idempotency-Key` header, scoped to the caller.
 pub(crate) fn idempotency_key(
     request: &lambda_http::Request,
 ) -> Result<Option<IdempotencyKey>, RequestError> {
@@ -56,6 +75,6 @@ pub(crate) fn idempotency_key(
     };
     // A header that is not visible ASCII reads as empty, which the key refuses.
     IdempotencyKey::parse(value.to_str().unwrap_or_default())
-        .map(Some)
+        .map(|key| Some(key.from_caller(caller(request))))
         .map_err(|e| RequestError::bad_parameter("Idempotency-Key", e))
 }

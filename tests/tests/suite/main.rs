@@ -3,6 +3,7 @@
 
 mod aws_flow;
 mod bad_input;
+mod callers;
 mod cancel;
 mod concurrency_and_failures;
 mod http_api;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::mercadopago::MercadoPagoClient;
 use payments::domain::{
-    Currency, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId,
+    CallerId, Currency, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId,
     ProviderOrderId, Sku, Timestamp, Title,
 };
 use payments::ports::{PaymentProvider, ProviderError, ProviderOutcome};
@@ -36,6 +36,7 @@ fn payment(currency: Currency, unit_price: i64, quantity: u32) -> Payment {
     .unwrap();
     let now = Timestamp::from_unix_millis(1_795_608_000_000).unwrap();
     Payment::new_pending(NewPayment {
+        created_by: CallerId::parse("arn:aws:iam::123456789012:role/orders").unwrap(),
         id: PaymentId::from_ulid(ulid::Ulid::new()),
         order_id: OrderId::parse("ord-1").unwrap(),
         amount,

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use payments::domain::{
-    Currency, EventId, Fingerprint, IdempotencyKey, Item, Items, Money, NewPayment, OrderId,
-    Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef,
+    CallerId, Currency, EventId, Fingerprint, IdempotencyKey, Item, Items, Money, NewPayment,
+    OrderId, Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef,
     ProviderRefundId, Refund, RefundId, RefundSource, Sku, Timestamp, Title, TransitionDetails,
 };
 use payments::ports::{
@@ -31,6 +31,7 @@ fn payment(order: &str, created_ms: i64) -> Payment {
     )
     .unwrap();
     Payment::new_pending(NewPayment {
+        created_by: CallerId::parse("arn:aws:iam::123456789012:role/orders").unwrap(),
         id: PaymentId::from_ulid(ulid::Ulid::new()),
         order_id: OrderId::parse(order).unwrap(),
         amount,

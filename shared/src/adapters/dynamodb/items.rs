@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId, Payment,
-    PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef,
-    ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku,
+    CallerId, Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId,
+    Payment, PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId,
+    ProviderRef, ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku,
     SweepSchedule, Timestamp, Title,
 };
 use crate::ports::{
@@ -53,11 +53,12 @@ pub mod keys {
     }
     /// A refund's Idempotency-Key, scoped to its payment.
     pub fn refund_key_sk(key: &crate::domain::IdempotencyKey) -> String {
-        format!("REFUNDKEY#{}", key.as_str())
+        format!("REFUNDKEY#{}#{}", key.caller(), key.as_str())
     }
 
+    /// Scoped to its caller: the same key from two callers is two items.
     pub fn idempotency_pk(key: &crate::domain::IdempotencyKey) -> String {
-        format!("IDEMPOTENCY#{}", key.as_str())
+        format!("IDEMPOTENCY#{}#{}", key.caller(), key.as_str())
     }
 }
 
@@ -78,6 +79,7 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
     item.insert("pk".into(), s(keys::payment_pk(&p.id)));
     item.insert("sk".into(), s(keys::PAYMENT_SK));
     item.insert("payment_id".into(), s(p.id.as_str()));
+    item.insert("created_by".into(), s(p.created_by.as_str()));
     item.insert("order_id".into(), s(p.order_id.as_str()));
     item.insert("status".into(), s(p.status.as_str()));
     item.insert("amount".into(), n(p.amount.minor_units()));
@@ -194,6 +196,11 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
         .transpose()?;
     Ok(Payment::restore(PaymentParts {
         id: domain(PaymentId::parse(get_s(item, "payment_id")?))?,
+        // Items written before callers were authenticated have none.
+        created_by: match opt_s(item, "created_by") {
+            Some(caller) => domain(CallerId::parse(&caller))?,
+            None => CallerId::anonymous(),
+        },
         order_id: domain(OrderId::parse(get_s(item, "order_id")?))?,
         status: domain(PaymentStatus::parse(get_s(item, "status")?))?,
         amount,
