@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::adapters::mercadopago::{
-    AccessToken, MercadoPagoConfig, RetryPolicy, SignaturePolicy, WebhookSecret,
-};
+use crate::adapters::mercadopago::{AccessToken, MercadoPagoConfig, RetryPolicy, WebhookSecret};
+use crate::adapters::secrets::Secret;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -40,10 +39,40 @@ fn required(env: &dyn Env, name: &'static str) -> Result<String, ConfigError> {
     env.get(name).ok_or(ConfigError::Missing(name))
 }
 
+/// Where a secret comes from: the name of an SSM SecureString parameter
+/// (`*_PARAMETER`, which wins: in AWS no function's environment holds a
+/// secret), or its value in the environment (the local stack and tests).
+#[derive(Debug, Clone)]
+pub enum SecretSetting {
+    Parameter(String),
+    Value(Secret),
+}
+
+fn secret_setting(
+    env: &dyn Env,
+    value: &'static str,
+    parameter: &'static str,
+) -> Result<SecretSetting, ConfigError> {
+    match env.get(parameter) {
+        Some(name) if name.starts_with('/') => Ok(SecretSetting::Parameter(name)),
+        Some(_) => Err(ConfigError::Invalid {
+            name: parameter,
+            message: "must be an SSM parameter name starting with /".into(),
+        }),
+        None => required(env, value).map(|v| SecretSetting::Value(Secret::fixed(v))),
+    }
+}
+
 /// Mercado Pago client settings and the payment expiry it is told about.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
-    pub mercadopago: MercadoPagoConfig,
+    pub access_token: SecretSetting,
+    pub base_url: String,
+    pub external_pos_id: String,
+    pub notification_url: Option<String>,
+    /// ISO-8601 duration sent as `expiration_time`.
+    pub expiration_time: String,
+    pub timeout: Duration,
     pub payment_expiry: Duration,
 }
 
@@ -80,32 +109,53 @@ impl ProviderSettings {
                 })?,
         };
         Ok(Self {
-            mercadopago: MercadoPagoConfig {
-                base_url,
-                access_token: AccessToken::new(required(env, "MP_ACCESS_TOKEN")?),
-                external_pos_id: required(env, "MP_EXTERNAL_POS_ID")?,
-                notification_url: env.get("MP_NOTIFICATION_URL"),
-                expiration_time: expiry_text,
-                timeout: Duration::from_millis(timeout_ms),
-                retry: RetryPolicy::default(),
-            },
+            access_token: secret_setting(env, "MP_ACCESS_TOKEN", "MP_ACCESS_TOKEN_PARAMETER")?,
+            base_url,
+            external_pos_id: required(env, "MP_EXTERNAL_POS_ID")?,
+            notification_url: env.get("MP_NOTIFICATION_URL"),
+            expiration_time: expiry_text,
+            timeout: Duration::from_millis(timeout_ms),
             payment_expiry,
         })
     }
+
+    /// The client's configuration, with the access token once resolved.
+    pub fn client_config(&self, access_token: AccessToken) -> MercadoPagoConfig {
+        MercadoPagoConfig {
+            base_url: self.base_url.clone(),
+            access_token,
+            external_pos_id: self.external_pos_id.clone(),
+            notification_url: self.notification_url.clone(),
+            expiration_time: self.expiration_time.clone(),
+            timeout: self.timeout,
+            retry: RetryPolicy::default(),
+        }
+    }
 }
 
-/// `MP_WEBHOOK_SIGNATURE` (`required` by default, or `unsigned`) and the secret.
-pub fn signature_policy_from_env(env: &dyn Env) -> Result<SignaturePolicy, ConfigError> {
+/// Whether webhooks must be signed, and with which secret.
+#[derive(Debug, Clone)]
+pub enum SignatureSetting {
+    Required(SecretSetting),
+    Unsigned,
+}
+
+/// `MP_WEBHOOK_SIGNATURE` (`required` by default, or `unsigned`) and the
+/// secret (`MP_WEBHOOK_SECRET_PARAMETER`, or `MP_WEBHOOK_SECRET`).
+pub fn signature_policy_from_env(env: &dyn Env) -> Result<SignatureSetting, ConfigError> {
     match env.get("MP_WEBHOOK_SIGNATURE").as_deref() {
         None | Some("required") => {
-            let secret = required(env, "MP_WEBHOOK_SECRET")?;
-            WebhookSecret::new(secret)
-                .map(SignaturePolicy::Required)
-                .ok_or(ConfigError::Missing("MP_WEBHOOK_SECRET"))
+            let setting = secret_setting(env, "MP_WEBHOOK_SECRET", "MP_WEBHOOK_SECRET_PARAMETER")?;
+            if let SecretSetting::Value(_) = &setting {
+                // A value of only commas or spaces is no secret.
+                let raw = env.get("MP_WEBHOOK_SECRET").unwrap_or_default();
+                WebhookSecret::new(raw).ok_or(ConfigError::Missing("MP_WEBHOOK_SECRET"))?;
+            }
+            Ok(SignatureSetting::Required(setting))
         }
         Some("unsigned") => {
             tracing::warn!("MP_WEBHOOK_SIGNATURE=unsigned: webhook signatures are NOT checked");
-            Ok(SignaturePolicy::Unsigned)
+            Ok(SignatureSetting::Unsigned)
         }
         Some(_) => Err(ConfigError::Invalid {
             name: "MP_WEBHOOK_SIGNATURE",
@@ -226,8 +276,35 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(ok.payment_expiry, Duration::from_secs(900));
-        assert_eq!(ok.mercadopago.base_url, ProviderSettings::DEFAULT_BASE_URL);
-        assert_eq!(ok.mercadopago.timeout, Duration::from_millis(5000));
+        assert_eq!(ok.base_url, ProviderSettings::DEFAULT_BASE_URL);
+        assert_eq!(ok.timeout, Duration::from_millis(5000));
+        assert!(matches!(ok.access_token, SecretSetting::Value(_)));
+        // The parameter wins over a value, and must look like one.
+        let from_ssm = ProviderSettings::from_env(&env(&[
+            ("MP_ACCESS_TOKEN", "t"),
+            (
+                "MP_ACCESS_TOKEN_PARAMETER",
+                "/payments/mercadopago/access-token",
+            ),
+            ("MP_EXTERNAL_POS_ID", "POS1"),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            from_ssm.access_token,
+            SecretSetting::Parameter(ref name) if name == "/payments/mercadopago/access-token"
+        ));
+        let err = ProviderSettings::from_env(&env(&[
+            ("MP_ACCESS_TOKEN_PARAMETER", "access-token"),
+            ("MP_EXTERNAL_POS_ID", "POS1"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "MP_ACCESS_TOKEN_PARAMETER",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -261,11 +338,22 @@ mod tests {
         );
         assert!(matches!(
             signature_policy_from_env(&env(&[("MP_WEBHOOK_SECRET", "s")])),
-            Ok(SignaturePolicy::Required(_))
+            Ok(SignatureSetting::Required(SecretSetting::Value(_)))
         ));
         assert!(matches!(
+            signature_policy_from_env(&env(&[(
+                "MP_WEBHOOK_SECRET_PARAMETER",
+                "/payments/mercadopago/webhook-secret"
+            )])),
+            Ok(SignatureSetting::Required(SecretSetting::Parameter(_)))
+        ));
+        assert_eq!(
+            signature_policy_from_env(&env(&[("MP_WEBHOOK_SECRET", " , ")])).unwrap_err(),
+            ConfigError::Missing("MP_WEBHOOK_SECRET")
+        );
+        assert!(matches!(
             signature_policy_from_env(&env(&[("MP_WEBHOOK_SIGNATURE", "unsigned")])),
-            Ok(SignaturePolicy::Unsigned)
+            Ok(SignatureSetting::Unsigned)
         ));
         assert!(signature_policy_from_env(&env(&[("MP_WEBHOOK_SIGNATURE", "off")])).is_err());
     }

@@ -11,8 +11,9 @@ use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::dynamodb::DynamoStore;
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
-    MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError, WebhookSecret,
+    MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError,
 };
+use payments::adapters::secrets::Secret;
 use payments::adapters::sns::SnsPublisher;
 use payments::app::{
     CreatePayment, CreatePaymentCommand, NotificationOutcome, RefundPayment, RelayEvents,
@@ -230,7 +231,7 @@ impl Backend {
     pub fn webhook(&self, publisher: Arc<dyn EventPublisher>) -> MercadoPagoWebhook {
         MercadoPagoWebhook::new(
             &self.ports().with_publisher(publisher),
-            SignaturePolicy::Required(WebhookSecret::new(WEBHOOK_SECRET).unwrap()),
+            SignaturePolicy::Required(Secret::fixed(WEBHOOK_SECRET)),
         )
     }
 

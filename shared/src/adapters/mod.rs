@@ -3,5 +3,6 @@
 pub mod dynamodb;
 pub mod memory;
 pub mod mercadopago;
+pub mod secrets;
 pub mod sns;
 pub mod system;

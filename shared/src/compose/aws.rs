@@ -8,15 +8,17 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 use crate::adapters::dynamodb::DynamoStore;
-use crate::adapters::mercadopago::MercadoPagoWebhook;
+use crate::adapters::mercadopago::{AccessToken, MercadoPagoWebhook, SignaturePolicy};
+use crate::adapters::secrets::{Secret, SsmParameters};
 use crate::adapters::sns::SnsPublisher;
 use crate::app::{
     CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
 };
 use crate::config::{
     signature_policy_from_env, table_from_env, topic_from_env, Env, ProviderSettings,
+    SecretSetting, SignatureSetting,
 };
-use crate::ports::Ports;
+use crate::ports::{Ports, ProviderPort};
 
 use super::{mercado_pago, store_ports, InitError};
 
@@ -32,12 +34,46 @@ fn sns_topic(aws: &SdkConfig, topic_arn: String) -> Arc<SnsPublisher> {
     Arc::new(SnsPublisher::new(aws_sdk_sns::Client::new(aws), topic_arn))
 }
 
+/// The secrets as clients hold them: every SSM parameter among `settings`
+/// read in one `GetParameters`; a missing or unreadable one fails init,
+/// naming it.
+async fn resolve(aws: &SdkConfig, settings: &[&SecretSetting]) -> Result<Vec<Secret>, InitError> {
+    let names: Vec<String> = settings
+        .iter()
+        .filter_map(|setting| match setting {
+            SecretSetting::Parameter(name) => Some(name.clone()),
+            SecretSetting::Value(_) => None,
+        })
+        .collect();
+    let parameters = match names.is_empty() {
+        true => None,
+        false => Some(
+            SsmParameters::load(aws_sdk_ssm::Client::new(aws), names, SsmParameters::MAX_AGE)
+                .await?,
+        ),
+    };
+    Ok(settings
+        .iter()
+        .map(|setting| match (setting, &parameters) {
+            (SecretSetting::Parameter(name), Some(parameters)) => parameters.secret(name),
+            (SecretSetting::Value(secret), _) => secret.clone(),
+            // Unreachable: a parameter setting always loaded its parameters.
+            (SecretSetting::Parameter(_), None) => Secret::fixed(String::new()),
+        })
+        .collect())
+}
+
+fn provider(settings: &ProviderSettings, token: Secret) -> Result<ProviderPort, InitError> {
+    mercado_pago(settings.client_config(AccessToken::from_secret(token)))
+}
+
 /// create-payment: the table and Mercado Pago; it publishes nothing.
 pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
     let table_name = table_from_env(env)?;
     let settings = ProviderSettings::from_env(env)?;
     let aws = aws_config::load_from_env().await;
-    let ports = table_ports(&aws, table_name).with_provider(mercado_pago(settings.mercadopago)?);
+    let token = resolve(&aws, &[&settings.access_token]).await?.remove(0);
+    let ports = table_ports(&aws, table_name).with_provider(provider(&settings, token)?);
     Ok(CreatePayment::new(&ports, settings.payment_expiry))
 }
 
@@ -52,19 +88,29 @@ pub async fn payment_queries(env: &dyn Env) -> Result<PaymentQueries, InitError>
 pub async fn mercadopago_webhook(env: &dyn Env) -> Result<MercadoPagoWebhook, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
     let signature = signature_policy_from_env(env)?;
-    Ok(MercadoPagoWebhook::new(&settings.build().await?, signature))
+    let (ports, policy) = match &signature {
+        SignatureSetting::Unsigned => (settings.build(None).await?.0, SignaturePolicy::Unsigned),
+        SignatureSetting::Required(secret) => {
+            let (ports, secret) = settings.build(Some(secret)).await?;
+            (
+                ports,
+                SignaturePolicy::Required(secret.unwrap_or_else(|| Secret::fixed(String::new()))),
+            )
+        }
+    };
+    Ok(MercadoPagoWebhook::new(&ports, policy))
 }
 
 /// cancel-payment: every port (it cancels at Mercado Pago and announces it).
 pub async fn cancel_payment(env: &dyn Env) -> Result<CancelPayment, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
-    Ok(CancelPayment::new(&settings.build().await?))
+    Ok(CancelPayment::new(&settings.build(None).await?.0))
 }
 
 /// refund-payment: every port (it refunds at Mercado Pago and announces it).
 pub async fn refund_payment(env: &dyn Env) -> Result<RefundPayment, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
-    Ok(RefundPayment::new(&settings.build().await?))
+    Ok(RefundPayment::new(&settings.build(None).await?.0))
 }
 
 /// event-relay: the table's outbox and the topic.
@@ -80,7 +126,7 @@ pub async fn relay_events(env: &dyn Env) -> Result<RelayEvents, InitError> {
 /// payment-sweeper: every port.
 pub async fn sweep_overdue_payments(env: &dyn Env) -> Result<SweepOverduePayments, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
-    Ok(SweepOverduePayments::new(&settings.build().await?))
+    Ok(SweepOverduePayments::new(&settings.build(None).await?.0))
 }
 
 /// What the functions with every port read: table, topic, Mercado Pago.
@@ -99,10 +145,21 @@ impl EveryPortSettings {
         })
     }
 
-    async fn build(self) -> Result<Ports, InitError> {
+    /// Every port, and `also` resolved in the same `GetParameters`.
+    async fn build(
+        self,
+        also: Option<&SecretSetting>,
+    ) -> Result<(Ports, Option<Secret>), InitError> {
         let aws = aws_config::load_from_env().await;
-        Ok(table_ports(&aws, self.table)
-            .with_provider(mercado_pago(self.provider.mercadopago)?)
-            .with_publisher(sns_topic(&aws, self.topic)))
+        let mut wanted = vec![&self.provider.access_token];
+        wanted.extend(also);
+        let mut secrets = resolve(&aws, &wanted).await?.into_iter();
+        let token = secrets
+            .next()
+            .unwrap_or_else(|| Secret::fixed(String::new()));
+        let ports = table_ports(&aws, self.table)
+            .with_provider(provider(&self.provider, token)?)
+            .with_publisher(sns_topic(&aws, self.topic));
+        Ok((ports, secrets.next()))
     }
 }

@@ -21,6 +21,8 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error("cannot build the Mercado Pago client: {0}")]
     MercadoPago(#[from] ProviderError),
+    #[error(transparent)]
+    Secret(#[from] crate::adapters::secrets::SecretError),
 }
 
 /// The store with the system clock and ULID ids; nothing else yet.

@@ -12,6 +12,7 @@ mod notification_properties;
 mod provider_mismatch;
 mod refund_races;
 mod refunds;
+mod secrets;
 mod store_contract;
 mod sweeper_interleavings;
 mod template_contract;

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
-    MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError, WebhookSecret,
+    MercadoPagoWebhook, SignaturePolicy, WebhookDelivery, WebhookError,
 };
+use payments::adapters::secrets::Secret;
 use payments::app::{CreatePayment, NotificationOutcome};
 use payments::compose;
 use payments::domain::PaymentStatus;
@@ -61,10 +62,7 @@ async fn run(
         .with_provider(provider.clone())
         .with_publisher(publisher.clone());
     let create = CreatePayment::new(&ports, Duration::from_secs(900));
-    let webhook = MercadoPagoWebhook::new(
-        &ports,
-        SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap()),
-    );
+    let webhook = MercadoPagoWebhook::new(&ports, SignaturePolicy::Required(Secret::fixed(SECRET)));
     let payment = create
         .execute(command("ord-prop", 2590), None)
         .await

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
-use payments::adapters::mercadopago::{MercadoPagoWebhook, SignaturePolicy, WebhookSecret};
+use payments::adapters::mercadopago::{MercadoPagoWebhook, SignaturePolicy};
+use payments::adapters::secrets::Secret;
 use payments::app::{CreatePayment, NotificationOutcome};
 use payments::compose;
 use payments::domain::{PaymentStatus, ProviderOrderId};
@@ -32,7 +33,7 @@ async fn contradicted_by(change: impl FnOnce(&mut ProviderOrderState)) {
     provider.tamper(&order, change);
     let webhook = MercadoPagoWebhook::new(
         &ports,
-        SignaturePolicy::Required(WebhookSecret::new(WEBHOOK_SECRET).unwrap()),
+        SignaturePolicy::Required(Secret::fixed(WEBHOOK_SECRET)),
     );
 
     let outcome = webhook.receive(notification(order.as_str())).await.unwrap();

@@ -158,6 +158,68 @@ fn each_function_may_do_only_what_it_does() {
     }
 }
 
+/// The SSM parameters a function may read, by template parameter name.
+fn ssm_parameters_of(template: &Value, function: &str) -> BTreeSet<String> {
+    let policies = &template["Resources"][function]["Properties"]["Policies"];
+    let mut parameters = BTreeSet::new();
+    for policy in policies.as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let actions = serde_norway::to_string(&statement["Action"]).unwrap();
+            if !actions.contains("ssm:") {
+                continue;
+            }
+            assert_eq!(
+                actions.trim(),
+                "- ssm:GetParameters",
+                "{function}: only GetParameters"
+            );
+            let resources = serde_norway::to_string(&statement["Resource"]).unwrap();
+            for parameter in [
+                "MercadoPagoAccessTokenParameter",
+                "MercadoPagoWebhookSecretParameter",
+            ] {
+                if resources.contains(&format!("parameter${{{parameter}}}")) {
+                    parameters.insert(parameter.to_owned());
+                }
+            }
+        }
+    }
+    parameters
+}
+
+#[test]
+fn secrets_come_from_ssm_and_each_function_reads_only_its_own() {
+    let template = template();
+    let token = "MercadoPagoAccessTokenParameter";
+    let secret = "MercadoPagoWebhookSecretParameter";
+    let expected: [(&str, &[&str]); 7] = [
+        ("CreatePaymentFunction", &[token]),
+        ("GetPaymentFunction", &[]),
+        ("CancelPaymentFunction", &[token]),
+        ("RefundPaymentFunction", &[token]),
+        ("PaymentWebhookFunction", &[token, secret]),
+        ("EventRelayFunction", &[]),
+        ("PaymentSweeperFunction", &[token]),
+    ];
+    let globals = serde_norway::to_string(&template["Globals"]).unwrap();
+    for (function, parameters) in expected {
+        assert_eq!(
+            ssm_parameters_of(&template, function),
+            set(parameters),
+            "{function}"
+        );
+        let environment =
+            serde_norway::to_string(&template["Resources"][function]["Properties"]["Environment"])
+                .unwrap();
+        for variable in ["MP_ACCESS_TOKEN:", "MP_WEBHOOK_SECRET:"] {
+            assert!(
+                !environment.contains(variable) && !globals.contains(variable),
+                "{function}'s environment holds no secret ({variable})"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_http_api_requires_iam_by_default_and_throttles() {
     let template = template();
@@ -205,11 +267,22 @@ fn functions_run_arm64_on_al2023_with_a_public_webhook_and_secret_parameters() {
             .as_str(),
         Some("NONE")
     );
-    for secret in ["MercadoPagoAccessToken", "MercadoPagoWebhookSecret"] {
+    // Secrets are SSM parameters: the template holds their names, never values.
+    for (parameter, default) in [
+        (
+            "MercadoPagoAccessTokenParameter",
+            "/payments/mercadopago/access-token",
+        ),
+        (
+            "MercadoPagoWebhookSecretParameter",
+            "/payments/mercadopago/webhook-secret",
+        ),
+    ] {
         assert_eq!(
-            template["Parameters"][secret]["NoEcho"].as_bool(),
-            Some(true),
-            "{secret}"
+            template["Parameters"][parameter]["Default"].as_str(),
+            Some(default)
         );
     }
+    assert!(template["Parameters"]["MercadoPagoAccessToken"].is_null());
+    assert!(template["Parameters"]["MercadoPagoWebhookSecret"].is_null());
 }

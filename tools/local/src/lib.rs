@@ -13,6 +13,7 @@ use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
     AccessToken, MercadoPagoConfig, MercadoPagoWebhook, RetryPolicy, SignaturePolicy, WebhookSecret,
 };
+use payments::adapters::secrets::Secret;
 use payments::app::{
     CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
 };
@@ -100,8 +101,8 @@ async fn bind(port: u16) -> Result<TcpListener, LocalError> {
 
 impl LocalStack {
     pub async fn start(config: LocalConfig) -> Result<Self, LocalError> {
-        let secret =
-            WebhookSecret::new(config.webhook_secret.clone()).ok_or(LocalError::EmptySecret)?;
+        // Checked before anything starts: an empty secret is a mistake.
+        WebhookSecret::new(config.webhook_secret.clone()).ok_or(LocalError::EmptySecret)?;
         let api_listener = bind(config.port).await?;
         let api_addr = api_listener
             .local_addr()
@@ -160,7 +161,10 @@ impl LocalStack {
             queries: PaymentQueries::new(&ports),
             cancel: CancelPayment::new(&ports),
             refund: RefundPayment::new(&ports),
-            webhook: MercadoPagoWebhook::new(&ports, SignaturePolicy::Required(secret)),
+            webhook: MercadoPagoWebhook::new(
+                &ports,
+                SignaturePolicy::Required(Secret::fixed(config.webhook_secret.clone())),
+            ),
             publisher: publisher.clone(),
         });
 

@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
+
+use crate::adapters::secrets::Secret;
 use serde::Serialize;
 
 use crate::domain::{Payment, ProviderOrderId};
@@ -15,13 +17,18 @@ use super::wire::{
     RefundTransaction, Transactions,
 };
 
-/// Bearer token; `Debug` shows it redacted, and it is wiped when dropped.
+/// Bearer token: a value, or an SSM parameter kept fresh. `Debug` never
+/// shows it.
 #[derive(Debug, Clone)]
-pub struct AccessToken(SecretString);
+pub struct AccessToken(Secret);
 
 impl AccessToken {
     pub fn new(token: impl Into<String>) -> Self {
-        Self(SecretString::from(token.into()))
+        Self(Secret::fixed(token))
+    }
+
+    pub fn from_secret(secret: Secret) -> Self {
+        Self(secret)
     }
 }
 
@@ -88,13 +95,14 @@ impl MercadoPagoClient {
         idempotency_key: Option<&str>,
     ) -> Result<OrderResponse, ProviderError> {
         let url = format!("{}{}", self.config.base_url, path);
+        let token = self.config.access_token.0.current().await;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut request = self
                 .http
                 .request(method.clone(), &url)
-                .bearer_auth(self.config.access_token.0.expose_secret());
+                .bearer_auth(token.expose_secret());
             if let Some(key) = idempotency_key {
                 request = request.header("X-Idempotency-Key", key);
             }

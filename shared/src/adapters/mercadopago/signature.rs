@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use thiserror::Error;
 
+use crate::adapters::secrets::Secret;
 use crate::domain::Timestamp;
 
 /// How far `ts` may be from now before a notification counts as a replay.
@@ -32,7 +33,8 @@ impl WebhookSecret {
 
 #[derive(Debug, Clone)]
 pub enum SignaturePolicy {
-    Required(WebhookSecret),
+    /// Signed with the secret (`current,previous` while it rotates).
+    Required(Secret),
     /// Accept unsigned notifications (accounts MP does not sign for). The outcome
     /// still comes only from reading the order at MP.
     Unsigned,
@@ -59,11 +61,28 @@ pub struct SignedParts<'a> {
 }
 
 impl SignaturePolicy {
+    /// Checks the signature against the secret as it is now.
+    pub async fn verify(
+        &self,
+        parts: SignedParts<'_>,
+        now: Timestamp,
+    ) -> Result<(), SignatureError> {
+        match self {
+            Self::Unsigned => Ok(()),
+            Self::Required(secret) => {
+                let current = secret.current().await;
+                // An empty secret (a parameter that could not be read) matches nothing.
+                WebhookSecret::new(current.expose_secret())
+                    .ok_or(SignatureError::Mismatch)?
+                    .verify(parts, now)
+            }
+        }
+    }
+}
+
+impl WebhookSecret {
     pub fn verify(&self, parts: SignedParts<'_>, now: Timestamp) -> Result<(), SignatureError> {
-        let secret = match self {
-            Self::Unsigned => return Ok(()),
-            Self::Required(secret) => secret,
-        };
+        let secret = self;
         let header = parts.signature_header.ok_or(SignatureError::Missing)?;
         let (ts, v1) = parse_header(header)?;
         let ts_millis = timestamp_millis(ts)?;
@@ -154,8 +173,7 @@ mod tests {
     }
 
     fn verify(data_id: &str, header: Option<&str>, now_ms: i64) -> Result<(), SignatureError> {
-        let policy = SignaturePolicy::Required(WebhookSecret::new(SECRET).unwrap());
-        policy.verify(
+        WebhookSecret::new(SECRET).unwrap().verify(
             SignedParts {
                 data_id: Some(data_id),
                 request_id: Some("req-1"),
@@ -217,8 +235,7 @@ mod tests {
 
     #[test]
     fn while_rotating_either_secret_is_accepted_and_no_other() {
-        let policy =
-            SignaturePolicy::Required(WebhookSecret::new("new-secret, old-secret").unwrap());
+        let policy = WebhookSecret::new("new-secret, old-secret").unwrap();
         let ts = NOW_MS.to_string();
         let now = Timestamp::from_unix_millis(NOW_MS).unwrap();
         let check = |header: String| {
@@ -273,15 +290,15 @@ mod tests {
         assert_eq!(manifest(Some("a"), None, "1"), "id:a;ts:1;");
     }
 
-    #[test]
-    fn unsigned_policy_accepts_anything_and_secret_is_redacted() {
+    #[tokio::test]
+    async fn unsigned_policy_accepts_anything_and_secret_is_redacted() {
         let parts = SignedParts {
             data_id: None,
             request_id: None,
             signature_header: None,
         };
         let now = Timestamp::from_unix_millis(NOW_MS).unwrap();
-        assert_eq!(SignaturePolicy::Unsigned.verify(parts, now), Ok(()));
+        assert_eq!(SignaturePolicy::Unsigned.verify(parts, now).await, Ok(()));
         let secret = WebhookSecret::new(SECRET).unwrap();
         assert!(!format!("{secret:?}").contains(SECRET));
         assert!(WebhookSecret::new("").is_none());

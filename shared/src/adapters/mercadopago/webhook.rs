@@ -56,14 +56,16 @@ impl MercadoPagoWebhook {
         &self,
         delivery: WebhookDelivery,
     ) -> Result<NotificationOutcome, WebhookError> {
-        self.signature.verify(
-            SignedParts {
-                data_id: delivery.data_id.as_deref(),
-                request_id: delivery.request_id.as_deref(),
-                signature_header: delivery.signature.as_deref(),
-            },
-            self.clock.now(),
-        )?;
+        self.signature
+            .verify(
+                SignedParts {
+                    data_id: delivery.data_id.as_deref(),
+                    request_id: delivery.request_id.as_deref(),
+                    signature_header: delivery.signature.as_deref(),
+                },
+                self.clock.now(),
+            )
+            .await?;
         // Payments, chargebacks and the rest are not ours to act on.
         if delivery.kind.as_deref() != Some("order") {
             return Ok(NotificationOutcome::Ignored("not an order notification"));
