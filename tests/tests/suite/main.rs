@@ -8,6 +8,7 @@ mod cancel;
 mod concurrency_and_failures;
 mod http_api;
 mod mercadopago_adapter;
+mod never_leak;
 mod notification_properties;
 mod provider_mismatch;
 mod refund_races;
