@@ -198,6 +198,42 @@ def main():
         check(transitions[0].get("span", {}).get("requestId"), "log line carries the request id")
         for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
             check(secret not in log, "no secret, token or signature in the logs")
+
+        # Metrics: one CloudWatch EMF document per invocation, namespace Payments,
+        # dimension Function (and Reason for rejected webhooks).
+        emf = [doc for doc in lines if "_aws" in doc]
+
+        def value(function, name):
+            return sum(doc.get(name, 0) for doc in emf
+                       if doc.get("Function") == function and isinstance(doc.get(name), (int, float)))
+
+        def unit(name):
+            for doc in emf:
+                for directive in doc["_aws"]["CloudWatchMetrics"]:
+                    for metric in directive["Metrics"]:
+                        if metric["Name"] == name:
+                            return metric.get("Unit")
+            return None
+
+        check(emf and all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Payments" for d in emf),
+              f"EMF documents in namespace Payments: {len(emf)}")
+        check(all(["Function"] == d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][:1] for d in emf),
+              "every document has the Function dimension")
+        check(value("create-payment", "PaymentCreated") == 2, "create-payment: PaymentCreated 2")
+        check(value("create-payment", "ColdStart") == 1, "create-payment: one ColdStart")
+        check(value("payment-webhook", "PaymentApproved") == 1, "payment-webhook: PaymentApproved 1")
+        rejected = [d for d in emf if d.get("Function") == "payment-webhook" and "WebhookRejected" in d]
+        check(rejected and rejected[0].get("Reason") == "stale", f"WebhookRejected with Reason stale: {rejected}")
+        check(value("cancel-payment", "PaymentCanceled") == 1, "cancel-payment: PaymentCanceled 1")
+        check(value("refund-payment", "PaymentRefunded") == 1, "refund-payment: PaymentRefunded 1")
+        check(value("create-payment", "EventPublished") == 0, "create-payment publishes nothing")
+        check(value("payment-webhook", "EventPublished") == 1, "payment-webhook: EventPublished 1")
+        check(unit("ProviderLatency") == "Milliseconds", f"ProviderLatency in ms: {unit('ProviderLatency')}")
+        backlog = [d for d in emf if d.get("Function") == "event-relay" and "OutboxBacklog" in d]
+        check(backlog and backlog[0]["OutboxBacklog"] == 0 and backlog[0]["OutboxOldestAge"] == 0,
+              f"relay: an empty outbox: {backlog}")
+        check(unit("OutboxOldestAge") == "Seconds", "OutboxOldestAge in seconds")
+        check(unit("PaymentCreated") == "Count", f"counters are counts: {unit('PaymentCreated')}")
     finally:
         for process in reversed(started):
             try:

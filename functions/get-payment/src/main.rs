@@ -1,8 +1,6 @@
 //! get-payment: `GET /payments/{payment_id}` and `GET /payments?order_id=`.
 
-use std::convert::Infallible;
-
-use lambda_http::{service_fn, Error, Request};
+use lambda_http::{Error, Request};
 use payments::compose::aws;
 use payments::config::ProcessEnv;
 use payments::http::handle_get_payment;
@@ -10,11 +8,13 @@ use payments::http::handle_get_payment;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init_json_logs();
+    let metrics = payments::telemetry::init_metrics("get-payment")?;
     // Cold start: configuration, clients and the use case, built once and
     // borrowed by every event.
     let app = &aws::payment_queries(&ProcessEnv).await?;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Infallible>(handle_get_payment(app, request).await)
-    }))
+    // Each invocation's metrics go out as one EMF document when it ends.
+    payments::telemetry::run_http(metrics, move |request: Request| async move {
+        Ok::<_, Error>(handle_get_payment(app, request).await)
+    })
     .await
 }

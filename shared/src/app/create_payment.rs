@@ -15,7 +15,7 @@ use crate::ports::{
     PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderPort, StoreError,
 };
 
-use super::AppError;
+use super::{metrics, AppError};
 
 /// Rounds of read-then-conditional-write before giving up under contention.
 const MAX_ATTEMPTS: usize = 5;
@@ -208,6 +208,7 @@ impl CreatePayment {
                 .await
             {
                 Ok(()) => {
+                    metrics::reached(PaymentStatus::Pending);
                     let payment = self.complete(payment).await?;
                     return Ok(Created {
                         payment,

@@ -4,6 +4,7 @@
 pub mod cancel_payment;
 pub mod create_payment;
 pub mod error;
+pub mod metrics;
 mod money_at_provider;
 pub mod notification;
 pub mod outbox;

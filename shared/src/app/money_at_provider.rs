@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::ports::{PaymentReads, Ports, ProviderOrderState, ProviderOutcome, RefundKey};
 
 use super::refund_ledger::{RefundAsk, RefundLedger, RefundVerdict, Reserved};
-use super::AppError;
+use super::{metrics, AppError};
 
 /// The one key of a payment's late-payment refund: there is only ever one.
 const LATE_PAYMENT_KEY: &str = "late-payment";
@@ -68,6 +68,7 @@ impl MoneyAtProvider {
             .await?;
         let (payment, refund) = match reserved {
             Reserved::New(payment, refund) => {
+                metrics::count("LatePaymentRefunded");
                 tracing::error!(
                     payment_id = %payment.id(),
                     order_id = %payment.order_id(),
@@ -111,6 +112,7 @@ impl MoneyAtProvider {
             let Ok(amount) =
                 Money::from_decimal_string(&listed.amount, payment.amount().currency())
             else {
+                metrics::count("ProviderMismatch");
                 tracing::error!(
                     %payment_id,
                     order_id = %payment.order_id(),
@@ -166,6 +168,7 @@ impl MoneyAtProvider {
             Ok(Reserved::Existing(refund)) if refund.status == RefundStatus::Pending => refund,
             Ok(Reserved::Existing(_)) => return Ok(false),
             Err(AppError::RefundTooLarge { .. } | AppError::PaymentNotRefundable { .. }) => {
+                metrics::count("ProviderMismatch");
                 tracing::error!(
                     payment_id = %payment.id(),
                     order_id = %payment.order_id(),

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    DomainError, Money, Payment, PaymentId, ProviderRefundId, Refund, RefundReason, RefundSource,
-    RefundStatus,
+    DomainError, Money, Payment, PaymentId, PaymentStatus, ProviderRefundId, Refund, RefundReason,
+    RefundSource, RefundStatus,
 };
 use crate::ports::{
     Clock, EventPublisher, IdGenerator, Outbox, OutboxEvent, PaymentCreation, PaymentProvider,
@@ -15,7 +15,7 @@ use crate::ports::{
 };
 
 use super::outbox::publish_and_clear;
-use super::AppError;
+use super::{metrics, AppError};
 
 /// Rounds of read-then-conditional-write before giving up under contention.
 /// Every round one of the racing writers on the payment wins, so this many
@@ -234,6 +234,10 @@ impl RefundLedger {
             };
             match self.refunds.settle_refund(&settlement).await {
                 Ok(()) => {
+                    match verdict {
+                        RefundVerdict::GivenBack(_) => metrics::reached(PaymentStatus::Refunded),
+                        RefundVerdict::Refused(_) => metrics::count("RefundFailed"),
+                    }
                     tracing::info!(
                         payment_id = %next.id(),
                         order_id = %next.order_id(),

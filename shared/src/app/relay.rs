@@ -8,10 +8,10 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::ports::{EventPublisher, Outbox, Ports, PublisherPort};
+use crate::ports::{Clock, EventPublisher, Outbox, Ports, PublisherPort};
 
 use super::outbox::publish_and_clear;
-use super::AppError;
+use super::{metrics, AppError};
 
 /// What one run did; serialized as the function's answer (failures make the
 /// run an error instead, see `require_all_published`).
@@ -42,6 +42,7 @@ impl RelayReport {
 pub struct RelayEvents {
     outbox: Arc<dyn Outbox>,
     publisher: Arc<dyn EventPublisher>,
+    clock: Arc<dyn Clock>,
     page_size: usize,
     max_pages: usize,
 }
@@ -49,11 +50,14 @@ pub struct RelayEvents {
 impl RelayEvents {
     pub const DEFAULT_PAGE_SIZE: usize = 25;
     pub const DEFAULT_MAX_PAGES: usize = 40;
+    /// At most this many waiting events are counted for `OutboxBacklog`.
+    pub const BACKLOG_SCAN: usize = 1000;
 
     pub fn new<Provider>(ports: &Ports<Provider, PublisherPort>) -> Self {
         Self {
             outbox: ports.store.clone(),
             publisher: ports.publisher.clone(),
+            clock: ports.clock.clone(),
             page_size: Self::DEFAULT_PAGE_SIZE,
             max_pages: Self::DEFAULT_MAX_PAGES,
         }
@@ -95,6 +99,7 @@ impl RelayEvents {
                 break;
             }
         }
+        self.measure_backlog(&published).await?;
         tracing::info!(
             published = report.published,
             failed = report.failed,
@@ -102,6 +107,26 @@ impl RelayEvents {
             "outbox relayed"
         );
         Ok(report)
+    }
+
+    /// What still waits after the run, and how long the oldest has waited:
+    /// the alarm on `OutboxOldestAge` says publishing has stopped.
+    async fn measure_backlog(
+        &self,
+        published: &HashSet<crate::domain::EventId>,
+    ) -> Result<(), AppError> {
+        let waiting: Vec<_> = self
+            .outbox
+            .pending_events(Self::BACKLOG_SCAN)
+            .await?
+            .into_iter()
+            .filter(|e| !published.contains(&e.event_id))
+            .collect();
+        let now = self.clock.now().unix_millis();
+        let oldest = waiting.iter().map(|e| e.created_at.unix_millis()).min();
+        let age_seconds = oldest.map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0);
+        metrics::outbox(waiting.len(), age_seconds);
+        Ok(())
     }
 }
 

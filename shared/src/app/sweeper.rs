@@ -20,7 +20,7 @@ use super::money_at_provider::MoneyAtProvider;
 use super::notification::verdict;
 use super::refund_ledger::RefundLedger;
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
-use super::AppError;
+use super::{metrics, AppError};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
@@ -169,6 +169,7 @@ impl SweepOverduePayments {
             Err(other) => return Err(other.into()),
         }
         if next.sweep().needs_review && !payment.sweep().needs_review {
+            metrics::count("SweeperNeedsReview");
             tracing::error!(
                 payment_id = %payment.id(),
                 order_id = %payment.order_id(),

@@ -12,6 +12,7 @@ use crate::ports::{
     Ports, StoreError,
 };
 
+use super::metrics;
 use super::outbox::publish_and_clear;
 use super::AppError;
 
@@ -96,6 +97,7 @@ impl Transitions {
             };
             let (target, details) = match decide(&payment) {
                 Verdict::Contradicts(reason) => {
+                    metrics::count("ProviderMismatch");
                     tracing::error!(
                         %payment_id,
                         reason,
@@ -141,6 +143,7 @@ impl Transitions {
                 .await
             {
                 Ok(()) => {
+                    metrics::reached(target);
                     tracing::info!(%payment_id, status = %target, event_id = %outbox.event_id, "payment transitioned");
                     publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &outbox).await;
                     return Ok(NotificationOutcome::Applied {

@@ -286,3 +286,108 @@ fn functions_run_arm64_on_al2023_with_a_public_webhook_and_secret_parameters() {
     assert!(template["Parameters"]["MercadoPagoAccessToken"].is_null());
     assert!(template["Parameters"]["MercadoPagoWebhookSecret"].is_null());
 }
+
+/// Every alarm: its metric, namespace (as text), dimensions and threshold.
+fn alarms(template: &Value) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r["Properties"].clone()))
+        .collect()
+}
+
+#[test]
+fn every_promise_has_an_alarm_to_one_topic_with_a_sane_threshold() {
+    let template = template();
+    let alarms = alarms(&template);
+    let on = |metric: &str, function: Option<&str>| -> Vec<&Value> {
+        alarms
+            .iter()
+            .map(|(_, a)| a)
+            .filter(|a| a["MetricName"].as_str() == Some(metric))
+            .filter(|a| {
+                function.is_none_or(|f| {
+                    serde_norway::to_string(&a["Dimensions"])
+                        .unwrap()
+                        .contains(f)
+                })
+            })
+            .collect()
+    };
+    for (name, alarm) in &alarms {
+        let actions = serde_norway::to_string(&alarm["AlarmActions"]).unwrap();
+        assert!(
+            actions.contains("AlarmTopic"),
+            "{name} notifies the alarm topic"
+        );
+        let description = alarm["AlarmDescription"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("docs/runbook.md"),
+            "{name} points at the runbook"
+        );
+        assert_eq!(
+            alarm["TreatMissingData"].as_str(),
+            Some("notBreaching"),
+            "{name}"
+        );
+    }
+    // Errors of every function.
+    for function in [
+        "CreatePaymentFunction",
+        "GetPaymentFunction",
+        "CancelPaymentFunction",
+        "RefundPaymentFunction",
+        "PaymentWebhookFunction",
+        "EventRelayFunction",
+        "PaymentSweeperFunction",
+    ] {
+        assert_eq!(on("Errors", Some(function)).len(), 1, "{function} errors");
+    }
+    assert_eq!(on("5xx", None).len(), 1, "HTTP API 5xx");
+    assert_eq!(
+        on("ApproximateNumberOfMessagesVisible", None).len(),
+        1,
+        "failed invocations"
+    );
+    let oldest = on("OutboxOldestAge", Some("event-relay"));
+    assert_eq!(oldest.len(), 1);
+    assert_eq!(oldest[0]["Threshold"].as_u64(), Some(300), "five minutes");
+    for metric in [
+        "ProviderMismatch",
+        "LatePaymentRefunded",
+        "SweeperNeedsReview",
+    ] {
+        let any = on(metric, None);
+        assert!(!any.is_empty(), "{metric} alarms");
+        for alarm in any {
+            assert_eq!(alarm["Threshold"].as_u64(), Some(0), "{metric}: any one");
+        }
+    }
+    let rejected = on("WebhookRejected", Some("payment-webhook"));
+    assert_eq!(rejected.len(), 4, "one per reason");
+    for alarm in rejected {
+        let threshold = alarm["Threshold"].as_u64().unwrap();
+        assert!(
+            (1..=100).contains(&threshold),
+            "a burst, not one: {threshold}"
+        );
+    }
+    assert!(template["Outputs"]["AlarmTopicArn"].is_mapping());
+    let dashboard = serde_norway::to_string(&template["Resources"]["PaymentsDashboard"]).unwrap();
+    for metric in [
+        "PaymentCreated",
+        "PaymentApproved",
+        "PaymentDeclined",
+        "PaymentExpired",
+        "PaymentCanceled",
+        "PaymentRefunded",
+        "ProviderLatency",
+        "ProviderError",
+        "OutboxBacklog",
+        "OutboxOldestAge",
+    ] {
+        assert!(dashboard.contains(metric), "the dashboard shows {metric}");
+    }
+}

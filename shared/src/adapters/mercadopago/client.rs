@@ -109,7 +109,10 @@ impl MercadoPagoClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let failure = match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            crate::app::metrics::provider_latency(started.elapsed().as_secs_f64() * 1000.0);
+            let failure = match sent {
                 Ok(response) => {
                     let status = response.status();
                     if status.is_success() {
@@ -121,7 +124,7 @@ impl MercadoPagoClient {
                     }
                     let detail = response.text().await.unwrap_or_default();
                     match classify(status, detail) {
-                        Retry::No(error) => return Err(error),
+                        Retry::No(error) => return Err(failed(error)),
                         Retry::Yes(reason) => reason,
                     }
                 }
@@ -129,17 +132,27 @@ impl MercadoPagoClient {
                 Err(error) if error.is_connect() || error.is_request() => {
                     format!("unreachable: {error}")
                 }
-                Err(error) => return Err(ProviderError::InvalidResponse(error.to_string())),
+                Err(error) => {
+                    return Err(failed(ProviderError::InvalidResponse(error.to_string())))
+                }
             };
             if attempt >= self.config.retry.max_attempts {
-                return Err(ProviderError::Unavailable(format!(
+                return Err(failed(ProviderError::Unavailable(format!(
                     "{method} {path} after {attempt} attempts: {failure}"
-                )));
+                ))));
             }
             tracing::warn!(%method, path, attempt, reason = %failure, "Mercado Pago call failed; retrying");
             tokio::time::sleep(self.config.retry.delay_before(attempt)).await;
         }
     }
+}
+
+/// Counts a call that failed for good; an unknown order is an answer, not a failure.
+fn failed(error: ProviderError) -> ProviderError {
+    if error != ProviderError::NotFound {
+        crate::app::metrics::count("ProviderError");
+    }
+    error
 }
 
 enum Retry {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::app::metrics as app_metrics;
 use crate::app::{AppError, ApplyNotification, NotificationOutcome, VerifiedNotification};
 use crate::domain::ProviderOrderId;
 use crate::ports::{Clock, Ports};
@@ -56,7 +57,8 @@ impl MercadoPagoWebhook {
         &self,
         delivery: WebhookDelivery,
     ) -> Result<NotificationOutcome, WebhookError> {
-        self.signature
+        let verified = self
+            .signature
             .verify(
                 SignedParts {
                     data_id: delivery.data_id.as_deref(),
@@ -65,7 +67,17 @@ impl MercadoPagoWebhook {
                 },
                 self.clock.now(),
             )
-            .await?;
+            .await;
+        if let Err(rejected) = verified {
+            let reason = match rejected {
+                SignatureError::Missing => "missing",
+                SignatureError::Malformed => "malformed",
+                SignatureError::Mismatch => "mismatch",
+                SignatureError::Stale => "stale",
+            };
+            app_metrics::count_with("WebhookRejected", "Reason", reason);
+            return Err(rejected.into());
+        }
         // Payments, chargebacks and the rest are not ours to act on.
         if delivery.kind.as_deref() != Some("order") {
             return Ok(NotificationOutcome::Ignored("not an order notification"));
