@@ -199,6 +199,11 @@ def main():
         for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
             check(secret not in log, "no secret, token or signature in the logs")
 
+        about_payments = [l for l in lines if "payment_id" in l.get("fields", {})]
+        check(about_payments and all("order_id" in l["fields"] for l in about_payments),
+              f"every line about a payment names its order: "
+              f"{[l['fields'] for l in about_payments if 'order_id' not in l['fields']]}")
+
         # Metrics: one CloudWatch EMF document per invocation, namespace Payments,
         # dimension Function (and Reason for rejected webhooks).
         emf = [doc for doc in lines if "_aws" in doc]

@@ -141,7 +141,12 @@ impl CreatePayment {
             };
             if let Err(error) = self.keys.complete_idempotency_key(key, &outcome).await {
                 // A repeat still finds the payment through the order's fingerprint.
-                tracing::warn!(%error, "could not record the idempotency key's outcome");
+                tracing::warn!(
+                    payment_id = %created.payment.id(),
+                    order_id = %created.payment.order_id(),
+                    %error,
+                    "could not record the idempotency key's outcome"
+                );
             }
         }
         Ok(created)
@@ -209,6 +214,12 @@ impl CreatePayment {
             {
                 Ok(()) => {
                     metrics::reached(PaymentStatus::Pending);
+                    tracing::info!(
+                        payment_id = %payment.id(),
+                        order_id = %payment.order_id(),
+                        created_by = %payment.created_by(),
+                        "payment created"
+                    );
                     let payment = self.complete(payment).await?;
                     return Ok(Created {
                         payment,

@@ -126,13 +126,13 @@ impl SweepOverduePayments {
                 Ok(NotificationOutcome::Ignored(_)) => false,
                 // Mercado Pago refused or failed: not now.
                 Err(AppError::Provider(error)) => {
-                    tracing::warn!(payment_id = %payment.id(), %error, "Mercado Pago could not settle it now");
+                    tracing::warn!(payment_id = %payment.id(), order_id = %payment.order_id(), %error, "Mercado Pago could not settle it now");
                     true
                 }
                 Err(error) => {
                     // One payment's trouble must not stop the others.
                     report.failed += 1;
-                    tracing::warn!(payment_id = %payment.id(), %error, "sweep failed; next run retries");
+                    tracing::warn!(payment_id = %payment.id(), order_id = %payment.order_id(), %error, "sweep failed; next run retries");
                     false
                 }
             };
@@ -142,7 +142,7 @@ impl SweepOverduePayments {
                     Ok(false) => {}
                     Err(error) => {
                         report.failed += 1;
-                        tracing::warn!(payment_id = %payment.id(), %error, "could not reschedule");
+                        tracing::warn!(payment_id = %payment.id(), order_id = %payment.order_id(), %error, "could not reschedule");
                     }
                 }
             }

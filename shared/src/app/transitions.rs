@@ -100,6 +100,7 @@ impl Transitions {
                     metrics::count("ProviderMismatch");
                     tracing::error!(
                         %payment_id,
+                        order_id = %payment.order_id(),
                         reason,
                         metric = "ProviderMismatch",
                         "provider order contradicts the payment; nothing changed"
@@ -144,7 +145,13 @@ impl Transitions {
             {
                 Ok(()) => {
                     metrics::reached(target);
-                    tracing::info!(%payment_id, status = %target, event_id = %outbox.event_id, "payment transitioned");
+                    tracing::info!(
+                        %payment_id,
+                        order_id = %next.order_id(),
+                        status = %target,
+                        event_id = %outbox.event_id,
+                        "payment transitioned"
+                    );
                     publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &outbox).await;
                     return Ok(NotificationOutcome::Applied {
                         payment_id: payment_id.clone(),

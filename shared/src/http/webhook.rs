@@ -29,21 +29,14 @@ pub async fn handle_webhook(
     };
     match webhook.receive(delivery).await {
         Ok(outcome) => {
-            let (label, payment_id, status) = match &outcome {
-                NotificationOutcome::Applied { payment_id, status } => {
-                    ("applied", Some(payment_id.as_str()), Some(status.as_str()))
-                }
-                NotificationOutcome::Unchanged { payment_id, status } => (
-                    "unchanged",
-                    Some(payment_id.as_str()),
-                    Some(status.as_str()),
-                ),
-                NotificationOutcome::Ignored(_) => ("ignored", None, None),
-                NotificationOutcome::Mismatch(payment_id) => {
-                    ("mismatch", Some(payment_id.as_str()), None)
-                }
+            let label = match &outcome {
+                NotificationOutcome::Applied { .. } => "applied",
+                NotificationOutcome::Unchanged { .. } => "unchanged",
+                NotificationOutcome::Ignored(_) => "ignored",
+                NotificationOutcome::Mismatch(_) => "mismatch",
             };
-            tracing::info!(outcome = label, payment_id, status, "notification handled");
+            // The use case logged what it did to which payment (with its order).
+            tracing::info!(outcome = label, "notification handled");
             json_response(StatusCode::OK, &json!({"received": true, "outcome": label}))
         }
         Err(error) => Problem::from(&error).logged(&error).into_response(),
