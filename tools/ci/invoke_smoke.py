@@ -104,6 +104,9 @@ def main():
         "MP_EXTERNAL_POS_ID=SMOKEPOS001", f"MP_WEBHOOK_SECRET={SECRET}",
         f"AWS_ENDPOINT_URL={endpoint}", "AWS_REGION=us-east-1",
         "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "RUST_LOG=info",
+        # The shortest QR lifetime Mercado Pago accepts, so one payment can
+        # go overdue and be swept within the run.
+        "PAYMENT_EXPIRY=PT30S",
     ]) + "\n")
     env_file.close()
 
@@ -168,6 +171,32 @@ def main():
         check(status == 404 and problem["type"] == "/problems/payment-not-found",
               f"the sample's unknown payment: {status} {problem}")
 
+        # A fourth order's QR is never paid: the sweeper settles it once overdue.
+        overdue_event = load_event("create-payment.json")
+        body = json.loads(overdue_event["body"])
+        body["order_id"] = "ord-1045"
+        overdue_event["body"] = json.dumps(body)
+        status, _, overdue = invoke(invoke_port, "create-payment", overdue_event)
+        check(status == 201, f"overdue create: {status} {overdue}")
+        overdue_since = time.time()
+
+        # A third order's card is declined: Mercado Pago says so, the webhook records it.
+        declined_event = load_event("create-payment.json")
+        body = json.loads(declined_event["body"])
+        body["order_id"] = "ord-1044"
+        declined_event["body"] = json.dumps(body)
+        status, _, declined = invoke(invoke_port, "create-payment", declined_event)
+        check(status == 201, f"third create: {status} {declined}")
+        declined_order = declined["provider"]["order_id"]
+        request = urllib.request.Request(
+            f"{mock_url}/mock/orders/{declined_order}/pay",
+            data=json.dumps({"outcome": "rejected", "notify": False}).encode(),
+            headers={"content-type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+        status, _, outcome = invoke(invoke_port, "payment-webhook",
+                                    signed_event(load_event("payment-webhook.json"), SECRET, declined_order))
+        check(status == 200 and outcome["outcome"] == "applied", f"decline webhook: {status} {outcome}")
+
         # Half of the approved payment goes back, then the sample's unknown payment is 404.
         refund = load_event("refund-payment.json")
         path = f"/payments/{payment['payment_id']}/refunds"
@@ -185,16 +214,31 @@ def main():
         # The scheduled functions: nothing is overdue and the outbox is empty.
         relayed = invoke_raw(invoke_port, "event-relay", load_event("event-relay.json"))
         check(relayed == {"published": 0, "pages": 0}, f"relay: {relayed}")
+        # Only the unpaid fourth payment is overdue; the others are settled.
+        time.sleep(max(0.0, 31 - (time.time() - overdue_since)))
         swept = invoke_raw(invoke_port, "payment-sweeper", load_event("payment-sweeper.json"))
-        check(swept == {"examined": 0, "changed": 0, "rescheduled": 0, "failed": 0}, f"sweeper: {swept}")
+        check(swept == {"examined": 1, "changed": 1, "rescheduled": 0, "failed": 0}, f"sweeper: {swept}")
+        order_state = json.loads(urllib.request.urlopen(
+            urllib.request.Request(f"{mock_url}/v1/orders/{overdue['provider']['order_id']}",
+                                   headers={"authorization": "Bearer TEST-smoke-token"}),
+            timeout=10).read())
+        check(order_state["status"] == "canceled",
+              f"the overdue order is canceled at Mercado Pago, so it can no longer be paid: {order_state}")
 
         # Logs: JSON lines carrying the Lambda request id, and no secret in them.
+        # A function writes its EMF document after it has answered: give the
+        # last invocation's document a moment to reach the log.
         watch_log.flush()
-        with open(watch_log.name) as f:
-            log = f.read()
+        deadline = time.time() + 15
+        while True:
+            with open(watch_log.name) as f:
+                log = f.read()
+            if '"PaymentExpired"' in log or time.time() > deadline:
+                break
+            time.sleep(0.2)
         lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
         transitions = [l for l in lines if l.get("fields", {}).get("message") == "payment transitioned"]
-        check(len(transitions) == 2, f"approval and cancel logged: {len(transitions)}")
+        check(len(transitions) == 4, f"approval, cancel, decline and expiry logged: {len(transitions)}")
         check(transitions[0].get("span", {}).get("requestId"), "log line carries the request id")
         for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
             check(secret not in log, "no secret, token or signature in the logs")
@@ -224,15 +268,17 @@ def main():
               f"EMF documents in namespace Payments: {len(emf)}")
         check(all(["Function"] == d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][:1] for d in emf),
               "every document has the Function dimension")
-        check(value("create-payment", "PaymentCreated") == 2, "create-payment: PaymentCreated 2")
+        check(value("create-payment", "PaymentCreated") == 4, "create-payment: PaymentCreated 4")
         check(value("create-payment", "ColdStart") == 1, "create-payment: one ColdStart")
         check(value("payment-webhook", "PaymentApproved") == 1, "payment-webhook: PaymentApproved 1")
+        check(value("payment-webhook", "PaymentDeclined") == 1, "payment-webhook: PaymentDeclined 1")
+        check(value("payment-sweeper", "PaymentExpired") == 1, "payment-sweeper: PaymentExpired 1")
         rejected = [d for d in emf if d.get("Function") == "payment-webhook" and "WebhookRejected" in d]
         check(rejected and rejected[0].get("Reason") == "stale", f"WebhookRejected with Reason stale: {rejected}")
         check(value("cancel-payment", "PaymentCanceled") == 1, "cancel-payment: PaymentCanceled 1")
         check(value("refund-payment", "PaymentRefunded") == 1, "refund-payment: PaymentRefunded 1")
         check(value("create-payment", "EventPublished") == 0, "create-payment publishes nothing")
-        check(value("payment-webhook", "EventPublished") == 1, "payment-webhook: EventPublished 1")
+        check(value("payment-webhook", "EventPublished") == 2, "payment-webhook: EventPublished 2")
         check(unit("ProviderLatency") == "Milliseconds", f"ProviderLatency in ms: {unit('ProviderLatency')}")
         backlog = [d for d in emf if d.get("Function") == "event-relay" and "OutboxBacklog" in d]
         check(backlog and backlog[0]["OutboxBacklog"] == 0 and backlog[0]["OutboxOldestAge"] == 0,
