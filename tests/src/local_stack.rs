@@ -53,6 +53,7 @@ impl Stack {
             mp_retry: mercadopago::fast_retries(),
             print_events: false,
             scheduled_every: None,
+            kept_metrics: None,
         };
         adjust(&mut config);
         let local = LocalStack::start(config)

@@ -2,7 +2,10 @@
 //! run, an in-memory store and publisher, and the embedded Mercado Pago mock.
 //! Used by `cargo run -p payments-local` and by the acceptance tests.
 
+mod metrics;
 mod routes;
+
+pub use metrics::KeptMetrics;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -42,6 +45,9 @@ pub struct LocalConfig {
     /// How often the event relay and the payment sweeper run, as the schedule
     /// does on AWS; `None` leaves them off.
     pub scheduled_every: Option<Duration>,
+    /// The process's metrics, served at `GET /local/metrics` (the binary
+    /// installs them; `None` serves empty maps).
+    pub kept_metrics: Option<KeptMetrics>,
 }
 
 impl Default for LocalConfig {
@@ -55,6 +61,7 @@ impl Default for LocalConfig {
             mp_retry: RetryPolicy::default(),
             print_events: true,
             scheduled_every: Some(Duration::from_secs(60)),
+            kept_metrics: None,
         }
     }
 }
@@ -80,6 +87,7 @@ pub struct Services {
     pub refund: RefundPayment,
     pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
+    pub metrics: KeptMetrics,
 }
 
 pub struct LocalStack {
@@ -166,6 +174,7 @@ impl LocalStack {
                 SignaturePolicy::Required(Secret::fixed(config.webhook_secret.clone())),
             ),
             publisher: publisher.clone(),
+            metrics: config.kept_metrics.clone().unwrap_or_default(),
         });
 
         let (stop, stopped) = watch::channel(false);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use payments::config::parse_iso8601_duration;
-use payments_local::{LocalConfig, LocalStack, DEFAULT_WEBHOOK_SECRET};
+use payments_local::{KeptMetrics, LocalConfig, LocalStack, DEFAULT_WEBHOOK_SECRET};
 
 /// The whole payments service on one machine: the real handlers, an in-memory
 /// store and the embedded Mercado Pago mock, on 127.0.0.1.
@@ -43,6 +43,7 @@ impl Args {
                 .unwrap_or_else(|_| DEFAULT_WEBHOOK_SECRET.to_owned()),
             payment_expiry: self.payment_expiry,
             scheduled_every: Some(self.schedule_every),
+            kept_metrics: KeptMetrics::install(),
             ..LocalConfig::default()
         }
     }
@@ -72,6 +73,7 @@ async fn main() -> ExitCode {
          \x20 API               {api}  (POST /payments, GET /payments/{{id}}, GET /payments?order_id=)\n\
          \x20 webhook           {api}/webhooks/mercadopago\n\
          \x20 events            {api}/local/events (each also printed below as a JSON line)\n\
+         \x20 metrics           {api}/local/metrics (what Lambda would send to CloudWatch)\n\
          \x20 Mercado Pago mock {mock}  (POST /mock/orders/{{id}}/pay {{\"outcome\":\"approved\"|\"rejected\"}}, /expire, /mock/faults)\n\
          \x20 webhook secret    {secret_origin}\n\
          \x20 payment expiry    {expiry:?}\n\

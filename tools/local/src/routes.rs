@@ -24,6 +24,7 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
         .route("/payments/{payment_id}/refunds", post(refund))
         .route("/webhooks/mercadopago", post(webhook))
         .route("/local/events", get(events))
+        .route("/local/metrics", get(kept_metrics))
         .fallback(not_found)
         .with_state(services)
 }
@@ -80,6 +81,16 @@ async fn events(State(services): State<Arc<Services>>) -> Response {
         .map(|event| serde_json::from_str(&event.body).unwrap_or(Value::Null))
         .collect();
     let mut response = Response::new(AxumBody::from(json!({ "items": items }).to_string()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The counters, gauges and histograms recorded since the stack started.
+async fn kept_metrics(State(services): State<Arc<Services>>) -> Response {
+    let mut response = Response::new(AxumBody::from(services.metrics.snapshot().to_string()));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),

@@ -6,19 +6,30 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn http_get(addr: &str, path: &str) -> String {
+fn http(addr: &str, method: &str, path: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connects to the local API");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    http(addr, "GET", path, "")
+}
+
+fn json_body(response: &str) -> serde_json::Value {
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
 }
 
 #[test]
@@ -54,6 +65,27 @@ fn serves_on_the_given_ports_and_stops_cleanly_on_ctrl_c() {
     let list = http_get(&api, "/payments?order_id=ord-1");
     assert!(list.starts_with("HTTP/1.1 200"), "{list}");
     assert!(list.ends_with("{\"items\":[]}"), "{list}");
+    // The metrics Lambda would send to CloudWatch are kept for the binary's life.
+    let created = http(
+        &api,
+        "POST",
+        "/payments",
+        r#"{"order_id":"ord-77","amount":1000,"currency":"BRL","items":[{"sku":"X","title":"X","quantity":1,"unit_price":1000}]}"#,
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let unsigned = http(&api, "POST", "/webhooks/mercadopago", "{}");
+    assert!(unsigned.starts_with("HTTP/1.1 401"), "{unsigned}");
+    let metrics = json_body(&http_get(&api, "/local/metrics"));
+    assert_eq!(metrics["counters"]["PaymentCreated"], 1, "{metrics}");
+    assert_eq!(
+        metrics["counters"]["WebhookRejected{Reason=missing}"], 1,
+        "{metrics}"
+    );
+    assert!(
+        metrics["histograms"]["ProviderLatency"]["count"].as_u64() >= Some(1),
+        "{metrics}"
+    );
+
     let stats = http_get(&mock, "/mock/stats");
     assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
 
