@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::adapters::dynamodb::IndexShards;
 use crate::adapters::mercadopago::{AccessToken, MercadoPagoConfig, RetryPolicy, WebhookSecret};
 use crate::adapters::secrets::Secret;
 
@@ -164,9 +165,29 @@ pub fn signature_policy_from_env(env: &dyn Env) -> Result<SignatureSetting, Conf
     }
 }
 
-/// `PAYMENTS_TABLE`: the DynamoDB table every function reads or writes.
-pub fn table_from_env(env: &dyn Env) -> Result<String, ConfigError> {
-    required(env, "PAYMENTS_TABLE")
+/// The DynamoDB table every function reads or writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSettings {
+    /// `PAYMENTS_TABLE`
+    pub name: String,
+    /// `INDEX_SHARDS` (1..=64, default 8): hash values of the sparse indexes.
+    pub index_shards: IndexShards,
+}
+
+pub fn table_from_env(env: &dyn Env) -> Result<TableSettings, ConfigError> {
+    let name = required(env, "PAYMENTS_TABLE")?;
+    let index_shards = match env.get("INDEX_SHARDS") {
+        None => IndexShards::default(),
+        Some(raw) => raw
+            .parse::<u16>()
+            .ok()
+            .and_then(IndexShards::new)
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "INDEX_SHARDS",
+                message: format!("must be a whole number from 1 to {}", IndexShards::MAX),
+            })?,
+    };
+    Ok(TableSettings { name, index_shards })
 }
 
 /// `PAYMENTS_TOPIC_ARN`: where payment events are published.
@@ -315,8 +336,28 @@ mod tests {
         );
         assert_eq!(
             table_from_env(&env(&[("PAYMENTS_TABLE", "t")])),
-            Ok("t".to_owned())
+            Ok(TableSettings {
+                name: "t".to_owned(),
+                index_shards: IndexShards::default(),
+            })
         );
+        assert_eq!(
+            table_from_env(&env(&[("PAYMENTS_TABLE", "t"), ("INDEX_SHARDS", "16")]))
+                .map(|table| table.index_shards.count()),
+            Ok(16)
+        );
+        for wrong in ["0", "65", "-1", "8.0", " 8", "eight"] {
+            assert!(
+                matches!(
+                    table_from_env(&env(&[("PAYMENTS_TABLE", "t"), ("INDEX_SHARDS", wrong)])),
+                    Err(ConfigError::Invalid {
+                        name: "INDEX_SHARDS",
+                        ..
+                    })
+                ),
+                "{wrong}"
+            );
+        }
         assert_eq!(
             topic_from_env(&env(&[])),
             Err(ConfigError::Missing("PAYMENTS_TOPIC_ARN"))

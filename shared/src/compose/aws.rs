@@ -16,18 +16,18 @@ use crate::app::{
 };
 use crate::config::{
     signature_policy_from_env, table_from_env, topic_from_env, Env, ProviderSettings,
-    SecretSetting, SignatureSetting,
+    SecretSetting, SignatureSetting, TableSettings,
 };
 use crate::ports::{Ports, ProviderPort};
 
 use super::{mercado_pago, store_ports, InitError};
 
 /// The DynamoDB table's store, with the system clock and ids.
-fn table_ports(aws: &SdkConfig, table: String) -> Ports<(), ()> {
-    store_ports(Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(aws),
-        table,
-    )))
+fn table_ports(aws: &SdkConfig, table: TableSettings) -> Ports<(), ()> {
+    store_ports(Arc::new(
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table.name)
+            .with_index_shards(table.index_shards),
+    ))
 }
 
 fn sns_topic(aws: &SdkConfig, topic_arn: String) -> Arc<SnsPublisher> {
@@ -131,7 +131,7 @@ pub async fn sweep_overdue_payments(env: &dyn Env) -> Result<SweepOverduePayment
 
 /// What the functions with every port read: table, topic, Mercado Pago.
 struct EveryPortSettings {
-    table: String,
+    table: TableSettings,
     topic: String,
     provider: ProviderSettings,
 }

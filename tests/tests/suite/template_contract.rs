@@ -391,3 +391,35 @@ fn every_promise_has_an_alarm_to_one_topic_with_a_sane_threshold() {
         assert!(dashboard.contains(metric), "the dashboard shows {metric}");
     }
 }
+
+#[test]
+fn the_relay_stream_filter_matches_every_outbox_shard_the_code_writes() {
+    let events = &template()["Resources"]["EventRelayFunction"]["Properties"]["Events"];
+    let stream = events
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|event| event["Type"] == "DynamoDB")
+        .expect("the relay has a stream trigger");
+    let pattern: serde_json::Value = serde_json::from_str(
+        stream["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let prefix = pattern["dynamodb"]["NewImage"]["outbox"]["S"][0]["prefix"]
+        .as_str()
+        .expect("the filter matches the outbox attribute by prefix");
+    let widest = payments::adapters::dynamodb::IndexShards::new(
+        payments::adapters::dynamodb::IndexShards::MAX,
+    )
+    .unwrap();
+    for shard in widest.all() {
+        assert!(
+            shard.starts_with(prefix),
+            "{shard} passes the filter {prefix}"
+        );
+    }
+    let id = payments::domain::PaymentId::from_ulid(ulid::Ulid::new());
+    assert!(Index::pending_shard(&id, widest).starts_with(prefix));
+}

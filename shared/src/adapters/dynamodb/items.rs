@@ -24,8 +24,54 @@ impl Index {
     pub const BY_ORDER: &'static str = "by-order";
     pub const OUTBOX: &'static str = "outbox";
     pub const DUE: &'static str = "due";
-    /// Sparse-index marker value of `outbox` and `due`.
-    pub const PENDING: &'static str = "pending";
+
+    /// The sparse `outbox` / `due` hash value of a payment's items:
+    /// `pending#{n}`, so a lunch peak's writes spread over `shards` index
+    /// partitions instead of piling onto one.
+    pub fn pending_shard(payment: &PaymentId, shards: IndexShards) -> String {
+        format!("pending#{}", shards.of(payment))
+    }
+}
+
+/// How many hash values the sparse indexes spread over (`INDEX_SHARDS`,
+/// 1..=64, default 8). Only ever raise it: items keep the shard they were
+/// written under, and readers query shards `0..count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexShards(u16);
+
+impl Default for IndexShards {
+    fn default() -> Self {
+        Self(8)
+    }
+}
+
+impl IndexShards {
+    pub const MAX: u16 = 64;
+
+    pub fn new(count: u16) -> Option<Self> {
+        (1..=Self::MAX).contains(&count).then_some(Self(count))
+    }
+
+    pub fn count(self) -> u16 {
+        self.0
+    }
+
+    /// A payment's shard: FNV-1a of its id, so it is the same in every
+    /// process and release (std's hasher is seeded per process).
+    pub fn of(self, payment: &PaymentId) -> u16 {
+        let hash = payment
+            .as_str()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        u16::try_from(hash % u64::from(self.0)).unwrap_or(0)
+    }
+
+    /// Every hash value a reader must query.
+    pub fn all(self) -> impl Iterator<Item = String> {
+        (0..self.0).map(|n| format!("pending#{n}"))
+    }
 }
 
 pub mod keys {
@@ -73,7 +119,7 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
+pub(crate) fn payment_item(payment: &Payment, shards: IndexShards) -> DynamoItem {
     let p = payment.parts();
     let mut item = DynamoItem::new();
     item.insert("pk".into(), s(keys::payment_pk(&p.id)));
@@ -131,7 +177,7 @@ pub(crate) fn payment_item(payment: &Payment) -> DynamoItem {
     item.insert("version".into(), n(p.version));
     // Sparse `due` index: only what the sweeper may have to settle is in it.
     if payment.awaits_settlement() {
-        item.insert("due".into(), s(Index::PENDING));
+        item.insert("due".into(), s(Index::pending_shard(&p.id, shards)));
     }
     item
 }
@@ -246,7 +292,7 @@ pub(crate) fn lock_from_item(item: &DynamoItem) -> Result<OrderLock, StoreError>
     })
 }
 
-pub(crate) fn event_item(event: &OutboxEvent) -> DynamoItem {
+pub(crate) fn event_item(event: &OutboxEvent, shards: IndexShards) -> DynamoItem {
     DynamoItem::from([
         ("pk".to_owned(), s(keys::payment_pk(&event.payment_id))),
         ("sk".to_owned(), s(keys::event_sk(&event.event_id))),
@@ -256,7 +302,10 @@ pub(crate) fn event_item(event: &OutboxEvent) -> DynamoItem {
         ("event_order_id".to_owned(), s(event.order_id.as_str())),
         ("body".to_owned(), s(&event.body)),
         ("created_at".to_owned(), s(event.created_at.to_rfc3339())),
-        ("outbox".to_owned(), s(Index::PENDING)),
+        (
+            "outbox".to_owned(),
+            s(Index::pending_shard(&event.payment_id, shards)),
+        ),
         (
             "ttl".to_owned(),
             n(event.created_at.unix_seconds() + EVENT_TTL_SECONDS),
@@ -358,4 +407,41 @@ pub(crate) fn refund_key_from_item(
         domain(RefundId::parse(get_s(item, "refund_id")?))?,
         domain(Fingerprint::parse(get_s(item, "fingerprint")?))?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn payments_spread_evenly_and_stay_on_their_shard() {
+        let shards = IndexShards::default();
+        let mut per_shard = [0_u32; 8];
+        for _ in 0..4000 {
+            let id = PaymentId::from_ulid(ulid::Ulid::new());
+            let shard = shards.of(&id);
+            assert_eq!(shards.of(&id), shard, "stable for one id");
+            assert_eq!(
+                Index::pending_shard(&id, shards),
+                format!("pending#{shard}")
+            );
+            per_shard[usize::from(shard)] += 1;
+        }
+        // 500 expected per shard; a fair hash stays well inside 350..650.
+        assert!(
+            per_shard.iter().all(|n| (350..650).contains(n)),
+            "{per_shard:?}"
+        );
+        assert_eq!(shards.all().count(), 8);
+    }
+
+    #[test]
+    fn the_shard_count_is_bounded() {
+        assert_eq!(IndexShards::new(0), None);
+        assert_eq!(IndexShards::new(IndexShards::MAX + 1), None);
+        assert_eq!(IndexShards::new(1).map(IndexShards::count), Some(1));
+        let one = IndexShards::new(1).unwrap();
+        assert_eq!(one.of(&PaymentId::from_ulid(ulid::Ulid::new())), 0);
+    }
 }

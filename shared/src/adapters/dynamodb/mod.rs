@@ -6,5 +6,5 @@ mod errors;
 mod items;
 mod store;
 
-pub use items::{keys, Index};
+pub use items::{keys, Index, IndexShards};
 pub use store::DynamoStore;

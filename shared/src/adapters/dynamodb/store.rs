@@ -7,7 +7,7 @@ use super::errors::store_error;
 use super::items::{
     event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
     payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
-    refund_key_item, s, DynamoItem, Index,
+    refund_key_item, s, DynamoItem, Index, IndexShards,
 };
 use crate::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundStatus, Timestamp,
@@ -17,10 +17,12 @@ use crate::ports::{
     OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
     RefundKey, RefundSettlement, Refunds, StoreError,
 };
+use futures_util::future::try_join_all;
 
 pub struct DynamoStore {
     client: Client,
     table: String,
+    shards: IndexShards,
 }
 
 impl DynamoStore {
@@ -28,7 +30,12 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            shards: IndexShards::default(),
         }
+    }
+
+    pub fn with_index_shards(self, shards: IndexShards) -> Self {
+        Self { shards, ..self }
     }
 
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<DynamoItem>, StoreError> {
@@ -113,7 +120,7 @@ impl DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(payment_item(payment)))
+            .set_item(Some(payment_item(payment, self.shards)))
             .condition_expression("version = :expected AND #status = :status")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":expected", n(expected_version))
@@ -231,7 +238,11 @@ impl PaymentCreation for DynamoStore {
         expected_lock_version: Option<u64>,
         key: Option<&IdempotencyKey>,
     ) -> Result<(), StoreError> {
-        let new_payment = self.put(payment_item(payment), "attribute_not_exists(pk)", &[])?;
+        let new_payment = self.put(
+            payment_item(payment, self.shards),
+            "attribute_not_exists(pk)",
+            &[],
+        )?;
         let lock_item = DynamoItem::from([
             ("pk".to_owned(), s(keys::order_pk(payment.order_id()))),
             ("sk".to_owned(), s(keys::ORDER_SK)),
@@ -281,11 +292,15 @@ impl PaymentTransitions for DynamoStore {
         event: &OutboxEvent,
     ) -> Result<(), StoreError> {
         let payment_put = self.put(
-            payment_item(payment),
+            payment_item(payment, self.shards),
             "version = :expected",
             &[(":expected", n(expected_version))],
         )?;
-        let event_put = self.put(event_item(event), "attribute_not_exists(pk)", &[])?;
+        let event_put = self.put(
+            event_item(event, self.shards),
+            "attribute_not_exists(pk)",
+            &[],
+        )?;
         let lock_update = self.move_lock(payment)?;
         self.transact(
             "commit_transition",
@@ -298,20 +313,24 @@ impl PaymentTransitions for DynamoStore {
 #[async_trait]
 impl Outbox for DynamoStore {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        let limit = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(Index::OUTBOX)
-            .key_condition_expression("outbox = :pending")
-            .expression_attribute_values(":pending", s(Index::PENDING))
-            .scan_index_forward(true)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| store_error("Query outbox", e))?;
-        output.items().iter().map(event_from_item).collect()
+        let limit = limit.clamp(1, 1000);
+        // Each shard's oldest `limit`, all shards at once, then the oldest overall.
+        let shards = self.shards.all().map(|shard| {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(Index::OUTBOX)
+                .key_condition_expression("outbox = :shard")
+                .expression_attribute_values(":shard", s(shard))
+                .scan_index_forward(true)
+                .limit(i32::try_from(limit).unwrap_or(1000));
+            self.query_pages("Query outbox", query, Some(limit), event_from_item)
+        });
+        let mut events: Vec<OutboxEvent> = try_join_all(shards).await?.concat();
+        events.sort_by(|a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)));
+        events.truncate(limit);
+        Ok(events)
     }
 
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
@@ -394,19 +413,26 @@ impl IdempotencyKeys for DynamoStore {
 impl DuePayments for DynamoStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
         let limit = limit.clamp(1, 1000);
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(Index::DUE)
-            .key_condition_expression("due = :pending AND expires_at <= :now")
-            .filter_expression("attribute_not_exists(next_check_at) OR next_check_at <= :now")
-            .expression_attribute_values(":pending", s(Index::PENDING))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .scan_index_forward(true)
-            .limit(i32::try_from(limit).unwrap_or(1000));
-        self.query_pages("Query due", query, Some(limit), payment_from_item)
-            .await
+        // Each shard's longest-overdue `limit`, all shards at once, then the
+        // longest overdue overall.
+        let shards = self.shards.all().map(|shard| {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(Index::DUE)
+                .key_condition_expression("due = :shard AND expires_at <= :now")
+                .filter_expression("attribute_not_exists(next_check_at) OR next_check_at <= :now")
+                .expression_attribute_values(":shard", s(shard))
+                .expression_attribute_values(":now", s(now.to_rfc3339()))
+                .scan_index_forward(true)
+                .limit(i32::try_from(limit).unwrap_or(1000));
+            self.query_pages("Query due", query, Some(limit), payment_from_item)
+        });
+        let mut due: Vec<Payment> = try_join_all(shards).await?.concat();
+        due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
+        due.truncate(limit);
+        Ok(due)
     }
 
     async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
@@ -424,7 +450,7 @@ impl Refunds for DynamoStore {
         key: &RefundKey,
     ) -> Result<(), StoreError> {
         let payment_put = self.put(
-            payment_item(payment),
+            payment_item(payment, self.shards),
             "version = :expected",
             &[(":expected", n(expected_version))],
         )?;
@@ -446,13 +472,17 @@ impl Refunds for DynamoStore {
                 &[(":pending", s(RefundStatus::Pending.as_str()))],
             )?,
             self.put(
-                payment_item(settlement.payment),
+                payment_item(settlement.payment, self.shards),
                 "version = :expected",
                 &[(":expected", n(settlement.expected_version))],
             )?,
         ];
         if let Some(event) = settlement.event {
-            writes.push(self.put(event_item(event), "attribute_not_exists(pk)", &[])?);
+            writes.push(self.put(
+                event_item(event, self.shards),
+                "attribute_not_exists(pk)",
+                &[],
+            )?);
         }
         if settlement.move_lock {
             writes.push(self.move_lock(settlement.payment)?);

@@ -1,0 +1,126 @@
+//! The sparse `outbox` and `due` indexes spread over `pending#{n}` hash values
+//! (moto, table from template.yaml): items land on several shards, and the
+//! relay's and sweeper's queries still find every one, oldest first.
+
+use std::collections::BTreeSet;
+
+use payments::adapters::dynamodb::{DynamoStore, IndexShards};
+use payments::domain::{
+    CallerId, Currency, EventId, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment,
+    PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, Sku, Timestamp, Title,
+    TransitionDetails,
+};
+use payments::ports::{DuePayments, Outbox, OutboxEvent, PaymentCreation, PaymentTransitions};
+use payments_tests::moto;
+
+const T0: i64 = 1_795_608_000_000;
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(T0 + offset_ms).unwrap()
+}
+
+fn pending(order: &str, created_ms: i64) -> Payment {
+    let amount = Money::new(1295, Currency::Brl).unwrap();
+    let item = Item::new(
+        Sku::parse("XB").unwrap(),
+        Title::parse("X-Burger").unwrap(),
+        1,
+        amount,
+    )
+    .unwrap();
+    Payment::new_pending(NewPayment {
+        created_by: CallerId::parse("arn:aws:iam::123456789012:role/orders").unwrap(),
+        id: PaymentId::from_ulid(ulid::Ulid::new()),
+        order_id: OrderId::parse(order).unwrap(),
+        amount,
+        items: Items::new(vec![item], amount).unwrap(),
+        description: None,
+        fingerprint: Fingerprint::of_canonical(order.as_bytes()),
+        created_at: at(created_ms),
+        expires_at: at(created_ms + 900_000),
+    })
+}
+
+async fn sharded_store(shards: u16) -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
+    let table = moto::table_from_template(&client).await;
+    let store = DynamoStore::new(client.clone(), table.clone())
+        .with_index_shards(IndexShards::new(shards).unwrap());
+    (store, client, table)
+}
+
+/// The hash values an index attribute holds across the table.
+async fn shard_values(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    attribute: &str,
+) -> BTreeSet<String> {
+    let items = client.scan().table_name(table).send().await.unwrap();
+    items
+        .items()
+        .iter()
+        .filter_map(|item| item.get(attribute)?.as_s().ok().cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn due_payments_on_every_shard_are_found_longest_overdue_first() {
+    let (store, client, table) = sharded_store(4).await;
+    let mut payments = Vec::new();
+    // Created out of order, so shards and expiry order do not line up.
+    for n in 0..16_i64 {
+        let p = pending(&format!("ord-shard-{n}"), (n * 7 % 16) * 1000);
+        store.insert_pending(&p, None).await.unwrap();
+        payments.push(p);
+    }
+    let values = shard_values(&client, &table, "due").await;
+    assert!(values.len() >= 2, "16 payments on one shard: {values:?}");
+    assert!(
+        values
+            .iter()
+            .all(|v| IndexShards::new(4).unwrap().all().any(|s| &s == v)),
+        "{values:?}"
+    );
+
+    payments.sort_by_key(|p| p.expires_at());
+    let later = at(10_000_000);
+    assert_eq!(store.due_payments(later, 100).await.unwrap(), payments);
+    assert_eq!(
+        store.due_payments(later, 5).await.unwrap(),
+        payments[..5].to_vec()
+    );
+}
+
+#[tokio::test]
+async fn pending_events_on_every_shard_are_relayed_oldest_first() {
+    let (store, client, table) = sharded_store(8).await;
+    let mut events: Vec<OutboxEvent> = Vec::new();
+    for n in 0..16_i64 {
+        let p = pending(&format!("ord-outbox-{n}"), 0);
+        store.insert_pending(&p, None).await.unwrap();
+        let (approved, event) = p
+            .transition(
+                PaymentStatus::Approved,
+                TransitionDetails {
+                    at: at((n * 5 % 16) * 1000 + 1),
+                    event_id: EventId::from_ulid(ulid::Ulid::new()),
+                    decline_reason: None,
+                    provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
+                    provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
+                },
+            )
+            .unwrap();
+        let event = OutboxEvent::from(&event);
+        store
+            .commit_transition(&approved, p.version(), &event)
+            .await
+            .unwrap();
+        events.push(event);
+    }
+    let values = shard_values(&client, &table, "outbox").await;
+    assert!(values.len() >= 2, "16 events on one shard: {values:?}");
+
+    events.sort_by_key(|e| e.created_at);
+    assert_eq!(store.pending_events(100).await.unwrap(), events);
+    assert_eq!(store.pending_events(3).await.unwrap(), events[..3].to_vec());
+}
