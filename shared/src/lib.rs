@@ -10,3 +10,4 @@ pub mod domain;
 pub mod http;
 pub mod ports;
 pub mod telemetry;
+pub mod triggers;

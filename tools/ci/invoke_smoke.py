@@ -214,6 +214,9 @@ def main():
         # The scheduled functions: nothing is overdue and the outbox is empty.
         relayed = invoke_raw(invoke_port, "event-relay", load_event("event-relay.json"))
         check(relayed == {"published": 0, "pages": 0}, f"relay: {relayed}")
+        # A stream batch: the sample's event is published from its image.
+        streamed = invoke_raw(invoke_port, "event-relay", load_event("event-relay-stream.json"))
+        check(streamed == {"batchItemFailures": []}, f"stream relay: {streamed}")
         # Only the unpaid fourth payment is overdue; the others are settled.
         time.sleep(max(0.0, 31 - (time.time() - overdue_since)))
         swept = invoke_raw(invoke_port, "payment-sweeper", load_event("payment-sweeper.json"))

@@ -4,16 +4,19 @@
 use lambda_runtime::{Error, LambdaEvent};
 use payments::compose::aws;
 use payments::config::ProcessEnv;
-use serde_json::Value;
+use payments::triggers::SweepTrigger;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     payments::telemetry::init_json_logs();
     let metrics = payments::telemetry::init_metrics("payment-sweeper")?;
     let sweeper = &aws::sweep_overdue_payments(&ProcessEnv).await?;
-    payments::telemetry::run_event(metrics, move |event: LambdaEvent<Value>| async move {
-        // Pages through what is due until shortly before this invocation's deadline.
-        Ok::<_, Error>(sweeper.execute_until(event.context.deadline).await?)
-    })
+    payments::telemetry::run_event(
+        metrics,
+        move |event: LambdaEvent<SweepTrigger>| async move {
+            // Pages through what is due until shortly before this invocation's deadline.
+            Ok::<_, Error>(sweeper.execute_until(event.context.deadline).await?)
+        },
+    )
     .await
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::ports::{Clock, EventPublisher, Outbox, Ports, PublisherPort};
+use crate::ports::{Clock, EventPublisher, Outbox, OutboxEvent, Ports, PublisherPort};
 
 use super::outbox::publish_and_clear;
 use super::{metrics, AppError};
@@ -107,6 +107,19 @@ impl RelayEvents {
             "outbox relayed"
         );
         Ok(report)
+    }
+
+    /// Publishes each event once and clears its marker, as a stream batch
+    /// hands them over; answers the ids of those that could not be, for the
+    /// trigger to retry (they also stay in the outbox for the next tick).
+    pub async fn publish_each<Id>(&self, events: Vec<(Id, OutboxEvent)>) -> Vec<Id> {
+        let mut failed = Vec::new();
+        for (id, event) in events {
+            if !publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &event).await {
+                failed.push(id);
+            }
+        }
+        failed
     }
 
     /// What still waits after the run, and how long the oldest has waited:

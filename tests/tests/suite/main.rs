@@ -16,6 +16,7 @@ mod refund_races;
 mod refunds;
 mod secrets;
 mod store_contract;
+mod stream_relay;
 mod sweeper_interleavings;
 mod template_contract;
 mod webhook_security;

@@ -401,6 +401,10 @@ fn the_relay_stream_filter_matches_every_outbox_shard_the_code_writes() {
         .values()
         .find(|event| event["Type"] == "DynamoDB")
         .expect("the relay has a stream trigger");
+    assert_eq!(
+        stream["Properties"]["FunctionResponseTypes"][0], "ReportBatchItemFailures",
+        "only the failed records of a batch are retried"
+    );
     let pattern: serde_json::Value = serde_json::from_str(
         stream["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
             .as_str()

@@ -29,8 +29,11 @@ impl Index {
     /// `pending#{n}`, so a lunch peak's writes spread over `shards` index
     /// partitions instead of piling onto one.
     pub fn pending_shard(payment: &PaymentId, shards: IndexShards) -> String {
-        format!("pending#{}", shards.of(payment))
+        format!("{}{}", Self::PENDING_PREFIX, shards.of(payment))
     }
+
+    /// What every `outbox` / `due` value starts with (the stream filter's prefix).
+    pub const PENDING_PREFIX: &'static str = "pending#";
 }
 
 /// How many hash values the sparse indexes spread over (`INDEX_SHARDS`,
@@ -70,7 +73,7 @@ impl IndexShards {
 
     /// Every hash value a reader must query.
     pub fn all(self) -> impl Iterator<Item = String> {
-        (0..self.0).map(|n| format!("pending#{n}"))
+        (0..self.0).map(|n| format!("{}{n}", Index::PENDING_PREFIX))
     }
 }
 

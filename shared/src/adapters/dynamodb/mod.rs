@@ -5,6 +5,8 @@
 mod errors;
 mod items;
 mod store;
+mod stream;
 
 pub use items::{keys, Index, IndexShards};
 pub use store::DynamoStore;
+pub use stream::{waiting_events, StreamedEvent};
