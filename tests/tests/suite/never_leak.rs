@@ -164,8 +164,9 @@ async fn no_secret_token_or_signature_in_logs_bodies_or_debug_output() {
     ]
     .join("\n");
 
+    // Only proves the capture works: how many lines a run logs varies with timing.
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.lines().count() > 20, "the run logged: {logs}");
+    assert!(logs.lines().count() > 10, "the run logged: {logs}");
     let bodies = serde_json::to_string(&bodies).unwrap();
     let mut secrets = vec![
         LOCAL_ACCESS_TOKEN.to_owned(),
