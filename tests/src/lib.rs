@@ -5,6 +5,7 @@
 
 pub mod backends;
 pub mod fake_provider;
+pub mod fixtures;
 pub mod local_stack;
 pub mod mercadopago;
 pub mod moto;

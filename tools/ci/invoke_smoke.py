@@ -87,6 +87,24 @@ def load_event(name):
         return json.load(f)
 
 
+def mock_pay(mock_url, order, outcome):
+    """The customer pays at the mock; the webhook is sent by the test, signed."""
+    request = urllib.request.Request(
+        f"{mock_url}/mock/orders/{order}/pay",
+        data=json.dumps({"outcome": outcome, "notify": False}).encode(),
+        headers={"content-type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def create_event(order_id):
+    """The create-payment sample for another order."""
+    event = load_event("create-payment.json")
+    body = json.loads(event["body"])
+    body["order_id"] = order_id
+    event["body"] = json.dumps(body)
+    return event
+
+
 def main():
     endpoint = os.environ["AWS_ENDPOINT_URL"]
     check(endpoint.startswith("http://127.0.0.1:"), "moto on loopback")
@@ -133,11 +151,7 @@ def main():
               f"list by order: {status} {listed}")
 
         order = payment["provider"]["order_id"]
-        request = urllib.request.Request(
-            f"{mock_url}/mock/orders/{order}/pay",
-            data=json.dumps({"outcome": "approved", "notify": False}).encode(),
-            headers={"content-type": "application/json"}, method="POST")
-        urllib.request.urlopen(request, timeout=10).read()
+        mock_pay(mock_url, order, "approved")
 
         webhook = signed_event(load_event("payment-webhook.json"), SECRET, order)
         status, _, outcome = invoke(invoke_port, "payment-webhook", webhook)
@@ -155,10 +169,7 @@ def main():
         check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
 
         # The kiosk abandons a second order's QR code: canceled at Mercado Pago, then here.
-        second = load_event("create-payment.json")
-        body = json.loads(second["body"])
-        body["order_id"] = "ord-1043"
-        second["body"] = json.dumps(body)
+        second = create_event("ord-1043")
         status, _, abandoned = invoke(invoke_port, "create-payment", second)
         check(status == 201, f"second create: {status} {abandoned}")
         cancel = load_event("cancel-payment.json")
@@ -172,27 +183,17 @@ def main():
               f"the sample's unknown payment: {status} {problem}")
 
         # A fourth order's QR is never paid: the sweeper settles it once overdue.
-        overdue_event = load_event("create-payment.json")
-        body = json.loads(overdue_event["body"])
-        body["order_id"] = "ord-1045"
-        overdue_event["body"] = json.dumps(body)
+        overdue_event = create_event("ord-1045")
         status, _, overdue = invoke(invoke_port, "create-payment", overdue_event)
         check(status == 201, f"overdue create: {status} {overdue}")
         overdue_since = time.time()
 
         # A third order's card is declined: Mercado Pago says so, the webhook records it.
-        declined_event = load_event("create-payment.json")
-        body = json.loads(declined_event["body"])
-        body["order_id"] = "ord-1044"
-        declined_event["body"] = json.dumps(body)
+        declined_event = create_event("ord-1044")
         status, _, declined = invoke(invoke_port, "create-payment", declined_event)
         check(status == 201, f"third create: {status} {declined}")
         declined_order = declined["provider"]["order_id"]
-        request = urllib.request.Request(
-            f"{mock_url}/mock/orders/{declined_order}/pay",
-            data=json.dumps({"outcome": "rejected", "notify": False}).encode(),
-            headers={"content-type": "application/json"}, method="POST")
-        urllib.request.urlopen(request, timeout=10).read()
+        mock_pay(mock_url, declined_order, "rejected")
         status, _, outcome = invoke(invoke_port, "payment-webhook",
                                     signed_event(load_event("payment-webhook.json"), SECRET, declined_order))
         check(status == 200 and outcome["outcome"] == "applied", f"decline webhook: {status} {outcome}")

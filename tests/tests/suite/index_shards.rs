@@ -5,41 +5,10 @@
 use std::collections::BTreeSet;
 
 use payments::adapters::dynamodb::{DynamoStore, IndexShards};
-use payments::domain::{
-    CallerId, Currency, EventId, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment,
-    PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, Sku, Timestamp, Title,
-    TransitionDetails,
-};
+use payments::domain::PaymentStatus;
 use payments::ports::{DuePayments, Outbox, OutboxEvent, PaymentCreation, PaymentTransitions};
+use payments_tests::fixtures::{at, payment, transition};
 use payments_tests::moto;
-
-const T0: i64 = 1_795_608_000_000;
-
-fn at(offset_ms: i64) -> Timestamp {
-    Timestamp::from_unix_millis(T0 + offset_ms).unwrap()
-}
-
-fn pending(order: &str, created_ms: i64) -> Payment {
-    let amount = Money::new(1295, Currency::Brl).unwrap();
-    let item = Item::new(
-        Sku::parse("XB").unwrap(),
-        Title::parse("X-Burger").unwrap(),
-        1,
-        amount,
-    )
-    .unwrap();
-    Payment::new_pending(NewPayment {
-        created_by: CallerId::parse("arn:aws:iam::123456789012:role/orders").unwrap(),
-        id: PaymentId::from_ulid(ulid::Ulid::new()),
-        order_id: OrderId::parse(order).unwrap(),
-        amount,
-        items: Items::new(vec![item], amount).unwrap(),
-        description: None,
-        fingerprint: Fingerprint::of_canonical(order.as_bytes()),
-        created_at: at(created_ms),
-        expires_at: at(created_ms + 900_000),
-    })
-}
 
 async fn sharded_store(shards: u16) -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
     let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
@@ -69,7 +38,7 @@ async fn due_payments_on_every_shard_are_found_longest_overdue_first() {
     let mut payments = Vec::new();
     // Created out of order, so shards and expiry order do not line up.
     for n in 0..16_i64 {
-        let p = pending(&format!("ord-shard-{n}"), (n * 7 % 16) * 1000);
+        let p = payment(&format!("ord-shard-{n}"), (n * 7 % 16) * 1000);
         store.insert_pending(&p, None).await.unwrap();
         payments.push(p);
     }
@@ -96,21 +65,9 @@ async fn pending_events_on_every_shard_are_relayed_oldest_first() {
     let (store, client, table) = sharded_store(8).await;
     let mut events: Vec<OutboxEvent> = Vec::new();
     for n in 0..16_i64 {
-        let p = pending(&format!("ord-outbox-{n}"), 0);
+        let p = payment(&format!("ord-outbox-{n}"), 0);
         store.insert_pending(&p, None).await.unwrap();
-        let (approved, event) = p
-            .transition(
-                PaymentStatus::Approved,
-                TransitionDetails {
-                    at: at((n * 5 % 16) * 1000 + 1),
-                    event_id: EventId::from_ulid(ulid::Ulid::new()),
-                    decline_reason: None,
-                    provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
-                    provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
-                },
-            )
-            .unwrap();
-        let event = OutboxEvent::from(&event);
+        let (approved, event) = transition(&p, PaymentStatus::Approved, (n * 5 % 16) * 1000 + 1);
         store
             .commit_transition(&approved, p.version(), &event)
             .await

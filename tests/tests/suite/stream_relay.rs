@@ -9,15 +9,12 @@ use async_trait::async_trait;
 use payments::adapters::dynamodb::DynamoStore;
 use payments::adapters::system::{SystemClock, UlidGenerator};
 use payments::app::RelayEvents;
-use payments::domain::{
-    CallerId, Currency, EventId, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment,
-    PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, Sku, Timestamp, Title,
-    TransitionDetails,
-};
+use payments::domain::{EventId, PaymentStatus};
 use payments::ports::{
     EventPublisher, Outbox, OutboxEvent, PaymentCreation, PaymentTransitions, Ports, PublishError,
 };
 use payments::triggers::{self, RelayAnswer, RelayTrigger};
+use payments_tests::fixtures::{payment, transition};
 use payments_tests::moto;
 use serde_json::json;
 
@@ -38,42 +35,6 @@ impl EventPublisher for RefusesOne {
     }
 }
 
-fn approved_with_event(order: &str, n: i64) -> (Payment, Payment, OutboxEvent) {
-    let at = |ms: i64| Timestamp::from_unix_millis(1_795_608_000_000 + ms).unwrap();
-    let amount = Money::new(1295, Currency::Brl).unwrap();
-    let item = Item::new(
-        Sku::parse("XB").unwrap(),
-        Title::parse("X-Burger").unwrap(),
-        1,
-        amount,
-    )
-    .unwrap();
-    let pending = Payment::new_pending(NewPayment {
-        created_by: CallerId::parse("arn:aws:iam::123456789012:role/orders").unwrap(),
-        id: PaymentId::from_ulid(ulid::Ulid::new()),
-        order_id: OrderId::parse(order).unwrap(),
-        amount,
-        items: Items::new(vec![item], amount).unwrap(),
-        description: None,
-        fingerprint: Fingerprint::of_canonical(order.as_bytes()),
-        created_at: at(0),
-        expires_at: at(900_000),
-    });
-    let (approved, event) = pending
-        .transition(
-            PaymentStatus::Approved,
-            TransitionDetails {
-                at: at(n * 1000 + 1),
-                event_id: EventId::from_ulid(ulid::Ulid::new()),
-                decline_reason: None,
-                provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
-                provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
-            },
-        )
-        .unwrap();
-    (pending, approved, OutboxEvent::from(&event))
-}
-
 #[tokio::test]
 async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed_records() {
     let client = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
@@ -81,7 +42,8 @@ async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed
     let store = Arc::new(DynamoStore::new(client.clone(), table.clone()));
     let mut events = Vec::new();
     for n in 0..3 {
-        let (pending, approved, event) = approved_with_event(&format!("ord-stream-{n}"), n);
+        let pending = payment(&format!("ord-stream-{n}"), 0);
+        let (approved, event) = transition(&pending, PaymentStatus::Approved, n * 1000 + 1);
         store.insert_pending(&pending, None).await.unwrap();
         store
             .commit_transition(&approved, pending.version(), &event)
@@ -110,8 +72,8 @@ async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed
             .unwrap()
             .item
             .unwrap();
-        let image = serde_dynamo::Item::from(item);
-        let keys = json!({"pk": image_json(&image)["pk"], "sk": image_json(&image)["sk"]});
+        let image = serde_json::to_value(serde_dynamo::Item::from(item)).unwrap();
+        let keys = json!({"pk": image["pk"], "sk": image["sk"]});
         records.push(json!({
             "eventID": format!("record-{n}"),
             "eventName": "INSERT",
@@ -120,7 +82,7 @@ async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed
             "dynamodb": {
                 "ApproximateCreationDateTime": 1_795_608_000,
                 "Keys": keys,
-                "NewImage": image_json(&image),
+                "NewImage": image,
                 "SequenceNumber": format!("10{n}"),
                 "SizeBytes": 600,
                 "StreamViewType": "NEW_IMAGE"
@@ -164,9 +126,4 @@ async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed
         .map(|e| e.event_id)
         .collect();
     assert_eq!(waiting, HashSet::from([events[1].event_id.clone()]));
-}
-
-/// An item as DynamoDB JSON, the way stream records carry images.
-fn image_json(item: &serde_dynamo::Item) -> serde_json::Value {
-    serde_json::to_value(item).unwrap()
 }

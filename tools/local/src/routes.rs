@@ -80,17 +80,16 @@ async fn events(State(services): State<Arc<Services>>) -> Response {
         .iter()
         .map(|event| serde_json::from_str(&event.body).unwrap_or(Value::Null))
         .collect();
-    let mut response = Response::new(AxumBody::from(json!({ "items": items }).to_string()));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
+    json_response(json!({ "items": items }))
 }
 
 /// The counters, gauges and histograms recorded since the stack started.
 async fn kept_metrics(State(services): State<Arc<Services>>) -> Response {
-    let mut response = Response::new(AxumBody::from(services.metrics.snapshot().to_string()));
+    json_response(services.metrics.snapshot())
+}
+
+fn json_response(body: Value) -> Response {
+    let mut response = Response::new(AxumBody::from(body.to_string()));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),

@@ -110,6 +110,30 @@ impl DynamoStore {
         }
     }
 
+    /// A sparse index read across every shard at once: each shard's first
+    /// `limit` (ascending range key), merged by `order`, cut to `limit`; the
+    /// first `limit` overall are always among each shard's first `limit`.
+    async fn query_every_shard<T>(
+        &self,
+        operation: &'static str,
+        limit: usize,
+        query_for: impl Fn(String) -> QueryFluentBuilder,
+        parse: impl Fn(&DynamoItem) -> Result<T, StoreError>,
+        order: impl Fn(&T, &T) -> std::cmp::Ordering,
+    ) -> Result<Vec<T>, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let shards = self.shards.all().map(|shard| {
+            let query = query_for(shard)
+                .scan_index_forward(true)
+                .limit(i32::try_from(limit).unwrap_or(1000));
+            self.query_pages(operation, query, Some(limit), &parse)
+        });
+        let mut found: Vec<T> = try_join_all(shards).await?.into_iter().flatten().collect();
+        found.sort_by(order);
+        found.truncate(limit);
+        Ok(found)
+    }
+
     /// Replaces a payment whose status does not change, if its stored version
     /// is still `expected_version`.
     async fn put_same_status(
@@ -313,24 +337,21 @@ impl PaymentTransitions for DynamoStore {
 #[async_trait]
 impl Outbox for DynamoStore {
     async fn pending_events(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        // Each shard's oldest `limit`, all shards at once, then the oldest overall.
-        let shards = self.shards.all().map(|shard| {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::OUTBOX)
-                .key_condition_expression("outbox = :shard")
-                .expression_attribute_values(":shard", s(shard))
-                .scan_index_forward(true)
-                .limit(i32::try_from(limit).unwrap_or(1000));
-            self.query_pages("Query outbox", query, Some(limit), event_from_item)
-        });
-        let mut events: Vec<OutboxEvent> = try_join_all(shards).await?.concat();
-        events.sort_by(|a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)));
-        events.truncate(limit);
-        Ok(events)
+        self.query_every_shard(
+            "Query outbox",
+            limit,
+            |shard| {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(Index::OUTBOX)
+                    .key_condition_expression("outbox = :shard")
+                    .expression_attribute_values(":shard", s(shard))
+            },
+            event_from_item,
+            |a, b| (a.created_at, &a.event_id).cmp(&(b.created_at, &b.event_id)),
+        )
+        .await
     }
 
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
@@ -412,27 +433,25 @@ impl IdempotencyKeys for DynamoStore {
 #[async_trait]
 impl DuePayments for DynamoStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        // Each shard's longest-overdue `limit`, all shards at once, then the
-        // longest overdue overall.
-        let shards = self.shards.all().map(|shard| {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(Index::DUE)
-                .key_condition_expression("due = :shard AND expires_at <= :now")
-                .filter_expression("attribute_not_exists(next_check_at) OR next_check_at <= :now")
-                .expression_attribute_values(":shard", s(shard))
-                .expression_attribute_values(":now", s(now.to_rfc3339()))
-                .scan_index_forward(true)
-                .limit(i32::try_from(limit).unwrap_or(1000));
-            self.query_pages("Query due", query, Some(limit), payment_from_item)
-        });
-        let mut due: Vec<Payment> = try_join_all(shards).await?.concat();
-        due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
-        due.truncate(limit);
-        Ok(due)
+        self.query_every_shard(
+            "Query due",
+            limit,
+            |shard| {
+                self.client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(Index::DUE)
+                    .key_condition_expression("due = :shard AND expires_at <= :now")
+                    .filter_expression(
+                        "attribute_not_exists(next_check_at) OR next_check_at <= :now",
+                    )
+                    .expression_attribute_values(":shard", s(shard))
+                    .expression_attribute_values(":now", s(now.to_rfc3339()))
+            },
+            payment_from_item,
+            |a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())),
+        )
+        .await
     }
 
     async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 //! The table's stream as event-relay receives it: the events a batch carries
 //! that are still waiting in the outbox, read from the records' new images.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use aws_lambda_events::dynamodb::Event;
 
@@ -20,33 +20,29 @@ pub struct StreamedEvent {
 /// followed by the MODIFY that cleared `outbox`; with the batching window both
 /// usually arrive together, and the later image wins, so it is not sent twice.
 pub fn waiting_events(batch: &Event) -> Vec<StreamedEvent> {
-    let mut latest: HashMap<(String, String), DynamoItem> = HashMap::new();
-    let mut order: Vec<((String, String), String)> = Vec::new();
-    for record in &batch.records {
-        let image: DynamoItem = record.change.new_image.clone().into();
-        let keys: DynamoItem = record.change.keys.clone().into();
-        let key_of = |name: &str| {
-            keys.get(name)
-                .and_then(|value| value.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-        let key = (key_of("pk"), key_of("sk"));
-        let sequence = record.change.sequence_number.clone().unwrap_or_default();
-        order.retain(|(seen, _)| seen != &key);
-        order.push((key.clone(), sequence));
-        latest.insert(key, image);
-    }
-    order
+    let mut seen = HashSet::new();
+    // Newest first, keeping each item's first (that is, latest) record.
+    let mut latest: Vec<_> = batch
+        .records
+        .iter()
+        .rev()
+        .filter(|record| {
+            let keys: DynamoItem = record.change.keys.clone().into();
+            let key_of = |name: &str| keys.get(name).and_then(|value| value.as_s().ok()).cloned();
+            seen.insert((key_of("pk"), key_of("sk")))
+        })
+        .collect();
+    latest.reverse();
+    latest
         .into_iter()
-        .filter_map(|(key, sequence_number)| {
-            let image = latest.remove(&key)?;
+        .filter_map(|record| {
+            let image: DynamoItem = record.change.new_image.clone().into();
             let waiting = image
                 .get("outbox")
                 .and_then(|value| value.as_s().ok())
                 .is_some_and(|value| value.starts_with(Index::PENDING_PREFIX));
             waiting.then(|| StreamedEvent {
-                sequence_number,
+                sequence_number: record.change.sequence_number.clone().unwrap_or_default(),
                 event: event_from_item(&image),
             })
         })
