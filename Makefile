@@ -52,8 +52,17 @@ build: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
 		-p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
 
-# Throughput of whole payment flows on the local stack (release build).
-bench:
+# The release binaries (and the hello-world baseline) the footprint bench runs.
+BENCH_BINARIES := -p hello-lambda -p create-payment -p get-payment -p cancel-payment \
+	-p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
+
+# Every figure beside its baseline and goal, in one run: cold start, memory and
+# size against hello-world (needs moto), the signature check beside one HMAC,
+# local-stack flows beside bare axum. docs/performance.md explains them.
+bench: venv
+	cargo build --release $(BENCH_BINARIES)
+	tools/ci/with-moto.sh cargo bench -p payments-tests --bench footprint
+	cargo bench -p payments-shared --bench webhook_signature
 	cargo bench -p payments-tests --bench flows
 
 local:

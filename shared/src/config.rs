@@ -172,6 +172,9 @@ pub struct TableSettings {
     pub name: String,
     /// `INDEX_SHARDS` (1..=64, default 8): hash values of the sparse indexes.
     pub index_shards: IndexShards,
+    /// `PREWARM_CONNECTION` (`true` or `false`, default `true`): open the
+    /// DynamoDB connection at init, so the first request pays no handshake.
+    pub prewarm: bool,
 }
 
 pub fn table_from_env(env: &dyn Env) -> Result<TableSettings, ConfigError> {
@@ -187,7 +190,21 @@ pub fn table_from_env(env: &dyn Env) -> Result<TableSettings, ConfigError> {
                 message: format!("must be a whole number from 1 to {}", IndexShards::MAX),
             })?,
     };
-    Ok(TableSettings { name, index_shards })
+    let prewarm = match env.get("PREWARM_CONNECTION").as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "PREWARM_CONNECTION",
+                message: "must be true or false".into(),
+            })
+        }
+    };
+    Ok(TableSettings {
+        name,
+        index_shards,
+        prewarm,
+    })
 }
 
 /// `PAYMENTS_TOPIC_ARN`: where payment events are published.
@@ -339,8 +356,32 @@ mod tests {
             Ok(TableSettings {
                 name: "t".to_owned(),
                 index_shards: IndexShards::default(),
+                prewarm: true,
             })
         );
+        assert_eq!(
+            table_from_env(&env(&[
+                ("PAYMENTS_TABLE", "t"),
+                ("PREWARM_CONNECTION", "false")
+            ]))
+            .map(|table| table.prewarm),
+            Ok(false)
+        );
+        for wrong in ["no", "False", "0", "yes"] {
+            assert!(
+                matches!(
+                    table_from_env(&env(&[
+                        ("PAYMENTS_TABLE", "t"),
+                        ("PREWARM_CONNECTION", wrong)
+                    ])),
+                    Err(ConfigError::Invalid {
+                        name: "PREWARM_CONNECTION",
+                        ..
+                    })
+                ),
+                "{wrong}"
+            );
+        }
         assert_eq!(
             table_from_env(&env(&[("PAYMENTS_TABLE", "t"), ("INDEX_SHARDS", "16")]))
                 .map(|table| table.index_shards.count()),

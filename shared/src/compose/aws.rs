@@ -4,8 +4,12 @@
 //! read before any client is built, so a missing one fails init at once.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use aws_config::SdkConfig;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::mercadopago::{AccessToken, MercadoPagoWebhook, SignaturePolicy};
@@ -15,19 +19,88 @@ use crate::app::{
     CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
 };
 use crate::config::{
-    signature_policy_from_env, table_from_env, topic_from_env, Env, ProviderSettings,
-    SecretSetting, SignatureSetting, TableSettings,
+    signature_policy_from_env, table_from_env, topic_from_env, ConfigError, Env, ProcessEnv,
+    ProviderSettings, SecretSetting, SignatureSetting, TableSettings,
 };
 use crate::ports::{Ports, ProviderPort};
 
-use super::{mercado_pago, store_ports, InitError};
+use super::tls::TrustRoots;
+use super::{mercado_pago_trusting, store_ports, InitError};
 
-/// The DynamoDB table's store, with the system clock and ids.
-fn table_ports(aws: &SdkConfig, table: TableSettings) -> Ports<(), ()> {
-    store_ports(Arc::new(
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table.name)
-            .with_index_shards(table.index_shards),
-    ))
+/// The AWS SDK's configuration, from what Lambda puts in every function's
+/// environment: `AWS_REGION` and the role's credentials in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; `AWS_ENDPOINT_URL` when
+/// set (moto, locally). Not the SDK's whole default chain (profiles, SSO,
+/// STS, IMDS): a Lambda function never needs it, and it was a tenth of each
+/// binary and most of its init. HTTPS is rustls on ring, the crypto the
+/// Mercado Pago client uses too, so each binary carries one TLS stack.
+/// These variables are the SDK's own, so they are read from the process.
+pub fn sdk_config() -> Result<SdkConfig, InitError> {
+    let env = ProcessEnv;
+    let region = env
+        .get("AWS_REGION")
+        .or_else(|| env.get("AWS_DEFAULT_REGION"))
+        .ok_or(ConfigError::Missing("AWS_REGION"))?;
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context(TrustRoots::system())?)
+        .build_https();
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(https);
+    Ok(match env.get("AWS_ENDPOINT_URL") {
+        Some(url) => config.endpoint_url(url),
+        None => config,
+    }
+    .build())
+}
+
+/// The roots read once, as the AWS client's trust store; the system's own
+/// when none were found.
+fn tls_context(roots: &TrustRoots) -> Result<TlsContext, InitError> {
+    let store = match roots.pem_blocks() {
+        [] => TrustStore::default(),
+        blocks => blocks.iter().fold(TrustStore::empty(), |store, pem| {
+            store.with_pem_certificate(pem.as_bytes())
+        }),
+    };
+    TlsContext::builder()
+        .with_trust_store(store)
+        .build()
+        .map_err(|e| InitError::Tls(e.to_string()))
+}
+
+/// How long init waits for the pre-warm before going on without it.
+const PREWARM_LIMIT: Duration = Duration::from_secs(2);
+
+/// The DynamoDB table's store, with the system clock and ids; its connection
+/// opened unless `PREWARM_CONNECTION=false`.
+async fn table_ports(aws: &SdkConfig, table: TableSettings) -> Ports<(), ()> {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table.name)
+        .with_index_shards(table.index_shards);
+    if table.prewarm {
+        prewarm(&store).await;
+    }
+    store_ports(Arc::new(store))
+}
+
+/// A failed pre-warm only costs the first request its handshake: it is
+/// logged, and init goes on.
+async fn prewarm(store: &DynamoStore) {
+    match tokio::time::timeout(PREWARM_LIMIT, store.open_connection()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "pre-warming the DynamoDB connection failed")
+        }
+        Err(_) => tracing::warn!(
+            limit_ms = PREWARM_LIMIT.as_millis() as u64,
+            "pre-warming the DynamoDB connection took too long"
+        ),
+    }
 }
 
 fn sns_topic(aws: &SdkConfig, topic_arn: String) -> Arc<SnsPublisher> {
@@ -64,24 +137,29 @@ async fn resolve(aws: &SdkConfig, settings: &[&SecretSetting]) -> Result<Vec<Sec
 }
 
 fn provider(settings: &ProviderSettings, token: Secret) -> Result<ProviderPort, InitError> {
-    mercado_pago(settings.client_config(AccessToken::from_secret(token)))
+    mercado_pago_trusting(
+        settings.client_config(AccessToken::from_secret(token)),
+        TrustRoots::system(),
+    )
 }
 
 /// create-payment: the table and Mercado Pago; it publishes nothing.
 pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
     let table_name = table_from_env(env)?;
     let settings = ProviderSettings::from_env(env)?;
-    let aws = aws_config::load_from_env().await;
-    let token = resolve(&aws, &[&settings.access_token]).await?.remove(0);
-    let ports = table_ports(&aws, table_name).with_provider(provider(&settings, token)?);
+    let aws = sdk_config()?;
+    let wanted = [&settings.access_token];
+    let (secrets, table) = tokio::join!(resolve(&aws, &wanted), table_ports(&aws, table_name));
+    let token = secrets?.remove(0);
+    let ports = table.with_provider(provider(&settings, token)?);
     Ok(CreatePayment::new(&ports, settings.payment_expiry))
 }
 
 /// get-payment: reads the table, nothing else.
 pub async fn payment_queries(env: &dyn Env) -> Result<PaymentQueries, InitError> {
     let table_name = table_from_env(env)?;
-    let aws = aws_config::load_from_env().await;
-    Ok(PaymentQueries::new(&table_ports(&aws, table_name)))
+    let aws = sdk_config()?;
+    Ok(PaymentQueries::new(&table_ports(&aws, table_name).await))
 }
 
 /// payment-webhook: every port, and the webhook signature policy.
@@ -117,9 +195,11 @@ pub async fn refund_payment(env: &dyn Env) -> Result<RefundPayment, InitError> {
 pub async fn relay_events(env: &dyn Env) -> Result<RelayEvents, InitError> {
     let table_name = table_from_env(env)?;
     let topic_arn = topic_from_env(env)?;
-    let aws = aws_config::load_from_env().await;
+    let aws = sdk_config()?;
     Ok(RelayEvents::new(
-        &table_ports(&aws, table_name).with_publisher(sns_topic(&aws, topic_arn)),
+        &table_ports(&aws, table_name)
+            .await
+            .with_publisher(sns_topic(&aws, topic_arn)),
     ))
 }
 
@@ -150,14 +230,15 @@ impl EveryPortSettings {
         self,
         also: Option<&SecretSetting>,
     ) -> Result<(Ports, Option<Secret>), InitError> {
-        let aws = aws_config::load_from_env().await;
+        let aws = sdk_config()?;
         let mut wanted = vec![&self.provider.access_token];
         wanted.extend(also);
-        let mut secrets = resolve(&aws, &wanted).await?.into_iter();
+        let (secrets, table) = tokio::join!(resolve(&aws, &wanted), table_ports(&aws, self.table));
+        let mut secrets = secrets?.into_iter();
         let token = secrets
             .next()
             .unwrap_or_else(|| Secret::fixed(String::new()));
-        let ports = table_ports(&aws, self.table)
+        let ports = table
             .with_provider(provider(&self.provider, token)?)
             .with_publisher(sns_topic(&aws, self.topic));
         Ok((ports, secrets.next()))

@@ -4,6 +4,7 @@
 //! publisher they chose (in memory, or DynamoDB and SNS on moto).
 
 pub mod aws;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ pub enum InitError {
     MercadoPago(#[from] ProviderError),
     #[error(transparent)]
     Secret(#[from] crate::adapters::secrets::SecretError),
+    #[error("cannot build the AWS HTTPS client: {0}")]
+    Tls(String),
 }
 
 /// The store with the system clock and ULID ids; nothing else yet.
@@ -49,4 +52,16 @@ pub fn ports(
 /// The Mercado Pago client, as a use case holds it.
 pub fn mercado_pago(config: MercadoPagoConfig) -> Result<ProviderPort, InitError> {
     Ok(Arc::new(MercadoPagoClient::new(config)?))
+}
+
+/// The Mercado Pago client trusting exactly `roots` (the ones the AWS
+/// clients trust), or the system's own when none were found.
+pub fn mercado_pago_trusting(
+    config: MercadoPagoConfig,
+    roots: &tls::TrustRoots,
+) -> Result<ProviderPort, InitError> {
+    Ok(Arc::new(MercadoPagoClient::trusting(
+        config,
+        roots.pem_blocks(),
+    )?))
 }

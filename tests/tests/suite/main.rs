@@ -11,6 +11,7 @@ mod index_shards;
 mod mercadopago_adapter;
 mod never_leak;
 mod notification_properties;
+mod prewarm;
 mod provider_mismatch;
 mod refund_races;
 mod refunds;

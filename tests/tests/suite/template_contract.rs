@@ -121,9 +121,10 @@ fn each_function_may_do_only_what_it_does() {
         ("CancelPaymentFunction", &writer, &[], true),
         ("RefundPaymentFunction", &writer, &[], true),
         ("PaymentWebhookFunction", &writer, &[], true),
+        // GetItem: every function's init pre-warms its connection with one.
         (
             "EventRelayFunction",
-            &["Query", "UpdateItem"],
+            &["GetItem", "Query", "UpdateItem"],
             &["outbox"],
             true,
         ),

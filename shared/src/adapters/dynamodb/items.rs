@@ -81,6 +81,9 @@ pub mod keys {
     use crate::domain::{EventId, OrderId, PaymentId};
 
     pub const PAYMENT_SK: &str = "PAYMENT";
+    /// The key the init-time pre-warm reads: no item has it, since every
+    /// partition key starts with `PAYMENT#`, `ORDER#` or `IDEMPOTENCY#`.
+    pub const PREWARM_KEY: &str = "PREWARM";
     pub const ORDER_SK: &str = "ORDER";
 
     pub fn payment_pk(id: &PaymentId) -> String {

@@ -38,6 +38,20 @@ impl DynamoStore {
         Self { shards, ..self }
     }
 
+    /// Opens the connection (TCP and TLS, credentials, endpoint) with a
+    /// `GetItem` of a key no item has, so the first request pays none of it.
+    pub async fn open_connection(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::PREWARM_KEY))
+            .key("sk", s(keys::PREWARM_KEY))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_error("GetItem", e))
+    }
+
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<DynamoItem>, StoreError> {
         let output = self
             .client

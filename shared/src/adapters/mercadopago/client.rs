@@ -75,11 +75,30 @@ pub struct MercadoPagoClient {
 }
 
 impl MercadoPagoClient {
+    /// A client trusting the system's root certificates.
     pub fn new(config: MercadoPagoConfig) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
+        Self::trusting(config, &[])
+    }
+
+    /// A client trusting exactly `roots` (PEM, one certificate each), or the
+    /// system's own when there are none.
+    pub fn trusting(config: MercadoPagoConfig, roots: &[String]) -> Result<Self, ProviderError> {
+        // reqwest brings no crypto of its own here: the process's rustls
+        // provider is ring, as the AWS SDK's. A second call keeps the first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
-            .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")));
+        let builder = match roots {
+            [] => builder,
+            roots => builder.tls_certs_only(
+                roots
+                    .iter()
+                    .filter_map(|pem| reqwest::Certificate::from_pem(pem.as_bytes()).ok()),
+            ),
+        };
+        let http = builder
             .build()
             .map_err(|e| ProviderError::InvalidResponse(format!("http client: {e}")))?;
         let mut config = config;

@@ -8,7 +8,7 @@ mod wire;
 
 pub use client::{AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy};
 pub use signature::{
-    manifest, SignatureError, SignaturePolicy, WebhookSecret, REPLAY_WINDOW_MILLIS,
+    manifest, SignatureError, SignaturePolicy, SignedParts, WebhookSecret, REPLAY_WINDOW_MILLIS,
 };
 pub use webhook::{MercadoPagoWebhook, WebhookDelivery, WebhookError};
 pub use wire::outcome_of;

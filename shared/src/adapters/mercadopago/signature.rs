@@ -101,8 +101,10 @@ impl WebhookSecret {
                 .iter()
                 .any(|key| mac(key, &manifest).is_some_and(|m| m.verify_slice(&expected).is_ok()))
         };
-        let matched = signed_with(parts.data_id)
-            || (lowered.as_deref() != parts.data_id && signed_with(lowered.as_deref()));
+        // The documented (lowercased) form first: one HMAC for MP's own
+        // deliveries, a second only for an id signed as received.
+        let matched = signed_with(lowered.as_deref())
+            || (lowered.as_deref() != parts.data_id && signed_with(parts.data_id));
         if matched {
             Ok(())
         } else {
