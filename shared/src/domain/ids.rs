@@ -25,14 +25,20 @@ macro_rules! prefixed_ulid_id {
                 let ulid = raw
                     .strip_prefix($prefix)
                     .filter(|rest| rest.len() == 26)
-                    .and_then(|rest| Ulid::from_str(rest).ok())
+                    // Only the canonical form: the ULID parser also takes lower
+                    // case and wraps a first character above `7`, and either
+                    // would name another id than the one sent.
+                    .and_then(|rest| Ulid::from_str(rest).ok().filter(|u| u.to_string() == rest))
                     .ok_or_else(|| {
                         DomainError::invalid(
                             $field,
-                            concat!("must be `", $prefix, "` followed by a 26-character ULID"),
+                            concat!(
+                                "must be `",
+                                $prefix,
+                                "` followed by a 26-character canonical ULID (upper case, first character 0-7)"
+                            ),
                         )
                     })?;
-                // Canonical upper-case form, whatever case the caller used.
                 Ok(Self::from_ulid(ulid))
             }
 
@@ -209,9 +215,19 @@ mod tests {
     }
 
     #[test]
-    fn lower_case_ulid_is_normalised() {
-        let id = PaymentId::parse("pay_01jd0000000000000000000000").unwrap();
-        assert_eq!(id.as_str(), "pay_01JD0000000000000000000000");
+    fn only_the_canonical_form_of_an_id_is_accepted() {
+        let real = PaymentId::parse("pay_01JD0000000000000000000000").unwrap();
+        // Each of these decodes to the same or another real id; none is it.
+        for other in [
+            "pay_01jd0000000000000000000000",
+            "pay_81JD0000000000000000000000",
+            "pay_G1JD0000000000000000000000",
+            "pay_01JDOOOOOOOOOOOOOOOOOOOOOO",
+            "pay_01JD000000000000000000000I",
+        ] {
+            assert!(PaymentId::parse(other).is_err(), "{other} must be refused");
+        }
+        assert_eq!(real.as_str(), "pay_01JD0000000000000000000000");
     }
 
     #[test]

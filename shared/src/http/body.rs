@@ -3,6 +3,7 @@
 
 use http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::RequestError;
 
@@ -41,8 +42,36 @@ pub(crate) fn require_json(request: &lambda_http::Request) -> Result<(), Request
     }
 }
 
-/// Deserializes, naming the offending field on a type error.
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
+/// Deserializes a JSON object, naming the offending field on a type error.
+/// serde's derive would also take an array for a struct (its elements as the
+/// fields, in order); the API's objects are refused in any other shape. The
+/// elements of each array field named in `object_lists` must be objects too.
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    bytes: &[u8],
+    object_lists: &[&str],
+) -> Result<T, RequestError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| RequestError::Malformed {
+        detail: e.to_string(),
+        field: None,
+    })?;
+    let Some(fields) = value.as_object() else {
+        return Err(RequestError::Malformed {
+            detail: "the body must be a JSON object".into(),
+            field: None,
+        });
+    };
+    for list in object_lists {
+        if let Some(Value::Array(elements)) = fields.get(*list) {
+            if let Some(index) = elements.iter().position(|element| !element.is_object()) {
+                return Err(RequestError::Malformed {
+                    detail: format!("each element of `{list}` must be a JSON object"),
+                    field: Some(format!("{list}[{index}]")),
+                });
+            }
+        }
+    }
+    // From the bytes again, not the value: a field given twice is refused,
+    // where the value would have kept the last.
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

@@ -35,7 +35,7 @@ pub(crate) fn parse_command(
 ) -> Result<CreatePaymentCommand, RequestError> {
     let bytes = body_bytes(request)?;
     require_json(request)?;
-    let body: CreatePaymentBody = parse_json(bytes)?;
+    let body: CreatePaymentBody = parse_json(bytes, &["items"])?;
     validate(body, caller(request)).map_err(RequestError::Invalid)
 }
 

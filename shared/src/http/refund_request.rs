@@ -28,7 +28,7 @@ pub(crate) fn parse_refund(request: &lambda_http::Request) -> Result<RefundComma
         None => RefundBody::default(),
         Some(b'{') => {
             require_json(request)?;
-            parse_json(bytes)?
+            parse_json(bytes, &[])?
         }
         // serde would read an array as the fields in order: refuse it.
         Some(_) => {

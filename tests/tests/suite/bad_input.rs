@@ -215,6 +215,25 @@ fn cases() -> Vec<Case> {
             422,
             Some("description"),
         ),
+        // serde's derive would read these as the fields in order, and create.
+        json_case(
+            "the body as an array of its field values",
+            json!([
+                "ord-1042",
+                2590,
+                "BRL",
+                [{"sku": "XB", "title": "X-Burger", "quantity": 2, "unit_price": 1295}],
+                "Kiosk 3"
+            ]),
+            400,
+            None,
+        ),
+        json_case(
+            "an item as an array of its field values",
+            with("items", json!([["XB", "X-Burger", 2, 1295]])),
+            400,
+            Some("items[0]"),
+        ),
     ]
 }
 
