@@ -49,9 +49,9 @@ pub fn ports(
         .with_publisher(publisher))
 }
 
-/// The Mercado Pago client, as a use case holds it.
+/// The Mercado Pago client trusting the system's roots, as a use case holds it.
 pub fn mercado_pago(config: MercadoPagoConfig) -> Result<ProviderPort, InitError> {
-    Ok(Arc::new(MercadoPagoClient::new(config)?))
+    mercado_pago_trusting(config, &tls::TrustRoots::default())
 }
 
 /// The Mercado Pago client trusting exactly `roots` (the ones the AWS
