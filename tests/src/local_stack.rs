@@ -54,6 +54,7 @@ impl Stack {
             print_events: false,
             scheduled_every: None,
             kept_metrics: None,
+            idle_timeout: Duration::from_secs(60),
         };
         adjust(&mut config);
         let local = LocalStack::start(config)
@@ -212,4 +213,69 @@ pub fn payment_id(payment: &Value) -> String {
         .as_str()
         .expect("payment id")
         .to_owned()
+}
+
+/// An answer read off the wire, for requests no HTTP client would send.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn problem(&self) -> Value {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        serde_json::from_str(&self.body).expect("a problem+json body")
+    }
+}
+
+impl Stack {
+    /// Writes `request` as it is to the API, then reads until the server
+    /// closes the connection; panics if that takes more than five seconds.
+    pub async fn raw_exchange(&self, request: &[u8]) -> RawReply {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.local.api_addr)
+            .await
+            .expect("connects to the local API");
+        stream.write_all(request).await.expect("request written");
+        let mut bytes = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut bytes))
+            .await
+            .expect("the server answers and closes within five seconds")
+            .expect("answer read");
+        parse_raw_reply(&bytes)
+    }
+}
+
+fn parse_raw_reply(bytes: &[u8]) -> RawReply {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    RawReply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }

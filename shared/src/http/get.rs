@@ -43,12 +43,13 @@ pub async fn handle_get_payment(
 }
 
 fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
-    if request.method() != http::Method::GET {
+    // HEAD is GET without the body (which the server leaves out).
+    if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
         return Err(RequestError::MethodNotAllowed);
     }
     let path = request.uri().path().trim_end_matches('/');
     if path == "/payments" {
-        let raw = query_param(request, "order_id").ok_or(RequestError::BadParameter {
+        let raw = query_param(request, "order_id")?.ok_or(RequestError::BadParameter {
             name: "order_id",
             message: "is required".into(),
         })?;

@@ -39,6 +39,10 @@ pub enum RequestError {
     MethodNotAllowed,
     #[error("the Idempotency-Key header is required")]
     IdempotencyKeyRequired,
+    #[error("the request's header fields are too large or too many")]
+    HeaderFieldsTooLarge,
+    #[error("the request target is too long")]
+    UriTooLong,
 }
 
 impl RequestError {
@@ -193,6 +197,18 @@ impl From<RequestError> for Problem {
                 StatusCode::BAD_REQUEST,
                 "idempotency-key-required",
                 "Idempotency-Key required",
+                detail,
+            ),
+            RequestError::HeaderFieldsTooLarge => Problem::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header-fields-too-large",
+                "Request header fields too large",
+                detail,
+            ),
+            RequestError::UriTooLong => Problem::new(
+                StatusCode::URI_TOO_LONG,
+                "uri-too-long",
+                "URI too long",
                 detail,
             ),
             RequestError::MethodNotAllowed => Problem::new(

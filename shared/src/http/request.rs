@@ -8,13 +8,26 @@ use crate::domain::{CallerId, IdempotencyKey, PaymentId};
 
 use super::RequestError;
 
-/// A query-string parameter, percent-decoded.
-pub(crate) fn query_param(request: &lambda_http::Request, name: &str) -> Option<String> {
-    request.uri().query().and_then(|query| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    })
+/// A query-string parameter, percent-decoded. Given twice it is refused: which
+/// of the two was meant is not ours to pick.
+pub(crate) fn query_param(
+    request: &lambda_http::Request,
+    name: &'static str,
+) -> Result<Option<String>, RequestError> {
+    let Some(query) = request.uri().query() else {
+        return Ok(None);
+    };
+    let mut values = form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(RequestError::BadParameter {
+            name,
+            message: "must be given at most once".into(),
+        });
+    }
+    Ok(first)
 }
 
 pub(crate) fn header(request: &lambda_http::Request, name: &str) -> Option<String> {

@@ -21,11 +21,9 @@ pub async fn handle_webhook(
     if let Err(error) = body_bytes(&request) {
         return Problem::from(error).into_response();
     }
-    let delivery = WebhookDelivery {
-        kind: query_param(&request, "type").or_else(|| query_param(&request, "topic")),
-        data_id: query_param(&request, "data.id"),
-        signature: header(&request, "x-signature"),
-        request_id: header(&request, "x-request-id"),
+    let delivery = match delivery(&request) {
+        Ok(delivery) => delivery,
+        Err(error) => return Problem::from(error).into_response(),
     };
     match webhook.receive(delivery).await {
         Ok(outcome) => {
@@ -41,4 +39,16 @@ pub async fn handle_webhook(
         }
         Err(error) => Problem::from(&error).logged(&error).into_response(),
     }
+}
+
+fn delivery(request: &lambda_http::Request) -> Result<WebhookDelivery, RequestError> {
+    Ok(WebhookDelivery {
+        kind: match query_param(request, "type")? {
+            Some(kind) => Some(kind),
+            None => query_param(request, "topic")?,
+        },
+        data_id: query_param(request, "data.id")?,
+        signature: header(request, "x-signature"),
+        request_id: header(request, "x-request-id"),
+    })
 }

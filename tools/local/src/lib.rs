@@ -2,6 +2,7 @@
 //! run, an in-memory store and publisher, and the embedded Mercado Pago mock.
 //! Used by `cargo run -p payments-local` and by the acceptance tests.
 
+mod connection;
 mod metrics;
 mod routes;
 
@@ -11,6 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use connection::GuardedListener;
 use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::memory::{MemoryPublisher, MemoryStore};
 use payments::adapters::mercadopago::{
@@ -48,6 +50,9 @@ pub struct LocalConfig {
     /// The process's metrics, served at `GET /local/metrics` (the binary
     /// installs them; `None` serves empty maps).
     pub kept_metrics: Option<KeptMetrics>,
+    /// A connection with no bytes in either direction for this long is closed.
+    /// Longer than any request can take (Mercado Pago's timeout and retries).
+    pub idle_timeout: Duration,
 }
 
 impl Default for LocalConfig {
@@ -62,6 +67,7 @@ impl Default for LocalConfig {
             print_events: true,
             scheduled_every: Some(Duration::from_secs(60)),
             kept_metrics: None,
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -184,7 +190,8 @@ impl LocalStack {
             let shutdown = async move {
                 let _ = api_stopped.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = axum::serve(api_listener, app)
+            let listener = GuardedListener::new(api_listener, config.idle_timeout);
+            if let Err(error) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await
             {

@@ -26,20 +26,52 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
         .route("/local/events", get(events))
         .route("/local/metrics", get(kept_metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(services)
 }
 
 /// Reads the body like API Gateway hands it to Lambda: whole, as bytes. A body
-/// far above the handlers' own limit is refused here without buffering it all.
+/// above the handlers' limit is refused here without buffering it: at once
+/// when its declared length says so, else as soon as it has grown past it.
 async fn to_lambda(request: Request) -> Result<lambda_http::Request, HttpResponse> {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES * 4)
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(refused_unread(RequestError::TooLarge(MAX_BODY_BYTES)));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| Problem::from(RequestError::TooLarge(MAX_BODY_BYTES)).into_response())?;
+        .map_err(|error| {
+            let error = error.into_inner();
+            if error.is::<http_body_util::LengthLimitError>() {
+                refused_unread(RequestError::TooLarge(MAX_BODY_BYTES))
+            } else {
+                // A malformed chunked encoding, or a body cut short.
+                refused_unread(RequestError::Malformed {
+                    detail: format!("the body could not be read: {error}"),
+                    field: None,
+                })
+            }
+        })?;
     Ok(http::Request::from_parts(
         parts,
         lambda_http::Body::from(bytes.to_vec()),
     ))
+}
+
+/// A refusal sent before the body was read whole: the connection cannot carry
+/// another request.
+fn refused_unread(error: RequestError) -> HttpResponse {
+    let mut response = Problem::from(error).into_response();
+    response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 fn to_axum(response: HttpResponse) -> Response {
@@ -99,4 +131,9 @@ fn json_response(body: Value) -> Response {
 
 async fn not_found() -> Response {
     to_axum(Problem::from(RequestError::NoRoute).into_response())
+}
+
+/// axum adds the `Allow` header to this answer.
+async fn method_not_allowed() -> Response {
+    to_axum(Problem::from(RequestError::MethodNotAllowed).into_response())
 }

@@ -1,0 +1,171 @@
+//! The local stack's HTTP layer refuses what API Gateway would refuse in front
+//! of the Lambdas, with the same problem+json as every other refusal, and never
+//! leaves a connection hanging.
+
+use std::time::Duration;
+
+use payments_tests::local_stack::{order_body, payment_id, Stack};
+
+#[tokio::test]
+async fn a_wrong_method_gets_a_405_problem_with_the_allowed_methods() {
+    let stack = Stack::start().await;
+    let reply = stack
+        .raw_exchange(b"DELETE /payments HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n")
+        .await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.problem()["type"], "/problems/method-not-allowed");
+    let allow = reply.header("allow").unwrap_or_default();
+    assert!(allow.contains("POST") && allow.contains("GET"), "{allow}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn head_on_a_payment_answers_as_get_would_without_a_body() {
+    let stack = Stack::start().await;
+    let created = stack.create(&order_body("ord-head")).await;
+    let id = payment_id(&created.body);
+    let get = stack.get(&format!("/payments/{id}")).await;
+    let request =
+        format!("HEAD /payments/{id} HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n");
+    let head = stack.raw_exchange(request.as_bytes()).await;
+    assert_eq!(head.status, 200, "{head:?}");
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert_eq!(
+        head.header("content-length")
+            .and_then(|l| l.parse::<usize>().ok()),
+        Some(serde_json::to_vec(&get.body).unwrap_or_default().len())
+    );
+    assert_eq!(head.body, "");
+
+    let list = stack
+        .raw_exchange(b"HEAD /payments?order_id=ord-head HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n")
+        .await;
+    assert_eq!(list.status, 200, "{list:?}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_is_a_400_problem_not_a_413() {
+    let stack = Stack::start().await;
+    let reply = stack
+        .raw_exchange(
+            b"POST /payments HTTP/1.1\r\nhost: local\r\ncontent-type: application/json\r\n\
+              transfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_eq!(reply.problem()["type"], "/problems/malformed-request");
+    assert_eq!(stack.orders_created(), 0);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn too_many_header_fields_are_a_431_problem() {
+    let stack = Stack::start().await;
+    let mut request = b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: local\r\n".to_vec();
+    for n in 0..200 {
+        request.extend_from_slice(format!("x-filler-{n}: a\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    let reply = stack.raw_exchange(&request).await;
+    assert_eq!(reply.status, 431, "{reply:?}");
+    assert_eq!(reply.problem()["type"], "/problems/header-fields-too-large");
+    assert_eq!(reply.header("connection"), Some("close"));
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_header_field_is_a_400_problem() {
+    let stack = Stack::start().await;
+    let reply = stack
+        .raw_exchange(
+            b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: local\r\nno colon here\r\n\r\n",
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert_eq!(reply.problem()["type"], "/problems/malformed-request");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_target_beyond_what_is_parsed_is_a_414_problem() {
+    let stack = Stack::start().await;
+    let request = format!(
+        "GET /payments?order_id={} HTTP/1.1\r\nhost: local\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let reply = stack.raw_exchange(request.as_bytes()).await;
+    assert_eq!(reply.status, 414, "{reply:?}");
+    assert_eq!(reply.problem()["type"], "/problems/uri-too-long");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_announced_far_above_the_limit_is_refused_at_once() {
+    let stack = Stack::start().await;
+    // The connection stays open on our side: the answer must not wait for
+    // the announced bytes (raw_exchange gives it five seconds).
+    let reply = stack
+        .raw_exchange(
+            b"POST /payments HTTP/1.1\r\nhost: local\r\ncontent-type: application/json\r\n\
+              content-length: 999999999999\r\n\r\n{\"order_id\":",
+        )
+        .await;
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert_eq!(reply.problem()["type"], "/problems/payload-too-large");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_growing_past_the_limit_is_a_413_problem() {
+    let stack = Stack::start().await;
+    let chunk = "a".repeat(40 * 1024);
+    let request = format!(
+        "POST /payments HTTP/1.1\r\nhost: local\r\ncontent-type: application/json\r\n\
+         transfer-encoding: chunked\r\n\r\n{len:x}\r\n{chunk}\r\n{len:x}\r\n{chunk}\r\n0\r\n\r\n",
+        len = chunk.len()
+    );
+    let reply = stack.raw_exchange(request.as_bytes()).await;
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert_eq!(reply.problem()["type"], "/problems/payload-too-large");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn idle_connections_and_stalled_requests_are_closed() {
+    let stack = Stack::start_with(|config| config.idle_timeout = Duration::from_millis(300)).await;
+    // Nothing sent at all, then half a head: both are closed, answered or not.
+    for request in [
+        &b""[..],
+        &b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: lo"[..],
+    ] {
+        let reply = tokio::time::timeout(Duration::from_secs(3), async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(stack.local.api_addr).await?;
+            stream.write_all(request).await?;
+            let mut bytes = Vec::new();
+            stream.read_to_end(&mut bytes).await.map(|_| bytes)
+        })
+        .await;
+        assert!(reply.is_ok(), "connection left open after {request:?}");
+    }
+    // A request still gets through on a connection that is busy.
+    let answered = stack.get("/payments?order_id=ord-1").await;
+    assert_eq!(answered.status, 200);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_parameter_given_twice_is_refused_naming_it() {
+    let stack = Stack::start().await;
+    let list = stack.get("/payments?order_id=ord-1&order_id=ord-2").await;
+    assert_eq!(list.status, 400, "{:?}", list.body);
+    assert_eq!(list.body["errors"][0]["field"], "order_id");
+
+    let webhook = stack
+        .webhook("data.id=ORD01&data.id=ORD02&type=order", &[])
+        .await;
+    assert_eq!(webhook.status, 400, "{:?}", webhook.body);
+    assert_eq!(webhook.body["errors"][0]["field"], "data.id");
+    stack.stop().await;
+}
