@@ -11,3 +11,6 @@ pub mod http;
 pub mod ports;
 pub mod telemetry;
 pub mod triggers;
+
+#[cfg(test)]
+mod arbitrary;

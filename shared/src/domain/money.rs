@@ -208,7 +208,37 @@ mod tests {
         assert!(Currency::parse("brl").is_err());
     }
 
+    /// The exact decimal a plain `digits[.digits]` text denotes, normalised:
+    /// no leading zeros, no trailing fraction zeros.
+    fn normalised(text: &str) -> String {
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let whole = whole.trim_start_matches('0');
+        let fraction = fraction.trim_end_matches('0');
+        match (whole.is_empty(), fraction.is_empty()) {
+            (true, true) => "0".into(),
+            (true, false) => format!("0.{fraction}"),
+            (false, true) => whole.into(),
+            (false, false) => format!("{whole}.{fraction}"),
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_decimal_text_is_its_exact_amount_or_refused(
+            text in prop_oneof![
+                ".{0,24}",
+                "[0-9]{0,12}(\\.[0-9]{0,6})?",
+                "[-+ ]?[0-9]{1,6}[.,][0-9]{1,3}[ ]?",
+                "[0-9]{15,30}(\\.[0-9]{1,2})?",
+            ],
+            index in 0..Currency::ALL.len(),
+        ) {
+            let currency = Currency::ALL[index];
+            if let Ok(money) = Money::from_decimal_string(&text, currency) {
+                prop_assert_eq!(normalised(&money.to_decimal_string()), normalised(&text));
+            }
+        }
+
         #[test]
         fn decimal_strings_round_trip_for_every_currency(
             minor in 1..=Money::MAX_MINOR,

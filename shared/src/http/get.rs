@@ -9,7 +9,7 @@ use crate::domain::{OrderId, PaymentId};
 use super::request::{payment_id_in_path, query_param};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
-enum Route {
+pub(super) enum Route {
     One(PaymentId),
     ByOrder(OrderId),
 }
@@ -42,7 +42,7 @@ pub async fn handle_get_payment(
     }
 }
 
-fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
+pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestError> {
     // HEAD is GET without the body (which the server leaves out).
     if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
         return Err(RequestError::MethodNotAllowed);

@@ -9,6 +9,8 @@ mod create;
 mod create_request;
 mod get;
 mod problem;
+#[cfg(test)]
+mod properties;
 mod refund;
 mod refund_request;
 mod request;

@@ -84,6 +84,15 @@ impl WebhookSecret {
     pub fn verify(&self, parts: SignedParts<'_>, now: Timestamp) -> Result<(), SignatureError> {
         let secret = self;
         let header = parts.signature_header.ok_or(SignatureError::Missing)?;
+        // A `;` inside a signed value would let two different deliveries
+        // share one manifest (`id:a;request-id:b;` is also id `a;request-id:b`).
+        if [parts.data_id, parts.request_id]
+            .iter()
+            .flatten()
+            .any(|value| value.contains(';'))
+        {
+            return Err(SignatureError::Malformed);
+        }
         let (ts, v1) = parse_header(header)?;
         let ts_millis = timestamp_millis(ts)?;
         if (now.unix_millis() - ts_millis).abs() > REPLAY_WINDOW_MILLIS {
@@ -136,10 +145,14 @@ fn parse_header(header: &str) -> Result<(&str, &str), SignatureError> {
     let (mut ts, mut v1) = (None, None);
     for part in header.split(',') {
         let (key, value) = part.split_once('=').ok_or(SignatureError::Malformed)?;
-        match key.trim() {
-            "ts" => ts = Some(value.trim()),
-            "v1" => v1 = Some(value.trim()),
-            _ => {}
+        // A key given twice is refused, not one of its values picked.
+        let slot = match key.trim() {
+            "ts" => &mut ts,
+            "v1" => &mut v1,
+            _ => continue,
+        };
+        if slot.replace(value.trim()).is_some() {
+            return Err(SignatureError::Malformed);
         }
     }
     match (ts, v1) {
@@ -160,6 +173,7 @@ fn timestamp_millis(ts: &str) -> Result<i64, SignatureError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const SECRET: &str = "test-secret";
     const NOW_MS: i64 = 1_795_608_000_000;
@@ -304,5 +318,100 @@ mod tests {
         let secret = WebhookSecret::new(SECRET).unwrap();
         assert!(!format!("{secret:?}").contains(SECRET));
         assert!(WebhookSecret::new("").is_none());
+    }
+
+    /// A valid Mercado Pago order id, as its ids are spelt.
+    fn provider_id() -> impl Strategy<Value = String> {
+        "ORD[0-9A-Z]{10,26}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_signed_parts_are_refused_and_never_panic(
+            data_id in proptest::option::of(".{0,40}"),
+            request_id in proptest::option::of(".{0,40}"),
+            header in proptest::option::of(prop_oneof![
+                ".{0,120}",
+                "ts=[0-9]{0,14},v1=[0-9a-f]{60,68}",
+                "(ts|v1|x)=[ -~]{0,70}(,(ts|v1|x)=[ -~]{0,70}){0,3}",
+            ]),
+        ) {
+            let verified = WebhookSecret::new(SECRET).unwrap().verify(
+                SignedParts {
+                    data_id: data_id.as_deref(),
+                    request_id: request_id.as_deref(),
+                    signature_header: header.as_deref(),
+                },
+                Timestamp::from_unix_millis(NOW_MS).unwrap(),
+            );
+            prop_assert!(verified.is_err());
+        }
+
+        #[test]
+        fn a_signed_delivery_verifies_and_any_change_to_a_signed_part_is_refused(
+            data_id in provider_id(),
+            request_id in "[ -:<-~]{1,40}",
+            age_ms in 0..REPLAY_WINDOW_MILLIS,
+            other_id in provider_id(),
+            other_request_id in "[ -:<-~]{1,40}",
+            other_age_ms in 0..REPLAY_WINDOW_MILLIS,
+            flipped in 0..64usize,
+        ) {
+            let ts = (NOW_MS - age_ms).to_string();
+            let header = sign(&data_id, &request_id, &ts);
+            let check = |data_id: &str, request_id: &str, header: &str| {
+                WebhookSecret::new(SECRET).unwrap().verify(
+                    SignedParts {
+                        data_id: Some(data_id),
+                        request_id: Some(request_id),
+                        signature_header: Some(header),
+                    },
+                    Timestamp::from_unix_millis(NOW_MS).unwrap(),
+                )
+            };
+            prop_assert_eq!(check(&data_id, &request_id, &header), Ok(()));
+            if !other_id.eq_ignore_ascii_case(&data_id) {
+                prop_assert!(check(&other_id, &request_id, &header).is_err());
+            }
+            if other_request_id != request_id {
+                prop_assert!(check(&data_id, &other_request_id, &header).is_err());
+            }
+            if other_age_ms != age_ms {
+                let moved = header.replacen(
+                    &format!("ts={ts}"),
+                    &format!("ts={}", NOW_MS - other_age_ms),
+                    1,
+                );
+                prop_assert!(check(&data_id, &request_id, &moved).is_err());
+            }
+            let mut tampered = header.into_bytes();
+            let digit = tampered.len() - 64 + flipped;
+            tampered[digit] = if tampered[digit] == b'0' { b'1' } else { b'0' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            prop_assert!(check(&data_id, &request_id, &tampered).is_err());
+        }
+    }
+
+    #[test]
+    fn a_separator_inside_a_signed_value_or_a_key_given_twice_is_malformed() {
+        let ts = NOW_MS.to_string();
+        // Signed for id `ord1` and request `req-1`, sent as one id.
+        let header = sign("ord1", "req-1", &ts);
+        let verified = WebhookSecret::new(SECRET).unwrap().verify(
+            SignedParts {
+                data_id: Some("ord1;request-id:req-1"),
+                request_id: None,
+                signature_header: Some(&header),
+            },
+            Timestamp::from_unix_millis(NOW_MS).unwrap(),
+        );
+        assert_eq!(verified, Err(SignatureError::Malformed));
+        let twice = format!("{header},ts={ts}");
+        assert_eq!(
+            verify("ord1", Some(&twice), NOW_MS),
+            Err(SignatureError::Malformed)
+        );
     }
 }

@@ -157,6 +157,51 @@ pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arbitrary::any_json;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_order_response_is_read_exactly_or_refused(
+            id in prop_oneof![Just(json!("ORD01JDQ4S5V7W8")), any_json()],
+            status in any_json(),
+            transactions in prop_oneof![
+                any_json(),
+                any_json().prop_map(|payment| json!({"payments": [payment]})),
+                any_json().prop_map(|refund| json!({"refunds": [refund]})),
+            ],
+            rest in any_json(),
+        ) {
+            let mut body = json!({
+                "id": id, "status": status, "transactions": transactions,
+                "total_amount": "25.90", "type_response": {"qr_data": "000201"},
+            });
+            if let (Some(body), Value::Object(rest)) = (body.as_object_mut(), rest) {
+                for (key, value) in rest {
+                    body.entry(key).or_insert(value);
+                }
+            }
+            let bytes = body.to_string();
+            if let Ok(response) = serde_json::from_str::<OrderResponse>(&bytes) {
+                let given_id = response.id.clone();
+                match response.into_state() {
+                    Ok(state) => prop_assert_eq!(state.order_id.as_str(), given_id.as_str()),
+                    Err(error) => prop_assert!(
+                        matches!(error, ProviderError::InvalidResponse(_)),
+                        "{error:?}"
+                    ),
+                }
+            }
+        }
+
+        #[test]
+        fn any_order_status_maps_to_an_outcome(status in ".{0,30}", detail in proptest::option::of(".{0,30}")) {
+            let _ = outcome_of(&status, detail.as_deref());
+        }
+    }
 
     #[test]
     fn maps_order_statuses_to_outcomes() {
