@@ -8,13 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: test checks fmt-check clippy lint-template sdk-compat invoke-smoke cargo-test venv build bench local clean-venv
+.PHONY: test checks fmt-check clippy lint-template sdk-compat invoke-smoke contract cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
 # cargo-test runs last: its summary line is the run's closing line.
-checks: fmt-check lint-template clippy sdk-compat invoke-smoke cargo-test
+checks: fmt-check lint-template clippy sdk-compat invoke-smoke contract cargo-test
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,12 @@ sdk-compat: venv
 invoke-smoke: venv
 	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/ci/invoke_smoke.py
+
+# schemathesis against payments-local from the openapi.yaml it serves: any 5xx,
+# any answer the document does not describe, any invalid request accepted fails.
+contract: venv
+	cargo build --quiet -p payments-local
+	$(VENV)/bin/python tools/ci/contract_check.py
 
 cargo-test:
 	tools/ci/cargo-test.sh

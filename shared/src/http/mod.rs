@@ -22,7 +22,7 @@ pub use body::MAX_BODY_BYTES;
 pub use cancel::handle_cancel_payment;
 pub use create::handle_create_payment;
 pub use get::handle_get_payment;
-pub use problem::{error_response, FieldError, Problem, RequestError};
+pub use problem::{error_response, FieldError, Problem, ProblemType, RequestError};
 pub use refund::handle_refund_payment;
 pub use response::{json_response, HttpResponse};
 pub use view::{payment_json, refund_json};

@@ -55,26 +55,118 @@ impl RequestError {
     }
 }
 
+/// Every kind of problem the service answers with: its slug (the body's
+/// `type` is `/problems/{slug}`), status and title. The contract test holds
+/// this list against openapi.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
+pub enum ProblemType {
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    MalformedRequest,
+    InvalidParameter,
+    ValidationFailed,
+    NotFound,
+    IdempotencyKeyRequired,
+    HeaderFieldsTooLarge,
+    UriTooLong,
+    MethodNotAllowed,
+    PaymentNotFound,
+    OrderAlreadyPaid,
+    OrderHasLivePayment,
+    PaymentExpired,
+    PaymentAlreadyApproved,
+    PaymentNotCancelable,
+    PaymentNotRefundable,
+    IdempotencyKeyReused,
+    Contention,
+    ProviderUnavailable,
+    ProviderError,
+    StoreUnavailable,
+    InternalInconsistency,
+    InvalidSignature,
+    RefundRejected,
+}
+
+impl ProblemType {
+    pub fn slug(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::InvalidParameter => StatusCode::BAD_REQUEST,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::IdempotencyKeyRequired => StatusCode::BAD_REQUEST,
+            Self::HeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PaymentNotFound => StatusCode::NOT_FOUND,
+            Self::OrderAlreadyPaid => StatusCode::CONFLICT,
+            Self::OrderHasLivePayment => StatusCode::CONFLICT,
+            Self::PaymentExpired => StatusCode::CONFLICT,
+            Self::PaymentAlreadyApproved => StatusCode::CONFLICT,
+            Self::PaymentNotCancelable => StatusCode::CONFLICT,
+            Self::PaymentNotRefundable => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ProviderError => StatusCode::BAD_GATEWAY,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalInconsistency => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidSignature => StatusCode::UNAUTHORIZED,
+            Self::RefundRejected => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::MalformedRequest => "Malformed request",
+            Self::InvalidParameter => "Invalid parameter",
+            Self::ValidationFailed => "Validation failed",
+            Self::NotFound => "Not found",
+            Self::IdempotencyKeyRequired => "Idempotency-Key required",
+            Self::HeaderFieldsTooLarge => "Request header fields too large",
+            Self::UriTooLong => "URI too long",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PaymentNotFound => "Payment not found",
+            Self::OrderAlreadyPaid => "Order already paid",
+            Self::OrderHasLivePayment => "Order has a live payment",
+            Self::PaymentExpired => "Payment expired",
+            Self::PaymentAlreadyApproved => "Payment already approved",
+            Self::PaymentNotCancelable => "Payment can no longer be canceled",
+            Self::PaymentNotRefundable => "Payment not refundable",
+            Self::IdempotencyKeyReused => "Idempotency-Key reused",
+            Self::Contention => "Too many concurrent changes",
+            Self::ProviderUnavailable => "Payment provider unavailable",
+            Self::ProviderError => "Payment provider error",
+            Self::StoreUnavailable => "Payment store unavailable",
+            Self::InternalInconsistency => "Payment state inconsistent",
+            Self::InvalidSignature => "Invalid webhook signature",
+            Self::RefundRejected => "Refund rejected",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    pub kind: ProblemType,
     pub status: StatusCode,
-    pub slug: &'static str,
-    pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
 }
 
 impl Problem {
-    fn new(
-        status: StatusCode,
-        slug: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
         Self {
-            status,
-            slug,
-            title,
+            kind,
+            status: kind.status(),
             detail: detail.into(),
             errors: Vec::new(),
         }
@@ -83,9 +175,7 @@ impl Problem {
     /// Mercado Pago refused a refund for good: recorded `failed`, nothing held.
     pub(crate) fn refund_rejected(refund: &Refund) -> Self {
         Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "refund-rejected",
-            "Refund rejected",
+            ProblemType::RefundRejected,
             format!(
                 "refund {} was refused: {}",
                 refund.refund_id,
@@ -110,8 +200,8 @@ impl Problem {
 
     pub fn into_response(self) -> HttpResponse {
         let mut body = json!({
-            "type": format!("/problems/{}", self.slug),
-            "title": self.title,
+            "type": format!("/problems/{}", self.kind.slug()),
+            "title": self.kind.title(),
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
@@ -140,25 +230,12 @@ impl From<RequestError> for Problem {
     fn from(error: RequestError) -> Self {
         let detail = error.to_string();
         match error {
-            RequestError::UnsupportedMediaType => Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-                detail,
-            ),
-            RequestError::TooLarge(_) => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload too large",
-                detail,
-            ),
+            RequestError::UnsupportedMediaType => {
+                Problem::new(ProblemType::UnsupportedMediaType, detail)
+            }
+            RequestError::TooLarge(_) => Problem::new(ProblemType::PayloadTooLarge, detail),
             RequestError::Malformed { field, .. } => {
-                let mut problem = Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed-request",
-                    "Malformed request",
-                    detail.clone(),
-                );
+                let mut problem = Problem::new(ProblemType::MalformedRequest, detail.clone());
                 if let Some(field) = field {
                     problem.errors.push(FieldError {
                         field,
@@ -168,12 +245,7 @@ impl From<RequestError> for Problem {
                 problem
             }
             RequestError::BadParameter { name, message } => {
-                let mut problem = Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-parameter",
-                    "Invalid parameter",
-                    detail,
-                );
+                let mut problem = Problem::new(ProblemType::InvalidParameter, detail);
                 problem.errors.push(FieldError {
                     field: name.to_owned(),
                     message,
@@ -181,42 +253,19 @@ impl From<RequestError> for Problem {
                 problem
             }
             RequestError::Invalid(errors) => {
-                let mut problem = Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation-failed",
-                    "Validation failed",
-                    detail,
-                );
+                let mut problem = Problem::new(ProblemType::ValidationFailed, detail);
                 problem.errors = errors;
                 problem
             }
-            RequestError::NoRoute => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+            RequestError::NoRoute => Problem::new(ProblemType::NotFound, detail),
+            RequestError::IdempotencyKeyRequired => {
+                Problem::new(ProblemType::IdempotencyKeyRequired, detail)
             }
-            RequestError::IdempotencyKeyRequired => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "idempotency-key-required",
-                "Idempotency-Key required",
-                detail,
-            ),
-            RequestError::HeaderFieldsTooLarge => Problem::new(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "header-fields-too-large",
-                "Request header fields too large",
-                detail,
-            ),
-            RequestError::UriTooLong => Problem::new(
-                StatusCode::URI_TOO_LONG,
-                "uri-too-long",
-                "URI too long",
-                detail,
-            ),
-            RequestError::MethodNotAllowed => Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-                detail,
-            ),
+            RequestError::HeaderFieldsTooLarge => {
+                Problem::new(ProblemType::HeaderFieldsTooLarge, detail)
+            }
+            RequestError::UriTooLong => Problem::new(ProblemType::UriTooLong, detail),
+            RequestError::MethodNotAllowed => Problem::new(ProblemType::MethodNotAllowed, detail),
         }
     }
 }
@@ -225,96 +274,49 @@ impl From<&AppError> for Problem {
     fn from(error: &AppError) -> Self {
         let detail = error.to_string();
         match error {
-            AppError::PaymentNotFound(_) => Problem::new(
-                StatusCode::NOT_FOUND,
-                "payment-not-found",
-                "Payment not found",
-                detail,
-            ),
-            AppError::OrderAlreadyPaid(_) => Problem::new(
-                StatusCode::CONFLICT,
-                "order-already-paid",
-                "Order already paid",
-                detail,
-            ),
-            AppError::OrderHasLivePayment(_) => Problem::new(
-                StatusCode::CONFLICT,
-                "order-has-live-payment",
-                "Order has a live payment",
-                detail,
-            ),
-            AppError::PaymentExpired(_) => Problem::new(
-                StatusCode::CONFLICT,
-                "payment-expired",
-                "Payment expired",
-                detail,
-            ),
-            AppError::PaymentAlreadyApproved(_) => Problem::new(
-                StatusCode::CONFLICT,
-                "payment-already-approved",
-                "Payment already approved",
-                detail,
-            ),
-            AppError::PaymentNotCancelable { .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "payment-not-cancelable",
-                "Payment can no longer be canceled",
-                detail,
-            ),
-            AppError::PaymentNotRefundable { .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "payment-not-refundable",
-                "Payment not refundable",
-                detail,
-            ),
+            AppError::PaymentNotFound(_) => Problem::new(ProblemType::PaymentNotFound, detail),
+            AppError::OrderAlreadyPaid(_) => Problem::new(ProblemType::OrderAlreadyPaid, detail),
+            AppError::OrderHasLivePayment(_) => {
+                Problem::new(ProblemType::OrderHasLivePayment, detail)
+            }
+            AppError::PaymentExpired(_) => Problem::new(ProblemType::PaymentExpired, detail),
+            AppError::PaymentAlreadyApproved(_) => {
+                Problem::new(ProblemType::PaymentAlreadyApproved, detail)
+            }
+            AppError::PaymentNotCancelable { .. } => {
+                Problem::new(ProblemType::PaymentNotCancelable, detail)
+            }
+            AppError::PaymentNotRefundable { .. } => {
+                Problem::new(ProblemType::PaymentNotRefundable, detail)
+            }
             AppError::RefundTooLarge { .. } => {
-                let mut problem = Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation-failed",
-                    "Validation failed",
-                    "request has invalid values",
-                );
+                let mut problem =
+                    Problem::new(ProblemType::ValidationFailed, "request has invalid values");
                 problem.errors.push(FieldError {
                     field: "amount".into(),
                     message: detail,
                 });
                 problem
             }
-            AppError::IdempotencyKeyReused => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                detail,
-            ),
-            AppError::Contention => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "contention",
-                "Too many concurrent changes",
-                detail,
-            ),
+            AppError::IdempotencyKeyReused => {
+                Problem::new(ProblemType::IdempotencyKeyReused, detail)
+            }
+            AppError::Contention => Problem::new(ProblemType::Contention, detail),
             AppError::Provider(ProviderError::Unavailable(_)) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider-unavailable",
-                "Payment provider unavailable",
+                ProblemType::ProviderUnavailable,
                 "Mercado Pago did not answer in time; retry the same request",
             ),
             AppError::Provider(_) => Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "provider-error",
-                "Payment provider error",
+                ProblemType::ProviderError,
                 "Mercado Pago refused or garbled the call; retry the same request",
             ),
             AppError::Store(StoreError::Conflict(_) | StoreError::Unavailable(_))
             | AppError::Store(StoreError::Corrupt(_)) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store-unavailable",
-                "Payment store unavailable",
+                ProblemType::StoreUnavailable,
                 "the payment store could not complete the request; retry",
             ),
             AppError::Domain(_) => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "internal-inconsistency",
-                "Payment state inconsistent",
+                ProblemType::InternalInconsistency,
                 "the payment could not be updated; retry",
             ),
         }
@@ -325,18 +327,8 @@ impl From<&WebhookError> for Problem {
     fn from(error: &WebhookError) -> Self {
         let detail = error.to_string();
         match error {
-            WebhookError::Unauthorized(_) => Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid-signature",
-                "Invalid webhook signature",
-                detail,
-            ),
-            WebhookError::WithoutDataId => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-parameter",
-                "Invalid parameter",
-                detail,
-            ),
+            WebhookError::Unauthorized(_) => Problem::new(ProblemType::InvalidSignature, detail),
+            WebhookError::WithoutDataId => Problem::new(ProblemType::InvalidParameter, detail),
             WebhookError::App(error) => Problem::from(error),
         }
     }

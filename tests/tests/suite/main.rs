@@ -6,6 +6,7 @@ mod bad_input;
 mod callers;
 mod cancel;
 mod concurrency_and_failures;
+mod contract;
 mod http_api;
 mod http_layer;
 mod index_shards;

@@ -7,6 +7,7 @@ mod metrics;
 mod routes;
 
 pub use metrics::KeptMetrics;
+pub use routes::LocalRoute;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

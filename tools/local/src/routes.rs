@@ -6,25 +6,81 @@ use std::sync::Arc;
 use axum::body::Body as AxumBody;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use payments::http::{
     handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
     handle_webhook, HttpResponse, Problem, RequestError, MAX_BODY_BYTES,
 };
 use serde_json::{json, Value};
+use strum::IntoEnumIterator;
 
 use crate::Services;
 
+/// Every route the local stack serves; the router is built from this list,
+/// and the contract test holds it against openapi.yaml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
+pub enum LocalRoute {
+    CreatePayment,
+    ListPaymentsByOrder,
+    GetPayment,
+    CancelPayment,
+    RefundPayment,
+    MercadoPagoWebhook,
+    LocalEvents,
+    LocalMetrics,
+    OpenApiDocument,
+}
+
+impl LocalRoute {
+    pub fn method(self) -> http::Method {
+        match self {
+            Self::CreatePayment
+            | Self::CancelPayment
+            | Self::RefundPayment
+            | Self::MercadoPagoWebhook => http::Method::POST,
+            Self::ListPaymentsByOrder
+            | Self::GetPayment
+            | Self::LocalEvents
+            | Self::LocalMetrics
+            | Self::OpenApiDocument => http::Method::GET,
+        }
+    }
+
+    /// In axum's syntax, which is OpenAPI's: `{name}` for a path parameter.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::CreatePayment | Self::ListPaymentsByOrder => "/payments",
+            Self::GetPayment => "/payments/{payment_id}",
+            Self::CancelPayment => "/payments/{payment_id}/cancel",
+            Self::RefundPayment => "/payments/{payment_id}/refunds",
+            Self::MercadoPagoWebhook => "/webhooks/mercadopago",
+            Self::LocalEvents => "/local/events",
+            Self::LocalMetrics => "/local/metrics",
+            Self::OpenApiDocument => "/openapi.yaml",
+        }
+    }
+
+    fn handler(self) -> MethodRouter<Arc<Services>> {
+        match self {
+            Self::CreatePayment => post(create),
+            Self::ListPaymentsByOrder | Self::GetPayment => get(get_payment),
+            Self::CancelPayment => post(cancel),
+            Self::RefundPayment => post(refund),
+            Self::MercadoPagoWebhook => post(webhook),
+            Self::LocalEvents => get(events),
+            Self::LocalMetrics => get(kept_metrics),
+            Self::OpenApiDocument => get(openapi),
+        }
+    }
+}
+
 pub(crate) fn router(services: Arc<Services>) -> Router {
-    Router::new()
-        .route("/payments", post(create).get(get_payment))
-        .route("/payments/{payment_id}", get(get_payment))
-        .route("/payments/{payment_id}/cancel", post(cancel))
-        .route("/payments/{payment_id}/refunds", post(refund))
-        .route("/webhooks/mercadopago", post(webhook))
-        .route("/local/events", get(events))
-        .route("/local/metrics", get(kept_metrics))
+    // Two routes on one path (GET and POST /payments) merge into one.
+    LocalRoute::iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path(), route.handler())
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(services)
@@ -118,6 +174,18 @@ async fn events(State(services): State<Arc<Services>>) -> Response {
 /// The counters, gauges and histograms recorded since the stack started.
 async fn kept_metrics(State(services): State<Arc<Services>>) -> Response {
     json_response(services.metrics.snapshot())
+}
+
+/// The API's contract, the file at the repository's root, as built in.
+const OPENAPI: &str = include_str!("../../../openapi.yaml");
+
+async fn openapi() -> Response {
+    let mut response = Response::new(AxumBody::from(OPENAPI));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/yaml"),
+    );
+    response
 }
 
 fn json_response(body: Value) -> Response {

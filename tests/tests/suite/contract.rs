@@ -1,0 +1,191 @@
+//! openapi.yaml cannot drift from the code: the routes the local stack and the
+//! template serve, and the problem types the service answers with, are exactly
+//! those the document lists. (Whether every answer matches the document is
+//! schemathesis's job in `make contract`.)
+
+use std::collections::BTreeSet;
+
+use payments::http::ProblemType;
+use payments_local::LocalRoute;
+use payments_tests::local_stack::Stack;
+use payments_tests::template::template;
+use serde_norway::Value;
+use strum::IntoEnumIterator;
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+fn openapi() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+    let text = std::fs::read_to_string(path).expect("openapi.yaml is readable");
+    serde_norway::from_str(&text).expect("openapi.yaml is YAML")
+}
+
+/// (METHOD, path) of every operation, with its tags.
+fn operations(document: &Value) -> Vec<(String, String, Vec<String>)> {
+    let paths = document["paths"].as_mapping().expect("paths");
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        let path = path.as_str().expect("a path").to_owned();
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                let tags = operation["tags"]
+                    .as_sequence()
+                    .map(|tags| {
+                        tags.iter()
+                            .filter_map(|t| t.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                operations.push((method.to_uppercase(), path.clone(), tags));
+            }
+        }
+    }
+    operations
+}
+
+#[test]
+fn every_route_the_local_stack_serves_is_in_the_contract_and_no_other() {
+    let documented: BTreeSet<(String, String)> = operations(&openapi())
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    let served: BTreeSet<(String, String)> = LocalRoute::iter()
+        .map(|route| (route.method().to_string(), route.path().to_owned()))
+        .collect();
+    assert_eq!(served, documented);
+}
+
+#[test]
+fn every_route_the_template_deploys_is_in_the_contract_and_no_other() {
+    let template = template();
+    let mut deployed = BTreeSet::new();
+    for (_, resource) in template["Resources"].as_mapping().expect("Resources") {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in events {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let properties = &event["Properties"];
+                deployed.insert((
+                    properties["Method"]
+                        .as_str()
+                        .expect("Method")
+                        .to_uppercase(),
+                    properties["Path"].as_str().expect("Path").to_owned(),
+                ));
+            }
+        }
+    }
+    // On AWS the webhook is a function URL and the local routes do not exist.
+    let documented: BTreeSet<(String, String)> = operations(&openapi())
+        .into_iter()
+        .filter(|(_, path, tags)| {
+            !tags.iter().any(|tag| tag == "local") && path != "/webhooks/mercadopago"
+        })
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    assert!(!deployed.is_empty());
+    assert_eq!(deployed, documented);
+}
+
+#[test]
+fn every_problem_type_the_service_answers_with_is_in_the_contract_and_no_other() {
+    let document = openapi();
+    let documented: BTreeSet<String> = document["components"]["schemas"]["Problem"]["properties"]
+        ["type"]["enum"]
+        .as_sequence()
+        .expect("Problem.type lists every problem type")
+        .iter()
+        .filter_map(|slug| slug.as_str().map(str::to_owned))
+        .collect();
+    let answered: BTreeSet<String> = ProblemType::iter()
+        .map(|kind| format!("/problems/{}", kind.slug()))
+        .collect();
+    assert_eq!(answered, documented);
+}
+
+/// Each documented problem response narrows `type` (one, or an enum) and
+/// `status`: every type it allows must have that status in the code.
+#[test]
+fn every_documented_problem_response_carries_its_types_status() {
+    let document = openapi();
+    let responses = document["components"]["responses"]
+        .as_mapping()
+        .expect("components.responses");
+    let status_of = |slug: &str| {
+        ProblemType::iter()
+            .find(|kind| format!("/problems/{}", kind.slug()) == slug)
+            .map(|kind| kind.status().as_u16())
+    };
+    let mut checked = 0;
+    for (name, response) in responses {
+        let Some(parts) =
+            response["content"]["application/problem+json"]["schema"]["allOf"].as_sequence()
+        else {
+            continue;
+        };
+        for part in parts {
+            let narrowed = &part["properties"];
+            let types: Vec<&str> =
+                match (narrowed["type"].get("const"), narrowed["type"].get("enum")) {
+                    (Some(one), _) => one.as_str().into_iter().collect(),
+                    (_, Some(many)) => many
+                        .as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect(),
+                    _ => continue,
+                };
+            let statuses: Vec<u64> = match (
+                narrowed["status"].get("const"),
+                narrowed["status"].get("enum"),
+            ) {
+                (Some(one), _) => one.as_u64().into_iter().collect(),
+                (_, Some(many)) => many
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_u64)
+                    .collect(),
+                _ => continue,
+            };
+            for slug in types {
+                let status = status_of(slug)
+                    .unwrap_or_else(|| panic!("{name:?}: {slug} is no problem type"));
+                assert!(
+                    statuses.contains(&u64::from(status)),
+                    "{name:?}: {slug} is answered with {status}, documented as {statuses:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= ProblemType::iter().count(),
+        "only {checked} checked"
+    );
+}
+
+#[tokio::test]
+async fn the_local_stack_serves_the_contract_itself() {
+    let stack = Stack::start().await;
+    let response = stack
+        .http
+        .get(stack.api("/openapi.yaml"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/yaml")
+    );
+    let served = response.text().await.expect("text");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+    assert_eq!(served, std::fs::read_to_string(path).expect("readable"));
+    stack.stop().await;
+}
