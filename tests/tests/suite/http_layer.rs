@@ -169,3 +169,27 @@ async fn a_query_parameter_given_twice_is_refused_naming_it() {
     assert_eq!(webhook.body["errors"][0]["field"], "data.id");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn invalid_percent_encoding_in_a_path_or_query_is_a_400_naming_the_parameter() {
+    let stack = Stack::start().await;
+    for (path, field) in [
+        ("/payments/pay_%ZZ", "payment_id"),
+        ("/payments/%FF%FE/cancel", "payment_id"),
+        ("/payments?order_id=ord%ZZ1", "order_id"),
+        ("/payments?order_id=ord%C31", "order_id"),
+    ] {
+        let method = if path.ends_with("/cancel") {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        };
+        let reply = stack
+            .send(stack.http.request(method, stack.api(path)))
+            .await;
+        assert_eq!(reply.status, 400, "{path}: {:?}", reply.body);
+        assert_eq!(reply.content_type(), "application/problem+json");
+        assert_eq!(reply.body["errors"][0]["field"], field, "{path}");
+    }
+    stack.stop().await;
+}
