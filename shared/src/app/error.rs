@@ -27,6 +27,11 @@ pub enum AppError {
         payment_id: PaymentId,
         status: PaymentStatus,
     },
+    #[error("payment {payment_id} is {status}: only a pending payment with a QR code before it expires has one to show")]
+    QrNotAvailable {
+        payment_id: PaymentId,
+        status: PaymentStatus,
+    },
     #[error("amount is above the {remaining} minor units that remain refundable")]
     RefundTooLarge { remaining: i64 },
     #[error("Idempotency-Key was already used with a different request")]

@@ -2,19 +2,55 @@
 
 use std::sync::Arc;
 
-use crate::domain::{OrderId, Payment, PaymentId, Refund};
-use crate::ports::{PaymentReads, Ports};
+use crate::domain::{OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp};
+use crate::ports::{Clock, PaymentReads, Ports};
 
 use super::AppError;
 
 pub struct PaymentQueries {
     store: Arc<dyn PaymentReads>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What a kiosk shows for a payment it can still be paid through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayableQr {
+    pub qr_data: String,
+    pub expires_at: Timestamp,
+    pub now: Timestamp,
 }
 
 impl PaymentQueries {
     pub fn new<Provider, Publisher>(ports: &Ports<Provider, Publisher>) -> Self {
         Self {
             store: ports.store.clone(),
+            clock: ports.clock.clone(),
+        }
+    }
+
+    /// The QR data of a payment the customer can still pay: `pending`, with
+    /// the QR Mercado Pago confirmed, before `expires_at`.
+    pub async fn payable_qr(&self, id: &PaymentId) -> Result<PayableQr, AppError> {
+        let payment = self
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| AppError::PaymentNotFound(id.clone()))?;
+        let now = self.clock.now();
+        match payment.qr_data() {
+            Some(qr_data)
+                if payment.status() == PaymentStatus::Pending && now < payment.expires_at() =>
+            {
+                Ok(PayableQr {
+                    qr_data: qr_data.to_owned(),
+                    expires_at: payment.expires_at(),
+                    now,
+                })
+            }
+            _ => Err(AppError::QrNotAvailable {
+                payment_id: id.clone(),
+                status: payment.status(),
+            }),
         }
     }
 

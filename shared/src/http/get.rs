@@ -1,4 +1,5 @@
-//! `GET /payments/{payment_id}` and `GET /payments?order_id=`.
+//! `GET /payments/{payment_id}`, `GET /payments?order_id=`, and the payment's
+//! QR code as an image, `GET /payments/{payment_id}/qr.svg` and `/qr.png`.
 
 use http::StatusCode;
 use serde_json::json;
@@ -6,12 +7,14 @@ use serde_json::json;
 use crate::app::PaymentQueries;
 use crate::domain::{OrderId, PaymentId};
 
+use super::qr_image::{qr_response, QrFormat};
 use super::request::{payment_id_in_path, query_param};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub(super) enum Route {
     One(PaymentId),
     ByOrder(OrderId),
+    Qr(PaymentId, QrFormat),
 }
 
 pub async fn handle_get_payment(
@@ -39,6 +42,15 @@ pub async fn handle_get_payment(
             }
             Err(error) => error_response(&error),
         },
+        Route::Qr(id, format) => match app.payable_qr(&id).await {
+            Ok(qr) => match qr_response(&qr, format, request.headers()) {
+                Ok(response) => response,
+                Err(error) => Problem::qr_not_drawable(&id, &error)
+                    .logged(&error)
+                    .into_response(),
+            },
+            Err(error) => error_response(&error),
+        },
     }
 }
 
@@ -56,6 +68,11 @@ pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestErro
         return OrderId::parse(&raw)
             .map(Route::ByOrder)
             .map_err(|e| RequestError::bad_parameter("order_id", e));
+    }
+    for format in QrFormat::ALL {
+        if path.ends_with(format.path_tail()) {
+            return payment_id_in_path(request, format.path_tail()).map(|id| Route::Qr(id, format));
+        }
     }
     payment_id_in_path(request, "").map(Route::One)
 }

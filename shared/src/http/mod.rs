@@ -11,6 +11,7 @@ mod get;
 mod problem;
 #[cfg(test)]
 mod properties;
+mod qr_image;
 mod refund;
 mod refund_request;
 mod request;

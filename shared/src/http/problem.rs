@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::adapters::mercadopago::WebhookError;
 use crate::app::AppError;
-use crate::domain::{DomainError, Refund};
+use crate::domain::{DomainError, PaymentId, Refund};
 use crate::ports::{ProviderError, StoreError};
 
 use super::{json_response, HttpResponse};
@@ -78,6 +78,7 @@ pub enum ProblemType {
     PaymentAlreadyApproved,
     PaymentNotCancelable,
     PaymentNotRefundable,
+    QrNotAvailable,
     IdempotencyKeyReused,
     Contention,
     ProviderUnavailable,
@@ -112,6 +113,7 @@ impl ProblemType {
             Self::PaymentAlreadyApproved => StatusCode::CONFLICT,
             Self::PaymentNotCancelable => StatusCode::CONFLICT,
             Self::PaymentNotRefundable => StatusCode::CONFLICT,
+            Self::QrNotAvailable => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Contention => StatusCode::SERVICE_UNAVAILABLE,
             Self::ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -142,6 +144,7 @@ impl ProblemType {
             Self::PaymentAlreadyApproved => "Payment already approved",
             Self::PaymentNotCancelable => "Payment can no longer be canceled",
             Self::PaymentNotRefundable => "Payment not refundable",
+            Self::QrNotAvailable => "QR code not available",
             Self::IdempotencyKeyReused => "Idempotency-Key reused",
             Self::Contention => "Too many concurrent changes",
             Self::ProviderUnavailable => "Payment provider unavailable",
@@ -184,6 +187,14 @@ impl Problem {
                     .as_deref()
                     .unwrap_or("no reason given")
             ),
+        )
+    }
+
+    /// A payment whose QR data cannot be drawn (too long for a QR code).
+    pub(crate) fn qr_not_drawable(payment_id: &PaymentId, error: &dyn std::error::Error) -> Self {
+        Self::new(
+            ProblemType::QrNotAvailable,
+            format!("payment {payment_id} has no QR code to show: {error}"),
         )
     }
 
@@ -286,6 +297,7 @@ impl From<&AppError> for Problem {
             AppError::PaymentNotCancelable { .. } => {
                 Problem::new(ProblemType::PaymentNotCancelable, detail)
             }
+            AppError::QrNotAvailable { .. } => Problem::new(ProblemType::QrNotAvailable, detail),
             AppError::PaymentNotRefundable { .. } => {
                 Problem::new(ProblemType::PaymentNotRefundable, detail)
             }

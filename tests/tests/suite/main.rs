@@ -15,6 +15,7 @@ mod never_leak;
 mod notification_properties;
 mod prewarm;
 mod provider_mismatch;
+mod qr_codes;
 mod refund_races;
 mod refunds;
 mod secrets;

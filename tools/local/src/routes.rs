@@ -24,6 +24,8 @@ pub enum LocalRoute {
     CreatePayment,
     ListPaymentsByOrder,
     GetPayment,
+    QrCodeSvg,
+    QrCodePng,
     CancelPayment,
     RefundPayment,
     MercadoPagoWebhook,
@@ -41,6 +43,8 @@ impl LocalRoute {
             | Self::MercadoPagoWebhook => http::Method::POST,
             Self::ListPaymentsByOrder
             | Self::GetPayment
+            | Self::QrCodeSvg
+            | Self::QrCodePng
             | Self::LocalEvents
             | Self::LocalMetrics
             | Self::OpenApiDocument => http::Method::GET,
@@ -52,6 +56,8 @@ impl LocalRoute {
         match self {
             Self::CreatePayment | Self::ListPaymentsByOrder => "/payments",
             Self::GetPayment => "/payments/{payment_id}",
+            Self::QrCodeSvg => "/payments/{payment_id}/qr.svg",
+            Self::QrCodePng => "/payments/{payment_id}/qr.png",
             Self::CancelPayment => "/payments/{payment_id}/cancel",
             Self::RefundPayment => "/payments/{payment_id}/refunds",
             Self::MercadoPagoWebhook => "/webhooks/mercadopago",
@@ -64,7 +70,9 @@ impl LocalRoute {
     fn handler(self) -> MethodRouter<Arc<Services>> {
         match self {
             Self::CreatePayment => post(create),
-            Self::ListPaymentsByOrder | Self::GetPayment => get(get_payment),
+            Self::ListPaymentsByOrder | Self::GetPayment | Self::QrCodeSvg | Self::QrCodePng => {
+                get(get_payment)
+            }
             Self::CancelPayment => post(cancel),
             Self::RefundPayment => post(refund),
             Self::MercadoPagoWebhook => post(webhook),

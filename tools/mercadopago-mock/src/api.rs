@@ -11,6 +11,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::emvco;
 use crate::refund;
 use crate::state::{KeyEntry, MockState, Order, RefundKey};
 use crate::validate;
@@ -136,8 +137,14 @@ pub(crate) async fn create_order(
     }
 
     let now = now_iso();
+    let id = format!("ORD{}", ulid::Ulid::new());
+    let qr_data = emvco::merchant_presented_payload(
+        &id,
+        request["external_reference"].as_str().unwrap_or_default(),
+        request["total_amount"].as_str().unwrap_or_default(),
+    );
     let order = Order {
-        id: format!("ORD{}", ulid::Ulid::new()),
+        id,
         payment_id: format!("PAY{}", ulid::Ulid::new()),
         status: "created".into(),
         status_detail: "created".into(),
@@ -146,10 +153,7 @@ pub(crate) async fn create_order(
             .get("notification_url")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        qr_data: format!(
-            "00020101021243650016COM.MERCADOLIBRE0201306360{}5204970053039865802BR5909Test Shop6009SAO PAULO62070503***6304",
-            request["external_reference"].as_str().unwrap_or_default()
-        ),
+        qr_data,
         request,
         created: now.clone(),
         updated: now,

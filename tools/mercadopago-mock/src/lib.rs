@@ -6,6 +6,7 @@
 
 mod api;
 mod control;
+mod emvco;
 mod refund;
 pub mod signing;
 mod state;
