@@ -8,13 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: test checks fmt-check clippy lint-template sdk-compat invoke-smoke contract cargo-test venv build bench local clean-venv
+.PHONY: test checks fmt-check clippy lint-template sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
 # cargo-test runs last: its summary line is the run's closing line.
-checks: fmt-check lint-template clippy sdk-compat invoke-smoke contract cargo-test
+checks: fmt-check lint-template clippy sdk-compat invoke-smoke contract kiosk-browser cargo-test
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,18 @@ invoke-smoke: venv
 contract: venv
 	cargo build --quiet -p payments-local
 	$(VENV)/bin/python tools/ci/contract_check.py
+
+# The kiosk page in headless Chromium, as a person would use it.
+kiosk-browser: venv browser
+	cargo build --quiet -p payments-local
+	$(VENV)/bin/python tools/ci/kiosk_check.py
+
+# Chromium and its WebDriver from the OS packages, when missing (root, Debian).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing chromium and chromium-driver (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	fi
 
 cargo-test:
 	tools/ci/cargo-test.sh

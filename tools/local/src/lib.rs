@@ -95,6 +95,8 @@ pub struct Services {
     pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
     pub metrics: KeptMetrics,
+    /// Where the kiosk page sends the customer's actions.
+    pub mock_url: String,
 }
 
 pub struct LocalStack {
@@ -182,6 +184,7 @@ impl LocalStack {
             ),
             publisher: publisher.clone(),
             metrics: config.kept_metrics.clone().unwrap_or_default(),
+            mock_url: mock.base_url(),
         });
 
         let (stop, stopped) = watch::channel(false);

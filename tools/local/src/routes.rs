@@ -32,6 +32,7 @@ pub enum LocalRoute {
     LocalEvents,
     LocalMetrics,
     OpenApiDocument,
+    Kiosk,
 }
 
 impl LocalRoute {
@@ -47,7 +48,8 @@ impl LocalRoute {
             | Self::QrCodePng
             | Self::LocalEvents
             | Self::LocalMetrics
-            | Self::OpenApiDocument => http::Method::GET,
+            | Self::OpenApiDocument
+            | Self::Kiosk => http::Method::GET,
         }
     }
 
@@ -64,6 +66,7 @@ impl LocalRoute {
             Self::LocalEvents => "/local/events",
             Self::LocalMetrics => "/local/metrics",
             Self::OpenApiDocument => "/openapi.yaml",
+            Self::Kiosk => "/kiosk",
         }
     }
 
@@ -79,6 +82,7 @@ impl LocalRoute {
             Self::LocalEvents => get(events),
             Self::LocalMetrics => get(kept_metrics),
             Self::OpenApiDocument => get(openapi),
+            Self::Kiosk => get(kiosk),
         }
     }
 }
@@ -192,6 +196,20 @@ async fn openapi() -> Response {
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/yaml"),
+    );
+    response
+}
+
+/// The kiosk page: one file, its script and style inline, nothing fetched
+/// from elsewhere but this stack's API and the mock's customer actions.
+const KIOSK_PAGE: &str = include_str!("kiosk.html");
+
+async fn kiosk(State(services): State<Arc<Services>>) -> Response {
+    let page = KIOSK_PAGE.replace("__MOCK_URL__", &services.mock_url);
+    let mut response = Response::new(AxumBody::from(page));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
 }

@@ -16,12 +16,14 @@ mod webhook;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::http::{header, Method};
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower_http::cors::{Any, CorsLayer};
 
 pub use state::MockState;
 
@@ -71,8 +73,13 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/v1/orders/{id}/cancel", post(api::cancel_order))
         .route("/v1/orders/{id}/refund", post(api::refund_order))
         .route_layer(middleware::from_fn_with_state(state.clone(), api::gate));
+    // A page served elsewhere (payments-local's kiosk) acts as the customer
+    // through these from the browser; Mercado Pago's own API stays same-origin.
+    let customer = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE]);
     Router::new()
-        .merge(mercado_pago)
         .route("/mock/orders", get(control::list_orders))
         .route("/mock/orders/{id}/pay", post(control::pay))
         .route("/mock/orders/{id}/expire", post(control::expire))
@@ -87,6 +94,8 @@ pub fn router(state: Arc<MockState>) -> Router {
             post(control::set_faults).delete(control::clear_faults),
         )
         .route("/mock/stats", get(control::stats))
+        .layer(customer)
+        .merge(mercado_pago)
         .with_state(state)
 }
 
