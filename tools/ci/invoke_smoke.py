@@ -3,6 +3,8 @@ invoked with the sample events in events/ via `cargo lambda invoke --data-file`,
 against moto (AWS_ENDPOINT_URL, set by with-moto.sh) and the Mercado Pago mock,
 all on 127.0.0.1. Everything it starts is stopped on the way out.
 """
+import base64
+import io
 import json
 import os
 import signal
@@ -15,6 +17,8 @@ import urllib.request
 
 import boto3
 import yaml
+import zxingcpp
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(__file__))
 from checks import Checks, free_port  # noqa: E402
@@ -187,6 +191,22 @@ def main():
         status, _, overdue = invoke(invoke_port, "create-payment", overdue_event)
         check(status == 201, f"overdue create: {status} {overdue}")
         overdue_since = time.time()
+
+        # The QR code a kiosk shows, as API Gateway hands the PNG back (base64).
+        qr_event = load_event("get-payment-qr.json")
+        qr_path = f"/payments/{overdue['payment_id']}/qr.png"
+        qr_event["rawPath"] = qr_event["requestContext"]["http"]["path"] = qr_path
+        qr_event["pathParameters"] = {"payment_id": overdue["payment_id"]}
+        qr = run_invoke(invoke_port, "get-payment", qr_event)
+        print(f"invoke get-payment (qr.png): {qr['statusCode']}")
+        check(qr["statusCode"] == 200 and qr.get("isBase64Encoded") is True,
+              f"qr.png: {qr['statusCode']}, base64 {qr.get('isBase64Encoded')}")
+        check(qr["headers"].get("content-type") == "image/png", f"qr.png type: {qr['headers']}")
+        image = Image.open(io.BytesIO(base64.b64decode(qr["body"])))
+        decoded = [result.text for result in zxingcpp.read_barcodes(image)]
+        check(decoded == [overdue["qr_data"]], f"qr.png reads as the payment's qr_data: {decoded}")
+        status, _, problem = invoke(invoke_port, "get-payment", load_event("get-payment-qr.json"))
+        check(status == 404, f"the QR sample's unknown payment: {status} {problem}")
 
         # A third order's card is declined: Mercado Pago says so, the webhook records it.
         declined_event = create_event("ord-1044")
