@@ -8,45 +8,23 @@ its IAM requirement (on AWS, API Gateway refuses an unsigned call before any
 of this code runs).
 """
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import yaml
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from checks import ROOT, start_local, stop  # noqa: E402
+
 VENV_BIN = os.path.join(ROOT, os.environ.get("VENV", ".venv"), "bin")
-LOCAL = os.path.join(ROOT, "target", "debug", "payments-local")
 # Per operation; with the stateful phase the run stays well under three minutes.
 MAX_EXAMPLES = os.environ.get("CONTRACT_MAX_EXAMPLES", "250")
 # Everything but: positive_data_acceptance (valid-by-schema requests still meet
 # business refusals: 404 for an unknown id, 409 for an order already paid) and
 # ignored_auth (nothing to authenticate locally, see above).
 EXCLUDED_CHECKS = "positive_data_acceptance,ignored_auth"
-
-
-def start_local(log):
-    """payments-local on free loopback ports; returns (process, api url)."""
-    process = subprocess.Popen(
-        [LOCAL, "--port", "0", "--mock-port", "0"],
-        stdout=log, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "RUST_LOG": "warn"},
-    )
-    deadline = time.time() + 30
-    banner = []
-    while time.time() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        banner.append(line)
-        match = re.search(r"API\s+(http://127\.0\.0\.1:\d+)", line)
-        if match:
-            return process, match.group(1)
-    process.kill()
-    raise SystemExit("payments-local did not print its API address:\n" + "".join(banner))
 
 
 def without_security(document):
@@ -63,7 +41,7 @@ def without_security(document):
 def main():
     with tempfile.TemporaryDirectory() as scratch:
         with open(os.path.join(scratch, "payments-local.log"), "w") as log:
-            process, api = start_local(log)
+            process, api = start_local(log, env={**os.environ, "RUST_LOG": "warn"})
             try:
                 with urllib.request.urlopen(f"{api}/openapi.yaml", timeout=10) as response:
                     served = response.read()
@@ -92,17 +70,12 @@ def main():
                     },
                 )
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            if process.returncode not in (0, -15):
+                exit_code = stop(process)
+            if exit_code not in (0, -15):
                 log.flush()
                 with open(log.name) as f:
                     sys.stderr.write(f.read()[-4000:])
-                raise SystemExit(f"payments-local exited with {process.returncode}")
+                raise SystemExit(f"payments-local exited with {exit_code}")
     if result.returncode != 0:
         raise SystemExit(f"contract: schemathesis found failures (exit {result.returncode})")
     print("contract: schemathesis found no failure")

@@ -8,12 +8,9 @@ stopped on the way out.
 import io
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import zxingcpp
@@ -24,31 +21,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(__file__))
-from checks import Checks  # noqa: E402
+from checks import Checks, start_local, stop  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LOCAL = os.path.join(ROOT, "target", "debug", "payments-local")
 WAIT_SECONDS = 15
 check = Checks()
-
-
-def start_local(log):
-    process = subprocess.Popen(
-        [LOCAL, "--port", "0", "--mock-port", "0"],
-        stdout=log, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.time() + 30
-    lines = []
-    while time.time() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        match = re.search(r"kiosk page\s+(http://127\.0\.0\.1:\d+)/kiosk", line)
-        if match:
-            return process, match.group(1)
-    process.kill()
-    raise SystemExit("payments-local did not print its kiosk URL:\n" + "".join(lines))
 
 
 def browser():
@@ -130,12 +106,7 @@ def main():
         finally:
             if driver is not None:
                 driver.quit()
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
     print(check.summary("kiosk-browser"))
 
 

@@ -104,6 +104,17 @@ fn every_problem_type_the_service_answers_with_is_in_the_contract_and_no_other()
     assert_eq!(answered, documented);
 }
 
+/// The values a schema allows by `const` or `enum` (none for any other schema).
+fn allowed(schema: &Value) -> impl Iterator<Item = &Value> {
+    let one = schema.get("const").into_iter();
+    let many = schema
+        .get("enum")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten();
+    one.chain(many)
+}
+
 /// Each documented problem response narrows `type` (one, or an enum) and
 /// `status`: every type it allows must have that status in the code.
 #[test]
@@ -126,30 +137,15 @@ fn every_documented_problem_response_carries_its_types_status() {
         };
         for part in parts {
             let narrowed = &part["properties"];
-            let types: Vec<&str> =
-                match (narrowed["type"].get("const"), narrowed["type"].get("enum")) {
-                    (Some(one), _) => one.as_str().into_iter().collect(),
-                    (_, Some(many)) => many
-                        .as_sequence()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect(),
-                    _ => continue,
-                };
-            let statuses: Vec<u64> = match (
-                narrowed["status"].get("const"),
-                narrowed["status"].get("enum"),
-            ) {
-                (Some(one), _) => one.as_u64().into_iter().collect(),
-                (_, Some(many)) => many
-                    .as_sequence()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_u64)
-                    .collect(),
-                _ => continue,
-            };
+            let types: Vec<&str> = allowed(&narrowed["type"])
+                .filter_map(Value::as_str)
+                .collect();
+            let statuses: Vec<u64> = allowed(&narrowed["status"])
+                .filter_map(Value::as_u64)
+                .collect();
+            if types.is_empty() || statuses.is_empty() {
+                continue;
+            }
             for slug in types {
                 let status = status_of(slug)
                     .unwrap_or_else(|| panic!("{name:?}: {slug} is no problem type"));
