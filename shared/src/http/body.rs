@@ -74,15 +74,27 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
     // where the value would have kept the last.
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let detail = error.inner().to_string();
         let path = error.path().to_string();
-        RequestError::Malformed {
-            detail: error.inner().to_string(),
-            field: (path != ".").then_some(path),
-        }
+        // serde reports a field given twice at the object holding it.
+        let field = match duplicated_field(&detail) {
+            Some(name) if path == "." => Some(name.to_owned()),
+            Some(name) => Some(format!("{path}.{name}")),
+            None => (path != ".").then_some(path),
+        };
+        RequestError::Malformed { detail, field }
     })?;
     deserializer.end().map_err(|e| RequestError::Malformed {
         detail: e.to_string(),
         field: None,
     })?;
     Ok(value)
+}
+
+/// The name in serde's "duplicate field `name`" message.
+fn duplicated_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("duplicate field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
 }

@@ -115,6 +115,35 @@ fn cases() -> Vec<Case> {
             400,
             Some("amount"),
         ),
+        Case {
+            field: Some("amount"),
+            ..raw(
+                "an integer amount beyond 64 bits",
+                Some("application/json"),
+                &order_body("ord-bad").to_string().replace(
+                    "\"amount\":2590",
+                    "\"amount\":123456789012345678901234567890",
+                ),
+                400,
+            )
+        },
+        Case {
+            field: Some("amount"),
+            ..raw(
+                "a field given twice",
+                Some("application/json"),
+                &order_body("ord-bad")
+                    .to_string()
+                    .replace("\"amount\":2590", "\"amount\":2590,\"amount\":1"),
+                400,
+            )
+        },
+        json_case(
+            "a control character in a title",
+            with_item("title", json!("X-Burger\u{7}")),
+            422,
+            Some("items[0].title"),
+        ),
         json_case(
             "items not an array",
             with("items", json!({"sku": "XB"})),
