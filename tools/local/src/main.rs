@@ -73,7 +73,7 @@ async fn main() -> ExitCode {
          \x20 API               {api}  (POST /payments, GET /payments/{{id}}, GET /payments?order_id=)\n\
          \x20 webhook           {api}/webhooks/mercadopago\n\
          \x20 kiosk page        {api}/kiosk (order, scan, pay as the customer, watch the events)\n\
-         \x20 API contract      {api}/openapi.yaml (OpenAPI 3.1)\n\
+         \x20 OpenAPI document  {api}/openapi.yaml (the API contract)\n\
          \x20 events            {api}/local/events (each also printed below as a JSON line)\n\
          \x20 metrics           {api}/local/metrics (what Lambda would send to CloudWatch)\n\
          \x20 Mercado Pago mock {mock}  (POST /mock/orders/{{id}}/pay {{\"outcome\":\"approved\"|\"rejected\"}}, /expire, /mock/faults)\n\

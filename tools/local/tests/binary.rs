@@ -44,6 +44,7 @@ fn serves_on_the_given_ports_and_stops_cleanly_on_ctrl_c() {
     let mut lines = BufReader::new(stderr).lines();
     let mut api = None;
     let mut mock = None;
+    let mut kiosk = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
         let url = line
@@ -54,6 +55,8 @@ fn serves_on_the_given_ports_and_stops_cleanly_on_ctrl_c() {
             api = url;
         } else if line.trim_start().starts_with("Mercado Pago mock") {
             mock = url;
+        } else if line.trim_start().starts_with("kiosk page") {
+            kiosk = url;
         } else if line.starts_with("Ctrl-C") {
             break;
         }
@@ -61,6 +64,17 @@ fn serves_on_the_given_ports_and_stops_cleanly_on_ctrl_c() {
     let api = api.expect("banner names the API address");
     let mock = mock.expect("banner names the mock address");
     assert!(!api.ends_with(":0") && !mock.ends_with(":0"));
+    assert_eq!(
+        kiosk,
+        Some(format!("{api}/kiosk")),
+        "banner names the kiosk page"
+    );
+    let page = http_get(&api, "/kiosk");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.contains(&format!("const MOCK_URL = \"http://{mock}\"")),
+        "the page acts through this mock"
+    );
 
     let list = http_get(&api, "/payments?order_id=ord-1");
     assert!(list.starts_with("HTTP/1.1 200"), "{list}");
