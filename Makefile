@@ -58,7 +58,11 @@ kiosk-browser: venv browser
 browser:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 		echo "installing chromium and chromium-driver (apt)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+		for attempt in 1 2 3; do \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends chromium chromium-driver >/dev/null && break; \
+			[ $$attempt = 3 ] && exit 1; sleep 5; \
+		done; \
 	fi
 
 cargo-test:
