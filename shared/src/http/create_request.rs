@@ -13,7 +13,9 @@ use super::{FieldError, RequestError};
 
 /// The wire shape. Required fields are optional here so a missing one becomes a
 /// field-level 422 rather than a bare parse error; wrong JSON types are a 400.
+/// Unknown fields are refused: a misspelt `description` must not vanish.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CreatePaymentBody {
     order_id: Option<String>,
     amount: Option<i64>,
@@ -23,6 +25,7 @@ struct CreatePaymentBody {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ItemBody {
     sku: Option<String>,
     title: Option<String>,

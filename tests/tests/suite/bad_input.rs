@@ -139,6 +139,18 @@ fn cases() -> Vec<Case> {
             )
         },
         json_case(
+            "an unknown field",
+            with("tip", json!(100)),
+            400,
+            Some("tip"),
+        ),
+        json_case(
+            "an unknown field in an item",
+            with_item("colour", json!("red")),
+            400,
+            Some("items[0].colour"),
+        ),
+        json_case(
             "a control character in a title",
             with_item("title", json!("X-Burger\u{7}")),
             422,
