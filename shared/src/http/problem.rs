@@ -160,7 +160,6 @@ impl ProblemType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub kind: ProblemType,
-    pub status: StatusCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
 }
@@ -169,7 +168,6 @@ impl Problem {
     fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
         Self {
             kind,
-            status: kind.status(),
             detail: detail.into(),
             errors: Vec::new(),
         }
@@ -198,13 +196,17 @@ impl Problem {
         )
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
     /// Logs the error behind this problem once: server errors as errors,
     /// refusals as info.
     pub fn logged(self, error: &dyn std::error::Error) -> Self {
-        if self.status.is_server_error() {
-            tracing::error!(%error, status = self.status.as_u16(), "request failed");
+        if self.status().is_server_error() {
+            tracing::error!(%error, status = self.status().as_u16(), "request failed");
         } else {
-            tracing::info!(%error, status = self.status.as_u16(), "request refused");
+            tracing::info!(%error, status = self.status().as_u16(), "request refused");
         }
         self
     }
@@ -213,7 +215,7 @@ impl Problem {
         let mut body = json!({
             "type": format!("/problems/{}", self.kind.slug()),
             "title": self.kind.title(),
-            "status": self.status.as_u16(),
+            "status": self.status().as_u16(),
             "detail": self.detail,
         });
         if !self.errors.is_empty() {
@@ -223,12 +225,12 @@ impl Problem {
                 .map(|e| json!({"field": e.field, "message": e.message}))
                 .collect();
         }
-        let mut response = json_response(self.status, &body);
+        let mut response = json_response(self.status(), &body);
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));

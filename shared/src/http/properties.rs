@@ -66,7 +66,7 @@ fn put(body: &mut Value, path: &str, value: Value) {
 
 fn refused_as_4xx(error: RequestError) -> Problem {
     let problem = Problem::from(error);
-    assert!(problem.status.is_client_error(), "{problem:?}");
+    assert!(problem.status().is_client_error(), "{problem:?}");
     problem
 }
 
@@ -146,7 +146,7 @@ proptest! {
         let Some(request) = request("POST", "/payments", &[("content-type", &value)], vec![])
         else { return Ok(()) };
         if let Err(error) = require_json(&request) {
-            prop_assert_eq!(refused_as_4xx(error).status.as_u16(), 415);
+            prop_assert_eq!(refused_as_4xx(error).status().as_u16(), 415);
         }
     }
 
