@@ -120,7 +120,8 @@ fn svg(qr_data: &str) -> Result<String, QrImageError> {
 
 fn png(qr_data: &str) -> Result<Vec<u8>, QrImageError> {
     let code = code(qr_data)?;
-    let modules = u32::try_from(code.width()).unwrap_or(u32::MAX / 2);
+    // At most 177 modules (version 40): the cast cannot truncate.
+    let modules = code.width() as u32;
     let side_modules = modules + 2 * QUIET_ZONE;
     let side = side_modules * PNG_SCALE;
     let colors = code.to_colors();
@@ -189,6 +190,17 @@ mod tests {
         assert_eq!(svg.status(), StatusCode::OK);
         let other = qr_response(&payable("000201010211", 900), QrFormat::Png, &again).unwrap();
         assert_eq!(other.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn data_beyond_a_qr_codes_capacity_is_an_error_not_a_panic() {
+        let qr = payable(&"0".repeat(8_000), 900);
+        for format in QrFormat::ALL {
+            assert!(matches!(
+                qr_response(&qr, format, &HeaderMap::new()),
+                Err(QrImageError::NotEncodable(_))
+            ));
+        }
     }
 
     #[test]
