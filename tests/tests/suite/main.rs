@@ -10,6 +10,7 @@ mod contract;
 mod http_api;
 mod http_layer;
 mod index_shards;
+mod kiosk_page;
 mod mercadopago_adapter;
 mod never_leak;
 mod notification_properties;
