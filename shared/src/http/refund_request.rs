@@ -23,21 +23,13 @@ pub(crate) fn parse_refund(request: &lambda_http::Request) -> Result<RefundComma
     let bytes = body_bytes(request)?;
     let payment_id = payment_id_in_path(request, "/refunds")?;
     let key = idempotency_key(request)?.ok_or(RequestError::IdempotencyKeyRequired)?;
-    let body = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        // An empty body is a refund of all that remains.
-        None => RefundBody::default(),
-        Some(b'{') => {
-            require_json(request)?;
-            parse_json(bytes, &[])?
-        }
-        // serde would read an array as the fields in order: refuse it.
-        Some(_) => {
-            require_json(request)?;
-            return Err(RequestError::Malformed {
-                detail: "the body must be a JSON object".into(),
-                field: None,
-            });
-        }
+    // An empty body is a refund of all that remains; any other must be a
+    // JSON object (parse_json refuses an array read as the fields in order).
+    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RefundBody::default()
+    } else {
+        require_json(request)?;
+        parse_json(bytes, &[])?
     };
     let mut errors = Vec::new();
     if let Some(amount) = body.amount {
