@@ -95,8 +95,8 @@ pub struct Services {
     pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
     pub metrics: KeptMetrics,
-    /// Where the kiosk page sends the customer's actions.
-    pub mock_url: String,
+    /// The kiosk page, sending the customer's actions to this stack's mock.
+    pub kiosk_page: String,
 }
 
 pub struct LocalStack {
@@ -184,7 +184,7 @@ impl LocalStack {
             ),
             publisher: publisher.clone(),
             metrics: config.kept_metrics.clone().unwrap_or_default(),
-            mock_url: mock.base_url(),
+            kiosk_page: routes::kiosk_page(&mock.base_url()),
         });
 
         let (stop, stopped) = watch::channel(false);

@@ -192,33 +192,31 @@ async fn kept_metrics(State(services): State<Arc<Services>>) -> Response {
 const OPENAPI: &str = include_str!("../../../openapi.yaml");
 
 async fn openapi() -> Response {
-    let mut response = Response::new(AxumBody::from(OPENAPI));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/yaml"),
-    );
-    response
+    typed_response("application/yaml", OPENAPI)
 }
 
 /// The kiosk page: one file, its script and style inline, nothing fetched
 /// from elsewhere but this stack's API and the mock's customer actions.
 const KIOSK_PAGE: &str = include_str!("kiosk.html");
 
+/// The page as this stack serves it, naming its own mock; made once at start.
+pub(crate) fn kiosk_page(mock_url: &str) -> String {
+    KIOSK_PAGE.replace("__MOCK_URL__", mock_url)
+}
+
 async fn kiosk(State(services): State<Arc<Services>>) -> Response {
-    let page = KIOSK_PAGE.replace("__MOCK_URL__", &services.mock_url);
-    let mut response = Response::new(AxumBody::from(page));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
+    typed_response("text/html; charset=utf-8", services.kiosk_page.clone())
 }
 
 fn json_response(body: Value) -> Response {
-    let mut response = Response::new(AxumBody::from(body.to_string()));
+    typed_response("application/json", body.to_string())
+}
+
+fn typed_response(content_type: &'static str, body: impl Into<AxumBody>) -> Response {
+    let mut response = Response::new(body.into());
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
+        http::HeaderValue::from_static(content_type),
     );
     response
 }
