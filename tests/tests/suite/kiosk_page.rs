@@ -7,18 +7,10 @@ use payments_tests::local_stack::Stack;
 #[tokio::test]
 async fn the_kiosk_page_needs_nothing_but_this_stack_and_names_every_control() {
     let stack = Stack::start().await;
-    let response = stack
-        .http
-        .get(stack.api("/kiosk"))
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/html; charset=utf-8"
-    );
-    let page = response.text().await.expect("text");
+    let served = stack.get("/kiosk").await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.content_type(), "text/html; charset=utf-8");
+    let page = served.body.as_str().expect("the page as text");
 
     for testid in [
         "menu-item",
