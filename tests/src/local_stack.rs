@@ -232,6 +232,16 @@ impl RawReply {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Asserts the answer is the problem+json of `status` and `slug`.
+    pub fn assert_problem(&self, status: u16, slug: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(
+            self.problem()["type"],
+            format!("/problems/{slug}"),
+            "{self:?}"
+        );
+    }
+
     pub fn problem(&self) -> Value {
         assert_eq!(
             self.header("content-type"),
