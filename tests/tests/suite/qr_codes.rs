@@ -23,21 +23,6 @@ fn decode_png(bytes: &[u8]) -> String {
     content
 }
 
-/// EMVCo fields as (tag, value); `None` when a length runs past the end.
-fn emvco_fields(payload: &str) -> Option<Vec<(String, String)>> {
-    let mut rest = payload;
-    let mut fields = Vec::new();
-    while !rest.is_empty() {
-        let length: usize = rest.get(2..4)?.parse().ok()?;
-        fields.push((
-            rest.get(..2)?.to_owned(),
-            rest.get(4..4 + length)?.to_owned(),
-        ));
-        rest = rest.get(4 + length..)?;
-    }
-    Some(fields)
-}
-
 #[tokio::test]
 async fn the_png_decodes_to_the_payments_qr_data_a_well_formed_emvco_payload() {
     let stack = Stack::start().await;
@@ -68,7 +53,7 @@ async fn the_png_decodes_to_the_payments_qr_data_a_well_formed_emvco_payload() {
     let image = response.bytes().await.expect("body");
     assert_eq!(decode_png(&image), qr_data);
 
-    let fields = emvco_fields(&qr_data).expect("tag-length-value all through");
+    let fields = mercadopago_mock::emvco::fields(&qr_data).expect("tag-length-value all through");
     assert_eq!(fields.first(), Some(&("00".to_owned(), "01".to_owned())));
     assert_eq!(
         fields

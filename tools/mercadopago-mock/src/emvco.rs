@@ -48,6 +48,22 @@ pub(crate) fn merchant_presented_payload(
     payload
 }
 
+/// A payload's fields as (tag, value), in order; `None` when a length runs
+/// past the end. For reading a payload back (the tests' scanner).
+pub fn fields(payload: &str) -> Option<Vec<(String, String)>> {
+    let mut rest = payload;
+    let mut fields = Vec::new();
+    while !rest.is_empty() {
+        let length: usize = rest.get(2..4)?.parse().ok()?;
+        fields.push((
+            rest.get(..2)?.to_owned(),
+            rest.get(4..4 + length)?.to_owned(),
+        ));
+        rest = rest.get(4 + length..)?;
+    }
+    Some(fields)
+}
+
 /// One tag-length-value field; a value longer than the format allows (99
 /// characters) is cut, as no order of ours comes near it.
 fn field(tag: &str, value: &str) -> String {
@@ -56,23 +72,8 @@ fn field(tag: &str, value: &str) -> String {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// The payload's fields as (tag, value), failing on a length that runs
-    /// past the end.
-    pub(crate) fn fields(payload: &str) -> Option<Vec<(String, String)>> {
-        let mut rest = payload;
-        let mut fields = Vec::new();
-        while !rest.is_empty() {
-            let tag = rest.get(..2)?;
-            let length: usize = rest.get(2..4)?.parse().ok()?;
-            let value = rest.get(4..4 + length)?;
-            fields.push((tag.to_owned(), value.to_owned()));
-            rest = &rest[4 + length..];
-        }
-        Some(fields)
-    }
 
     #[test]
     fn the_crc_is_ccitt_false() {

@@ -6,7 +6,7 @@
 
 mod api;
 mod control;
-mod emvco;
+pub mod emvco;
 mod refund;
 pub mod signing;
 mod state;
