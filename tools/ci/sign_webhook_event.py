@@ -15,14 +15,25 @@ import sys
 import time
 
 
+def x_signature(secret, data_id, request_id, now_ms=None):
+    """The `x-signature` header Mercado Pago sends: `ts=…,v1=…`, the v1 an
+    HMAC-SHA256 of the manifest, whose pairs with no value are left out."""
+    ts = str(now_ms if now_ms is not None else int(time.time() * 1000))
+    manifest = ""
+    if data_id:
+        manifest += f"id:{data_id};"
+    if request_id:
+        manifest += f"request-id:{request_id};"
+    manifest += f"ts:{ts};"
+    v1 = hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()
+    return f"ts={ts},v1={v1}"
+
+
 def signed_event(template, secret, data_id, now_ms=None):
     event = json.loads(json.dumps(template))
-    ts = str(now_ms if now_ms is not None else int(time.time() * 1000))
     request_id = event["headers"]["x-request-id"]
     manifest_id = data_id.lower() if data_id.isalnum() else data_id
-    manifest = f"id:{manifest_id};request-id:{request_id};ts:{ts};"
-    v1 = hmac.new(secret.encode(), manifest.encode(), hashlib.sha256).hexdigest()
-    event["headers"]["x-signature"] = f"ts={ts},v1={v1}"
+    event["headers"]["x-signature"] = x_signature(secret, manifest_id, request_id, now_ms)
     event["rawQueryString"] = f"data.id={data_id}&type=order"
     event["queryStringParameters"] = {"data.id": data_id, "type": "order"}
     body = json.loads(event["body"])
