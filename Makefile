@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: test checks fmt-check clippy lint-template sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
+.PHONY: simulate test checks fmt-check clippy lint-template sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
@@ -67,6 +67,13 @@ browser:
 
 cargo-test:
 	tools/ci/cargo-test.sh
+
+# The deterministic simulation (docs/simulation.md): RUNS histories from SEED;
+# one line per violated invariant, then `<n> histories, <v> violations (seed <s>)`.
+SEED ?= 1
+RUNS ?= 2000
+simulate:
+	cargo run --quiet --release -p payments-simulation --bin simulate -- --seed $(SEED) --runs $(RUNS)
 
 # Release binaries for Lambda (arm64, provided.al2023) under target/lambda/<function>/.
 build: venv

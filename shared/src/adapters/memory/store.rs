@@ -95,6 +95,28 @@ impl MemoryStore {
         self.tables().payments.len()
     }
 
+    /// Every stored payment, by id: what a test or the simulation inspects.
+    pub fn payments(&self) -> Vec<Payment> {
+        let mut payments: Vec<Payment> = self.tables().payments.values().cloned().collect();
+        payments.sort_by(|a, b| a.id().cmp(b.id()));
+        payments
+    }
+
+    /// Every refund of every payment, oldest first.
+    pub fn refunds(&self) -> Vec<Refund> {
+        self.tables().refunds.clone()
+    }
+
+    /// Events committed and not yet published, in commit order.
+    pub fn waiting_events(&self) -> Vec<OutboxEvent> {
+        self.tables()
+            .events
+            .iter()
+            .filter(|(_, waiting)| *waiting)
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
     /// Every committed event, oldest first, published or not.
     pub fn all_events(&self) -> Vec<OutboxEvent> {
         self.tables()
