@@ -7,12 +7,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::domain::{
-    Fingerprint, IdempotencyKey, Money, Payment, PaymentId, ProviderRefundId, RefundReason,
+    Fingerprint, IdempotencyKey, Payment, PaymentId, ProviderRefundId, Refund, RefundReason,
     RefundSource, RefundStatus,
 };
 use crate::ports::{PaymentReads, Ports, ProviderOrderState, ProviderOutcome, RefundKey};
 
-use super::refund_ledger::{RefundAsk, RefundLedger, RefundVerdict, Reserved};
+use super::refund_ledger::{provider_key, MadeAtProvider, RefundAsk, RefundLedger, Reserved};
 use super::{metrics, AppError};
 
 /// The one key of a payment's late-payment refund: there is only ever one.
@@ -89,100 +89,73 @@ impl MoneyAtProvider {
         Ok(true)
     }
 
-    /// Refunds the order lists that none of ours holds: our own whose answer
-    /// was lost are settled; the others were made at Mercado Pago and are
-    /// recorded once, under their own id as key.
+    /// Refunds the order lists that none of ours holds. A refund of ours is
+    /// known only by what Mercado Pago answered to its own key, never by its
+    /// amount: while any of ours is pending, it is asked again with its key
+    /// first (the answer names the refund it made, or makes it now). Once
+    /// none is pending, whatever is still unknown was made in Mercado Pago's
+    /// dashboard and is recorded as such, once, in one write.
     async fn record_provider_refunds(
         &self,
         payment: &Payment,
         order: &ProviderOrderState,
     ) -> Result<bool, AppError> {
         let payment_id = payment.id();
-        let known = self.payments.refunds_of(payment_id).await?;
-        let mut held: HashSet<ProviderRefundId> = known
-            .iter()
-            .filter_map(|r| r.provider_refund_id.clone())
-            .collect();
-        let mut matched = HashSet::new();
         let mut changed = false;
-        for listed in &order.refunds {
-            if !held.insert(listed.id.clone()) {
-                continue;
-            }
-            let Ok(amount) =
-                Money::from_decimal_string(&listed.amount, payment.amount().currency())
-            else {
-                metrics::count("ProviderMismatch");
-                tracing::error!(
-                    %payment_id,
-                    order_id = %payment.order_id(),
-                    provider_refund_id = %listed.id,
-                    metric = "ProviderMismatch",
-                    "Mercado Pago lists a refund amount we cannot read; nothing recorded"
-                );
-                continue;
-            };
-            let ours = known
+        // Each round settles every pending refund of ours or stops.
+        for _ in 0..4 {
+            let known = self.payments.refunds_of(payment_id).await?;
+            let held: HashSet<&ProviderRefundId> = known
                 .iter()
-                .filter(|r| r.status == RefundStatus::Pending && r.amount == amount)
-                .find(|r| !matched.contains(&r.refund_id));
-            let verdict = RefundVerdict::GivenBack(Some(listed.id.clone()));
-            match ours {
-                Some(ours) => {
-                    matched.insert(ours.refund_id.clone());
-                    self.ledger.settle(ours, &verdict).await?;
-                    changed = true;
+                .filter_map(|r| r.provider_refund_id.as_ref())
+                .collect();
+            let unknown: Vec<_> = order
+                .refunds
+                .iter()
+                .filter(|listed| !held.contains(&listed.id))
+                .collect();
+            if unknown.is_empty() {
+                return Ok(changed);
+            }
+            let ours: Vec<Refund> = known
+                .iter()
+                .filter(|r| r.status == RefundStatus::Pending && r.source != RefundSource::Provider)
+                .cloned()
+                .collect();
+            if ours.is_empty() {
+                let mut blocked = false;
+                for listed in unknown {
+                    match self
+                        .ledger
+                        .record_made_at_provider(payment_id, &listed.id, &listed.amount)
+                        .await?
+                    {
+                        MadeAtProvider::Recorded => changed = true,
+                        MadeAtProvider::Blocked => blocked = true,
+                        MadeAtProvider::AlreadyHeld | MadeAtProvider::Mismatch => {}
+                    }
                 }
-                None => {
-                    changed |= self
-                        .record_made_at_provider(payment, &listed.id, amount)
-                        .await?;
+                // A refund of ours was reserved meanwhile: settle it, then again.
+                if blocked {
+                    continue;
                 }
+                return Ok(changed);
+            }
+            for refund in ours {
+                let Some(current) = self.payments.get(payment_id).await? else {
+                    return Ok(changed);
+                };
+                let key = provider_key(&refund);
+                let settled = self.ledger.ask_provider(&current, refund, key).await?;
+                if settled.status == RefundStatus::Pending {
+                    // Mercado Pago cannot say now which refund is ours: the
+                    // sweeper asks again, and the next read records the rest.
+                    return Ok(changed);
+                }
+                changed = true;
             }
         }
         Ok(changed)
-    }
-
-    async fn record_made_at_provider(
-        &self,
-        payment: &Payment,
-        provider_refund_id: &ProviderRefundId,
-        amount: Money,
-    ) -> Result<bool, AppError> {
-        let key = RefundKey {
-            key: fixed_key(&format!("provider-{provider_refund_id}"))?,
-            fingerprint: Fingerprint::of_canonical(provider_refund_id.as_str().as_bytes()),
-        };
-        let reserved = self
-            .ledger
-            .reserve(RefundAsk {
-                payment_id: payment.id(),
-                amount: Some(amount.minor_units()),
-                reason: None,
-                source: RefundSource::Provider,
-                key: &key,
-            })
-            .await;
-        let refund = match reserved {
-            Ok(Reserved::New(_, refund)) => refund,
-            Ok(Reserved::Existing(refund)) if refund.status == RefundStatus::Pending => refund,
-            Ok(Reserved::Existing(_)) => return Ok(false),
-            Err(AppError::RefundTooLarge { .. } | AppError::PaymentNotRefundable { .. }) => {
-                metrics::count("ProviderMismatch");
-                tracing::error!(
-                    payment_id = %payment.id(),
-                    order_id = %payment.order_id(),
-                    %provider_refund_id,
-                    metric = "ProviderMismatch",
-                    "Mercado Pago lists a refund the payment cannot hold; nothing recorded"
-                );
-                return Ok(false);
-            }
-            Err(other) => return Err(other),
-        };
-        let verdict = RefundVerdict::GivenBack(Some(provider_refund_id.clone()));
-        self.ledger.settle(&refund, &verdict).await?;
-        Ok(true)
     }
 }
 

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    DomainError, Money, Payment, PaymentId, PaymentStatus, ProviderRefundId, Refund, RefundReason,
-    RefundSource, RefundStatus,
+    Currency, DomainError, Fingerprint, IdempotencyKey, Money, Payment, PaymentId, PaymentStatus,
+    ProviderOrderId, ProviderRefundId, Refund, RefundReason, RefundSource, RefundStatus,
 };
 use crate::ports::{
-    Clock, EventPublisher, IdGenerator, Outbox, OutboxEvent, PaymentCreation, PaymentProvider,
-    PaymentReads, Ports, ProviderError, ProviderOrderState, RefundKey, RefundRequest,
-    RefundSettlement, Refunds, StoreError,
+    Clock, DuePayments, EventPublisher, IdGenerator, MadeRefund, Outbox, OutboxEvent,
+    PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderError, ProviderOrderState,
+    ProviderOutcome, RefundKey, RefundRequest, RefundSettlement, Refunds, StoreError,
 };
 
 use super::outbox::publish_and_clear;
@@ -39,6 +39,17 @@ pub(crate) struct RefundAsk<'a> {
     pub key: &'a RefundKey,
 }
 
+/// What became of a refund Mercado Pago lists that no call of ours made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MadeAtProvider {
+    Recorded,
+    AlreadyHeld,
+    /// A pending refund of ours holds the amount it needs: settle that first.
+    Blocked,
+    /// It cannot be about this payment (logged, with `ProviderMismatch`).
+    Mismatch,
+}
+
 /// A reservation: new, or the one an earlier request with the key made.
 pub(crate) enum Reserved {
     New(Box<Payment>, Refund),
@@ -49,6 +60,7 @@ pub(crate) struct RefundLedger {
     payments: Arc<dyn PaymentReads>,
     locks: Arc<dyn PaymentCreation>,
     refunds: Arc<dyn Refunds>,
+    due: Arc<dyn DuePayments>,
     outbox: Arc<dyn Outbox>,
     provider: Arc<dyn PaymentProvider>,
     publisher: Arc<dyn EventPublisher>,
@@ -62,6 +74,7 @@ impl RefundLedger {
             payments: ports.store.clone(),
             locks: ports.store.clone(),
             refunds: ports.store.clone(),
+            due: ports.store.clone(),
             outbox: ports.store.clone(),
             provider: ports.provider.clone(),
             publisher: ports.publisher.clone(),
@@ -144,6 +157,16 @@ impl RefundLedger {
         refund: Refund,
         idempotency_key: String,
     ) -> Result<Refund, AppError> {
+        if refund.source == RefundSource::Provider {
+            // Made at Mercado Pago already: asking for it would pay it twice.
+            tracing::error!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                refund_id = %refund.refund_id,
+                "a refund made at Mercado Pago is pending; it is never asked for"
+            );
+            return Ok(refund);
+        }
         let Some(provider) = payment.provider() else {
             let verdict = RefundVerdict::Refused("the payment has no Mercado Pago order".into());
             return Ok(self.settle(&refund, &verdict).await?.1);
@@ -161,7 +184,35 @@ impl RefundLedger {
         {
             Ok(order) => {
                 let known = self.payments.refunds_of(payment.id()).await?;
-                RefundVerdict::GivenBack(new_provider_refund(&order, &known, &refund))
+                match refund_made_by_answer(&order, &known, &refund) {
+                    Some(made) => RefundVerdict::GivenBack(Some(made)),
+                    None => {
+                        tracing::error!(
+                            payment_id = %payment.id(),
+                            order_id = %payment.order_id(),
+                            refund_id = %refund.refund_id,
+                            "Mercado Pago's answer names no refund of this amount that is not \
+                             already recorded; left pending for a person"
+                        );
+                        return Ok(refund);
+                    }
+                }
+            }
+            Err(ProviderError::Rejected { status, detail })
+                if refund.source == RefundSource::LatePayment =>
+            {
+                let refusal = format!("Mercado Pago refused ({status}): {detail}");
+                if !self
+                    .money_left_at(&provider.order_id, payment.amount().currency())
+                    .await
+                {
+                    // Given back otherwise (in the dashboard): nothing is kept.
+                    RefundVerdict::Refused(refusal)
+                } else {
+                    self.flag_late_refund_refused(payment, &refund, &refusal)
+                        .await?;
+                    return Ok(refund);
+                }
             }
             Err(ProviderError::Rejected { status, detail }) => {
                 RefundVerdict::Refused(format!("Mercado Pago refused ({status}): {detail}"))
@@ -259,6 +310,157 @@ impl RefundLedger {
         Err(AppError::Contention)
     }
 
+    /// Records a refund Mercado Pago lists that no call of ours made (one
+    /// made in its dashboard): in one write, already succeeded, under its own
+    /// id as key, never asked of Mercado Pago.
+    pub async fn record_made_at_provider(
+        &self,
+        payment_id: &PaymentId,
+        provider_refund_id: &ProviderRefundId,
+        listed_amount: &str,
+    ) -> Result<MadeAtProvider, AppError> {
+        let key = RefundKey {
+            key: IdempotencyKey::parse(&format!("provider-{provider_refund_id}"))?,
+            fingerprint: Fingerprint::of_canonical(provider_refund_id.as_str().as_bytes()),
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            if self
+                .refunds
+                .refund_by_key(payment_id, &key.key)
+                .await?
+                .is_some()
+            {
+                return Ok(MadeAtProvider::AlreadyHeld);
+            }
+            let payment = self.payment(payment_id).await?;
+            let known = self.payments.refunds_of(payment_id).await?;
+            if known
+                .iter()
+                .any(|r| r.provider_refund_id.as_ref() == Some(provider_refund_id))
+            {
+                return Ok(MadeAtProvider::AlreadyHeld);
+            }
+            let reserved_by_ours = known.iter().any(|r| r.status == RefundStatus::Pending);
+            let now = self.clock.now();
+            let recorded = Money::from_decimal_string(listed_amount, payment.amount().currency())
+                .and_then(|amount| {
+                    let refund = Refund::pending(
+                        self.ids.refund_id(),
+                        payment_id.clone(),
+                        amount,
+                        None,
+                        RefundSource::Provider,
+                        now,
+                    )
+                    .succeeded(Some(provider_refund_id.clone()), now);
+                    let (next, event) =
+                        payment.record_made_refund(&refund, self.ids.event_id(), now)?;
+                    Ok((next, refund, event))
+                });
+            let (next, refund, event) = match recorded {
+                Ok(recorded) => recorded,
+                // A refund of ours still holds what this one needs: it must be
+                // settled (asked again) first.
+                Err(DomainError::RefundTooLarge { .. }) if reserved_by_ours => {
+                    return Ok(MadeAtProvider::Blocked)
+                }
+                Err(error) => {
+                    metrics::count("ProviderMismatch");
+                    tracing::error!(
+                        %payment_id,
+                        order_id = %payment.order_id(),
+                        %provider_refund_id,
+                        %error,
+                        metric = "ProviderMismatch",
+                        "Mercado Pago lists a refund the payment cannot hold; nothing recorded"
+                    );
+                    return Ok(MadeAtProvider::Mismatch);
+                }
+            };
+            let event = OutboxEvent::from(&event);
+            let move_lock = next.status() != payment.status()
+                && self
+                    .locks
+                    .order_lock(payment.order_id())
+                    .await?
+                    .is_some_and(|lock| lock.live_payment_id == *payment.id());
+            let made = MadeRefund {
+                payment: &next,
+                expected_version: payment.version(),
+                refund: &refund,
+                key: &key,
+                event: &event,
+                move_lock,
+            };
+            match self.refunds.record_made_refund(&made).await {
+                Ok(()) => {
+                    metrics::reached(PaymentStatus::Refunded);
+                    tracing::info!(
+                        %payment_id,
+                        order_id = %payment.order_id(),
+                        refund_id = %refund.refund_id,
+                        %provider_refund_id,
+                        "refund made at Mercado Pago recorded"
+                    );
+                    publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &event).await;
+                    return Ok(MadeAtProvider::Recorded);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+
+    /// Whether Mercado Pago still holds some of the customer's money for the
+    /// order. Unknown (it cannot be read now) counts as yes.
+    async fn money_left_at(&self, order_id: &ProviderOrderId, currency: Currency) -> bool {
+        let Ok(order) = self.provider.get_order(order_id).await else {
+            return true;
+        };
+        if order.outcome == ProviderOutcome::Refunded {
+            return false;
+        }
+        let minor = |raw: &str| Money::from_decimal_string(raw, currency).map(Money::minor_units);
+        let Some(Ok(total)) = order.total_amount.as_deref().map(minor) else {
+            return true;
+        };
+        let refunded: Result<i64, _> = order.refunds.iter().map(|r| minor(&r.amount)).sum();
+        refunded.map_or(true, |refunded| refunded < total)
+    }
+
+    /// A late payment's refund Mercado Pago refused while it still holds the
+    /// money: kept pending for the sweeper to ask again, and a person told.
+    async fn flag_late_refund_refused(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+        refusal: &str,
+    ) -> Result<(), AppError> {
+        metrics::count("LatePaymentRefundFailed");
+        tracing::error!(
+            payment_id = %payment.id(),
+            order_id = %payment.order_id(),
+            refund_id = %refund.refund_id,
+            refusal,
+            metric = "LatePaymentRefundFailed",
+            "Mercado Pago refused to give a late payment back; asked again later, needs review"
+        );
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.payment(payment.id()).await?;
+            if current.sweep().needs_review {
+                return Ok(());
+            }
+            let flagged = current.flag_for_review(self.clock.now());
+            match self.due.reschedule(&flagged, current.version()).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Contention)
+    }
+
     async fn payment(&self, id: &PaymentId) -> Result<Payment, AppError> {
         self.payments
             .get(id)
@@ -267,27 +469,32 @@ impl RefundLedger {
     }
 }
 
-/// The provider's id of the refund just made: the one on the order that none
-/// of our refunds holds yet, with this refund's amount.
-fn new_provider_refund(
+/// The provider's id of the refund our call made: Mercado Pago appends the
+/// refund a call makes to the order's refunds, and answers a repeated key
+/// with its first answer, so it is the last one listed in the answer to our
+/// key. Never matched by amount alone against the whole order: a refund made
+/// in the dashboard may have the same amount.
+fn refund_made_by_answer(
     order: &ProviderOrderState,
     known: &[Refund],
     refund: &Refund,
 ) -> Option<ProviderRefundId> {
-    order
-        .refunds
-        .iter()
-        .rev()
-        .filter(|r| {
-            !known
-                .iter()
-                .any(|k| k.provider_refund_id.as_ref() == Some(&r.id))
-        })
-        .find(|r| {
-            Money::from_decimal_string(&r.amount, refund.amount.currency())
-                .is_ok_and(|amount| amount == refund.amount)
-        })
-        .map(|r| r.id.clone())
+    let last = order.refunds.last()?;
+    let held_by_another = known.iter().any(|k| {
+        k.refund_id != refund.refund_id && k.provider_refund_id.as_ref() == Some(&last.id)
+    });
+    let amount_matches = Money::from_decimal_string(&last.amount, refund.amount.currency())
+        .is_ok_and(|amount| amount == refund.amount);
+    (amount_matches && !held_by_another).then(|| last.id.clone())
+}
+
+/// The `X-Idempotency-Key` Mercado Pago knows a refund of ours by: asking
+/// again with it never refunds twice. A late payment has only one refund.
+pub(crate) fn provider_key(refund: &Refund) -> String {
+    match refund.source {
+        RefundSource::LatePayment => format!("late-{}", refund.payment_id),
+        RefundSource::Api | RefundSource::Provider => refund.refund_id.to_string(),
+    }
 }
 
 fn refusal(payment: &Payment, error: DomainError) -> AppError {

@@ -218,6 +218,14 @@ impl Payment {
         Self(next)
     }
 
+    /// Something went wrong that a person must look at; the sweeper keeps
+    /// trying on its backoff meanwhile.
+    pub fn flag_for_review(&self, now: Timestamp) -> Self {
+        let mut next = self.reschedule_sweep(now).0;
+        next.sweep.needs_review = true;
+        Self(next)
+    }
+
     /// What a new refund may still take, in minor units.
     pub fn refundable(&self) -> i64 {
         self.0.amount.minor_units() - self.0.amount_reserved
@@ -342,6 +350,31 @@ impl Payment {
         let next = Self(next);
         let event = next.event(EventType::Refunded, event_id, at, Some(refund));
         Ok((next, event))
+    }
+
+    /// Records a refund made before we knew of it (at the provider, in its
+    /// dashboard): reserved and given back in one step, with its
+    /// `payment.refunded` event. It is a fact, so any status but `pending`
+    /// takes it, as long as it fits in what is not yet reserved.
+    pub fn record_made_refund(
+        &self,
+        refund: &Refund,
+        event_id: EventId,
+        at: Timestamp,
+    ) -> Result<(Self, PaymentEvent), DomainError> {
+        if self.0.status == PaymentStatus::Pending || self.0.status.is_terminal() {
+            return Err(DomainError::NotRefundable(self.0.status));
+        }
+        if refund.amount.currency() != self.0.amount.currency()
+            || refund.amount.minor_units() > self.refundable()
+        {
+            return Err(DomainError::RefundTooLarge {
+                remaining: self.refundable(),
+            });
+        }
+        let mut reserved = self.0.clone();
+        reserved.amount_reserved += refund.amount.minor_units();
+        Self(reserved).refund_succeeded(refund, event_id, at)
     }
 
     /// Releases what a refund the provider refused had reserved.

@@ -15,8 +15,8 @@ pub use provider::{
 };
 pub use publisher::{EventPublisher, PublishError};
 pub use store::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
-    OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
+    OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
     PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
 };
 pub use system::{Clock, IdGenerator};

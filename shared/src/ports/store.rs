@@ -241,6 +241,13 @@ pub trait Refunds: Send + Sync {
     /// became `refunded` and still holds its order's lock).
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError>;
 
+    /// One transaction for a refund that was made before we knew of it (in
+    /// Mercado Pago's dashboard): the payment with its amount reserved and
+    /// given back at once (guarded by `expected_version`), the refund already
+    /// `succeeded`, its key, its event, and the order lock when `move_lock`.
+    /// Never pending, so never asked of Mercado Pago.
+    async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError>;
+
     /// The refund a key stands for on a payment, and the request it was made with.
     async fn refund_by_key(
         &self,
@@ -256,6 +263,17 @@ pub struct RefundSettlement<'a> {
     pub expected_version: u64,
     pub refund: &'a Refund,
     pub event: Option<&'a OutboxEvent>,
+    pub move_lock: bool,
+}
+
+/// Everything `Refunds::record_made_refund` writes at once.
+#[derive(Debug, Clone, Copy)]
+pub struct MadeRefund<'a> {
+    pub payment: &'a Payment,
+    pub expected_version: u64,
+    pub refund: &'a Refund,
+    pub key: &'a RefundKey,
+    pub event: &'a OutboxEvent,
     pub move_lock: bool,
 }
 

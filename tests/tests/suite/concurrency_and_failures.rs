@@ -11,9 +11,9 @@ use payments::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
 };
 use payments::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions,
-    ProviderError, RefundKey, RefundSettlement, Refunds, StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
+    OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
+    PaymentTransitions, ProviderError, RefundKey, RefundSettlement, Refunds, StoreError,
 };
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -408,6 +408,10 @@ impl Refunds for LosesTheFirstQrWrite {
 
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
         self.inner.settle_refund(settlement).await
+    }
+
+    async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {
+        self.inner.record_made_refund(made).await
     }
 
     async fn refund_by_key(

@@ -56,6 +56,9 @@ pub struct Rates {
     pub provider: f64,
     pub store: f64,
     pub sns: f64,
+    /// Of the faults on calls that write, the share that strike after the
+    /// other side applied the call.
+    pub after_applied: f64,
 }
 
 #[derive(Clone)]
@@ -72,6 +75,10 @@ impl Faults {
         }
     }
 
+    pub fn set(&self, rates: Rates) {
+        *self.rates.lock() = rates;
+    }
+
     pub fn clear(&self) {
         *self.rates.lock() = Rates::default();
     }
@@ -84,7 +91,7 @@ impl Faults {
         if !self.dice.chance(rate) {
             return None;
         }
-        Some(if writes && self.dice.chance(0.5) {
+        Some(if writes && self.dice.chance(self.rates().after_applied) {
             Fault::After
         } else {
             Fault::Before

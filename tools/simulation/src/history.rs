@@ -83,7 +83,17 @@ impl History {
             provider: *dice.pick(&level).unwrap_or(&0.0),
             store: *dice.pick(&level[..3]).unwrap_or(&0.0),
             sns: *dice.pick(&level).unwrap_or(&0.0),
+            after_applied: 0.5,
         };
+        Self::with_rates(dice, rates)
+    }
+
+    /// A world without faults whose steps a test chooses itself.
+    pub fn scripted() -> Self {
+        Self::with_rates(Dice::new(0), Rates::default())
+    }
+
+    fn with_rates(dice: Dice, rates: Rates) -> Self {
         let faults = Faults::new(dice.clone(), rates);
         let journal = Journal::default();
         journal.note(format!(
@@ -115,6 +125,7 @@ impl History {
             }))
             .with_publisher(topic.clone());
         let orders = 1 + dice.below(2);
+        let dice = dice.clone();
         Self {
             dice,
             faults,
@@ -148,6 +159,66 @@ impl History {
         self.world
     }
 
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The actor's next slice: through its gate, to the next one or its end.
+    pub fn step_actor(&mut self, actor: usize) {
+        self.run_slice(actor);
+    }
+
+    /// The port call an actor waits to make; None once it has finished.
+    pub fn waiting_at(&self, actor: usize) -> Option<&'static str> {
+        self.executor.waiting_at(actor)
+    }
+
+    pub fn kill(&mut self, actor: usize) {
+        self.executor.kill(actor);
+    }
+
+    pub fn run_to_end(&mut self, actor: usize) {
+        while self.executor.ids().contains(&actor) {
+            self.run_slice(actor);
+        }
+    }
+
+    /// A create of order `order` with key `key`, its id.
+    pub fn spawn_create(&mut self, order: usize, key: Option<&str>) -> usize {
+        self.spawn_create_ask(CreateAsk {
+            order,
+            other_body: false,
+            key: key.map(str::to_owned),
+        })
+    }
+
+    pub fn spawn_refund(&mut self, payment: &PaymentId, amount: Option<i64>, key: &str) -> usize {
+        self.spawn_refund_ask(RefundAsk {
+            payment: payment.clone(),
+            amount,
+            key: key.to_owned(),
+        })
+    }
+
+    /// Everything Mercado Pago notified, delivered one by one to the end.
+    pub fn deliver_notifications(&mut self) {
+        let notified = self.world.mercadopago.take_notifications();
+        self.deliveries.extend(notified);
+        self.deliver_all();
+    }
+
+    /// A sweeper run to its end, after the clock moved on by `after`.
+    pub fn sweep_after(&mut self, after: Duration) {
+        self.world.clock.advance(after);
+        self.world.mercadopago.tick();
+        let id = self.spawn_sweeper();
+        self.run_to_end(id);
+    }
+
     fn note(&self, line: impl Into<String>) {
         self.world.journal.note(line);
     }
@@ -162,7 +233,9 @@ impl History {
             56..=62 => self.customer_acts(),
             63..=65 => self.operator_acts(),
             66..=74 => self.webhook_arrives(),
-            75..=77 => self.spawn_sweeper(),
+            75..=77 => {
+                self.spawn_sweeper();
+            }
             78..=80 => self.spawn_relay(),
             81..=88 => self.time_passes(),
             89..=91 => self.kill_an_actor(),
@@ -251,8 +324,12 @@ impl History {
             },
         };
         self.creates.push(ask.clone());
+        self.spawn_create_ask(ask);
+    }
+
+    fn spawn_create_ask(&mut self, ask: CreateAsk) -> usize {
         let Some(command) = self.command(&ask) else {
-            return;
+            return 0;
         };
         let create = CreatePayment::new(&self.ports, EXPIRY);
         let key = ask.key.clone();
@@ -282,6 +359,7 @@ impl History {
             }),
         );
         self.note(format!("spawn {}", self.executor.name(id)));
+        id
     }
 
     fn payment_ids(&self) -> Vec<PaymentId> {
@@ -327,8 +405,12 @@ impl History {
             }
         };
         self.refunds.push(ask.clone());
+        self.spawn_refund_ask(ask);
+    }
+
+    fn spawn_refund_ask(&mut self, ask: RefundAsk) -> usize {
         let Ok(key) = IdempotencyKey::parse(&ask.key) else {
-            return;
+            return 0;
         };
         let refund = RefundPayment::new(&self.ports);
         let command = RefundCommand {
@@ -350,6 +432,7 @@ impl History {
             }),
         );
         self.note(format!("spawn {}", self.executor.name(id)));
+        id
     }
 
     /// Orders whose QR code a kiosk could show: those our store recorded.
@@ -427,7 +510,7 @@ impl History {
         self.spawn_webhook(order);
     }
 
-    fn spawn_webhook(&mut self, order: ProviderOrderId) {
+    pub fn spawn_webhook(&mut self, order: ProviderOrderId) -> usize {
         let apply = ApplyNotification::new(&self.ports);
         let id = self.executor.spawn(
             format!("webhook({order})"),
@@ -444,9 +527,10 @@ impl History {
             }),
         );
         self.note(format!("spawn {}", self.executor.name(id)));
+        id
     }
 
-    fn spawn_sweeper(&mut self) {
+    fn spawn_sweeper(&mut self) -> usize {
         let sweeper = SweepOverduePayments::new(&self.ports);
         let id = self.executor.spawn(
             "sweeper".into(),
@@ -456,6 +540,7 @@ impl History {
             }),
         );
         self.note(format!("spawn {}", self.executor.name(id)));
+        id
     }
 
     fn spawn_relay(&mut self) {

@@ -88,6 +88,18 @@ fn money_adds_up(
         );
     }
     for made in &order.refunds {
+        // A refund we only recorded (made in the dashboard) asked of Mercado Pago again.
+        if let Some(resent) = refunds.iter().find(|r| {
+            r.source == RefundSource::Provider && made.key.as_deref() == Some(r.refund_id.as_str())
+        }) {
+            checks.fail(
+                1,
+                format!(
+                    "{id}: the dashboard's refund {} was sent to Mercado Pago as ours and paid again ({})",
+                    resent.refund_id, made.id
+                ),
+            );
+        }
         let recorded: Vec<&&Refund> = refunds
             .iter()
             .filter(|r| {

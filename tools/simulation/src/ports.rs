@@ -12,7 +12,7 @@ use payments::domain::{
 };
 use payments::ports::{
     DuePayments, EventPublisher, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentProvider, PaymentReads,
+    MadeRefund, OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentProvider, PaymentReads,
     PaymentTransitions, ProviderError, ProviderOrder, ProviderOrderState, PublishError, RefundKey,
     RefundRequest, RefundSettlement, Refunds, StoreError,
 };
@@ -247,6 +247,13 @@ impl Refunds for SimStore {
             self,
             "store.settle_refund",
             self.inner.settle_refund(settlement)
+        )
+    }
+    async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {
+        write!(
+            self,
+            "store.record_made_refund",
+            self.inner.record_made_refund(made)
         )
     }
     async fn refund_by_key(

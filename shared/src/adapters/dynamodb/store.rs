@@ -13,9 +13,9 @@ use crate::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
-    OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
-    RefundKey, RefundSettlement, Refunds, StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
+    OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
+    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
 };
 use futures_util::future::try_join_all;
 
@@ -521,6 +521,31 @@ impl Refunds for DynamoStore {
             writes.push(self.move_lock(settlement.payment)?);
         }
         self.transact("settle_refund", writes).await
+    }
+
+    async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {
+        let mut writes = vec![
+            self.put(
+                payment_item(made.payment, self.shards),
+                "version = :expected",
+                &[(":expected", n(made.expected_version))],
+            )?,
+            self.put(refund_item(made.refund), "attribute_not_exists(pk)", &[])?,
+            self.put(
+                refund_key_item(made.refund, made.key),
+                "attribute_not_exists(pk)",
+                &[],
+            )?,
+            self.put(
+                event_item(made.event, self.shards),
+                "attribute_not_exists(pk)",
+                &[],
+            )?,
+        ];
+        if made.move_lock {
+            writes.push(self.move_lock(made.payment)?);
+        }
+        self.transact("record_made_refund", writes).await
     }
 
     async fn refund_by_key(

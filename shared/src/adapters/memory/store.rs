@@ -9,9 +9,9 @@ use crate::domain::{
     RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLock,
-    OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
-    RefundKey, RefundSettlement, Refunds, StoreError,
+    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
+    OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
+    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
 };
 
 #[derive(Default)]
@@ -414,6 +414,51 @@ impl Refunds for MemoryStore {
         if let Some(event) = settlement.event {
             tables.events.push((event.clone(), true));
         }
+        Ok(())
+    }
+
+    async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        let payment = made.payment;
+        // Check every condition before writing anything: all or nothing.
+        tables.expect_version(payment.id(), made.expected_version)?;
+        let key_id = (payment.id().clone(), made.key.key.clone());
+        if tables.refund_keys.contains_key(&key_id) {
+            return Err(conflict("refund key taken"));
+        }
+        if tables
+            .refunds
+            .iter()
+            .any(|r| r.refund_id == made.refund.refund_id)
+        {
+            return Err(conflict("refund exists"));
+        }
+        if tables
+            .events
+            .iter()
+            .any(|(e, _)| e.event_id == made.event.event_id)
+        {
+            return Err(conflict("event exists"));
+        }
+        if made.move_lock {
+            match tables.locks.get_mut(payment.order_id()) {
+                Some(lock) if lock.live_payment_id == *payment.id() => {
+                    lock.state = OrderLockState::after(payment.status());
+                    lock.version += 1;
+                }
+                _ => return Err(conflict("order lock is not held by this payment")),
+            }
+        }
+        tables
+            .payments
+            .insert(payment.id().clone(), payment.clone());
+        tables.refunds.push(made.refund.clone());
+        tables.refund_keys.insert(
+            key_id,
+            (made.refund.refund_id.clone(), made.key.fingerprint.clone()),
+        );
+        tables.events.push((made.event.clone(), true));
         Ok(())
     }
 
