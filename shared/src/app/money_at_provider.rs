@@ -84,7 +84,7 @@ impl MoneyAtProvider {
             }
             Reserved::Existing(_) => return Ok(false),
         };
-        let late_key = format!("late-{}", payment.id());
+        let late_key = provider_key(&refund);
         self.ledger.ask_provider(&payment, refund, late_key).await?;
         Ok(true)
     }

@@ -268,14 +268,7 @@ impl RefundLedger {
                     (payment.refund_failed(&failed, now), failed, None)
                 }
             };
-            // The order's lock moves with the payment only while it holds it: a
-            // newer payment of the same order keeps its own.
-            let move_lock = next.status() != payment.status()
-                && self
-                    .locks
-                    .order_lock(payment.order_id())
-                    .await?
-                    .is_some_and(|lock| lock.live_payment_id == *payment.id());
+            let move_lock = self.lock_moves(&payment, &next).await?;
             let settlement = RefundSettlement {
                 payment: &next,
                 expected_version: payment.version(),
@@ -378,12 +371,7 @@ impl RefundLedger {
                 }
             };
             let event = OutboxEvent::from(&event);
-            let move_lock = next.status() != payment.status()
-                && self
-                    .locks
-                    .order_lock(payment.order_id())
-                    .await?
-                    .is_some_and(|lock| lock.live_payment_id == *payment.id());
+            let move_lock = self.lock_moves(&payment, &next).await?;
             let made = MadeRefund {
                 payment: &next,
                 expected_version: payment.version(),
@@ -410,6 +398,17 @@ impl RefundLedger {
             }
         }
         Err(AppError::Contention)
+    }
+
+    /// The order's lock moves with the payment only when its status changes
+    /// while it holds the lock: a newer payment of the same order keeps its own.
+    async fn lock_moves(&self, before: &Payment, after: &Payment) -> Result<bool, AppError> {
+        Ok(after.status() != before.status()
+            && self
+                .locks
+                .order_lock(before.order_id())
+                .await?
+                .is_some_and(|lock| lock.live_payment_id == *before.id()))
     }
 
     /// Whether Mercado Pago still holds some of the customer's money for the

@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::ports::{PaymentReads, Ports, RefundKey};
 
-use super::refund_ledger::{RefundAsk, RefundLedger, Reserved};
+use super::refund_ledger::{provider_key, RefundAsk, RefundLedger, Reserved};
 use super::AppError;
 
 /// A validated refund request.
@@ -81,7 +81,7 @@ impl RefundPayment {
             Reserved::New(payment, refund) => {
                 // The refund id is Mercado Pago's idempotency key: a retry of
                 // this very refund never gives the money back twice.
-                let key = refund.refund_id.to_string();
+                let key = provider_key(&refund);
                 self.ledger.ask_provider(&payment, refund, key).await?
             }
         };

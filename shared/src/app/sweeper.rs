@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::domain::{Payment, PaymentStatus, ProviderOrderId, RefundSource, RefundStatus};
+use crate::domain::{Payment, PaymentStatus, ProviderOrderId, RefundStatus};
 use crate::ports::{
     DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome, StoreError,
 };
 
 use super::money_at_provider::MoneyAtProvider;
 use super::notification::verdict;
-use super::refund_ledger::RefundLedger;
+use super::refund_ledger::{provider_key, RefundLedger};
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
 use super::{metrics, AppError};
 
@@ -272,10 +272,7 @@ impl SweepOverduePayments {
             if refund.status != RefundStatus::Pending {
                 continue;
             }
-            let key = match refund.source {
-                RefundSource::LatePayment => format!("late-{}", payment.id()),
-                RefundSource::Api | RefundSource::Provider => refund.refund_id.to_string(),
-            };
+            let key = provider_key(&refund);
             let current = self
                 .transitions
                 .payments

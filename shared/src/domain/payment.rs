@@ -301,6 +301,14 @@ impl Payment {
         if !refundable_now {
             return Err(DomainError::NotRefundable(self.0.status));
         }
+        let mut next = self.with_reserved(amount)?.0;
+        next.updated_at = at;
+        next.version += 1;
+        Ok(Self(next))
+    }
+
+    /// `amount` held on top of what is already reserved, if it fits.
+    fn with_reserved(&self, amount: Money) -> Result<Self, DomainError> {
         if amount.currency() != self.0.amount.currency() || amount.minor_units() > self.refundable()
         {
             return Err(DomainError::RefundTooLarge {
@@ -309,8 +317,6 @@ impl Payment {
         }
         let mut next = self.0.clone();
         next.amount_reserved += amount.minor_units();
-        next.updated_at = at;
-        next.version += 1;
         Ok(Self(next))
     }
 
@@ -365,16 +371,8 @@ impl Payment {
         if self.0.status == PaymentStatus::Pending || self.0.status.is_terminal() {
             return Err(DomainError::NotRefundable(self.0.status));
         }
-        if refund.amount.currency() != self.0.amount.currency()
-            || refund.amount.minor_units() > self.refundable()
-        {
-            return Err(DomainError::RefundTooLarge {
-                remaining: self.refundable(),
-            });
-        }
-        let mut reserved = self.0.clone();
-        reserved.amount_reserved += refund.amount.minor_units();
-        Self(reserved).refund_succeeded(refund, event_id, at)
+        self.with_reserved(refund.amount)?
+            .refund_succeeded(refund, event_id, at)
     }
 
     /// Releases what a refund the provider refused had reserved.

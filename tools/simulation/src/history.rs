@@ -21,7 +21,7 @@ use payments::domain::{
 };
 use payments::ports::{PaymentStore, Ports};
 
-use crate::executor::{Answer, Executor, Gates, Slice};
+use crate::executor::{ActorFuture, Answer, Executor, Gates, Slice};
 use crate::faults::{Dice, Faults, Rates};
 use crate::mercadopago::{MercadoPago, MpStatus};
 use crate::ports::{Journal, SimProvider, SimStore, SimTopic, Wiring};
@@ -219,6 +219,13 @@ impl History {
         self.run_to_end(id);
     }
 
+    /// Starts an actor; the journal names it.
+    fn spawn(&mut self, name: String, future: ActorFuture) -> usize {
+        let id = self.executor.spawn(name, future);
+        self.note(format!("spawn {}", self.executor.name(id)));
+        id
+    }
+
     fn note(&self, line: impl Into<String>) {
         self.world.journal.note(line);
     }
@@ -339,7 +346,7 @@ impl History {
             if ask.other_body { ", other body" } else { "" },
             key.as_deref().map_or(String::new(), |k| format!(", {k}"))
         );
-        let id = self.executor.spawn(
+        let id = self.spawn(
             name,
             Box::pin(async move {
                 let parsed = key
@@ -358,7 +365,6 @@ impl History {
                 }
             }),
         );
-        self.note(format!("spawn {}", self.executor.name(id)));
         id
     }
 
@@ -376,14 +382,13 @@ impl History {
             return;
         };
         let cancel = CancelPayment::new(&self.ports);
-        let id = self.executor.spawn(
+        self.spawn(
             format!("cancel({payment})"),
             Box::pin(async move {
                 let _ = cancel.execute(&payment).await;
                 Answer::None
             }),
         );
-        self.note(format!("spawn {}", self.executor.name(id)));
     }
 
     fn caller_refunds(&mut self) {
@@ -419,7 +424,7 @@ impl History {
             reason: None,
             key: key.from_caller(CallerId::local()),
         };
-        let id = self.executor.spawn(
+        let id = self.spawn(
             format!("refund({}, {:?}, {})", ask.payment, ask.amount, ask.key),
             Box::pin(async move {
                 match refund.execute(command).await {
@@ -431,7 +436,6 @@ impl History {
                 }
             }),
         );
-        self.note(format!("spawn {}", self.executor.name(id)));
         id
     }
 
@@ -512,7 +516,7 @@ impl History {
 
     pub fn spawn_webhook(&mut self, order: ProviderOrderId) -> usize {
         let apply = ApplyNotification::new(&self.ports);
-        let id = self.executor.spawn(
+        let id = self.spawn(
             format!("webhook({order})"),
             Box::pin(async move {
                 match apply
@@ -526,33 +530,30 @@ impl History {
                 }
             }),
         );
-        self.note(format!("spawn {}", self.executor.name(id)));
         id
     }
 
     fn spawn_sweeper(&mut self) -> usize {
         let sweeper = SweepOverduePayments::new(&self.ports);
-        let id = self.executor.spawn(
+        let id = self.spawn(
             "sweeper".into(),
             Box::pin(async move {
                 let _ = sweeper.execute().await;
                 Answer::None
             }),
         );
-        self.note(format!("spawn {}", self.executor.name(id)));
         id
     }
 
     fn spawn_relay(&mut self) {
         let relay = RelayEvents::new(&self.ports);
-        let id = self.executor.spawn(
+        self.spawn(
             "relay".into(),
             Box::pin(async move {
                 let _ = relay.execute().await;
                 Answer::None
             }),
         );
-        self.note(format!("spawn {}", self.executor.name(id)));
     }
 
     fn time_passes(&mut self) {

@@ -148,6 +148,30 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// A new refund's writes: the payment (guarded by `expected_version`) with
+    /// the refund's amount held, the refund and its key (both new).
+    fn new_refund_writes(
+        &self,
+        payment: &Payment,
+        expected_version: u64,
+        refund: &Refund,
+        key: &RefundKey,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        Ok(vec![
+            self.put(
+                payment_item(payment, self.shards),
+                "version = :expected",
+                &[(":expected", n(expected_version))],
+            )?,
+            self.put(refund_item(refund), "attribute_not_exists(pk)", &[])?,
+            self.put(
+                refund_key_item(refund, key),
+                "attribute_not_exists(pk)",
+                &[],
+            )?,
+        ])
+    }
+
     /// Replaces a payment whose status does not change, if its stored version
     /// is still `expected_version`.
     async fn put_same_status(
@@ -482,19 +506,8 @@ impl Refunds for DynamoStore {
         refund: &Refund,
         key: &RefundKey,
     ) -> Result<(), StoreError> {
-        let payment_put = self.put(
-            payment_item(payment, self.shards),
-            "version = :expected",
-            &[(":expected", n(expected_version))],
-        )?;
-        let refund_put = self.put(refund_item(refund), "attribute_not_exists(pk)", &[])?;
-        let key_put = self.put(
-            refund_key_item(refund, key),
-            "attribute_not_exists(pk)",
-            &[],
-        )?;
-        self.transact("reserve_refund", vec![payment_put, refund_put, key_put])
-            .await
+        let writes = self.new_refund_writes(payment, expected_version, refund, key)?;
+        self.transact("reserve_refund", writes).await
     }
 
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
@@ -524,24 +537,13 @@ impl Refunds for DynamoStore {
     }
 
     async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {
-        let mut writes = vec![
-            self.put(
-                payment_item(made.payment, self.shards),
-                "version = :expected",
-                &[(":expected", n(made.expected_version))],
-            )?,
-            self.put(refund_item(made.refund), "attribute_not_exists(pk)", &[])?,
-            self.put(
-                refund_key_item(made.refund, made.key),
-                "attribute_not_exists(pk)",
-                &[],
-            )?,
-            self.put(
-                event_item(made.event, self.shards),
-                "attribute_not_exists(pk)",
-                &[],
-            )?,
-        ];
+        let mut writes =
+            self.new_refund_writes(made.payment, made.expected_version, made.refund, made.key)?;
+        writes.push(self.put(
+            event_item(made.event, self.shards),
+            "attribute_not_exists(pk)",
+            &[],
+        )?);
         if made.move_lock {
             writes.push(self.move_lock(made.payment)?);
         }

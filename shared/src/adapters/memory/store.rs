@@ -34,6 +34,59 @@ impl Tables {
             _ => Err(conflict("payment version moved")),
         }
     }
+
+    /// No event with this id is stored yet, or a conflict.
+    fn expect_new_event(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        if self
+            .events
+            .iter()
+            .any(|(e, _)| e.event_id == event.event_id)
+        {
+            return Err(conflict("event exists"));
+        }
+        Ok(())
+    }
+
+    /// Neither the refund nor its key is stored yet, or a conflict.
+    fn expect_new_refund(
+        &self,
+        payment_id: &PaymentId,
+        refund: &Refund,
+        key: &RefundKey,
+    ) -> Result<(), StoreError> {
+        if self
+            .refund_keys
+            .contains_key(&(payment_id.clone(), key.key.clone()))
+        {
+            return Err(conflict("refund key taken"));
+        }
+        if self.refunds.iter().any(|r| r.refund_id == refund.refund_id) {
+            return Err(conflict("refund exists"));
+        }
+        Ok(())
+    }
+
+    fn insert_refund(&mut self, payment_id: &PaymentId, refund: &Refund, key: &RefundKey) {
+        self.refunds.push(refund.clone());
+        self.refund_keys.insert(
+            (payment_id.clone(), key.key.clone()),
+            (refund.refund_id.clone(), key.fingerprint.clone()),
+        );
+    }
+
+    /// Moves the order's lock to match the payment's status, if the payment
+    /// holds it (or a conflict, with nothing moved). The last check of a
+    /// write: it changes the lock when it passes.
+    fn move_lock(&mut self, payment: &Payment) -> Result<(), StoreError> {
+        match self.locks.get_mut(payment.order_id()) {
+            Some(lock) if lock.live_payment_id == *payment.id() => {
+                lock.state = OrderLockState::after(payment.status());
+                lock.version += 1;
+                Ok(())
+            }
+            _ => Err(conflict("order lock is not held by this payment")),
+        }
+    }
 }
 
 /// The same conditions as the DynamoDB adapter, enforced under one mutex.
@@ -234,13 +287,7 @@ impl PaymentTransitions for MemoryStore {
             Some(lock) if lock.live_payment_id == *payment.id() => {}
             _ => return Err(conflict("order lock is not held by this payment")),
         }
-        if tables
-            .events
-            .iter()
-            .any(|(e, _)| e.event_id == event.event_id)
-        {
-            return Err(conflict("event exists"));
-        }
+        tables.expect_new_event(event)?;
         if let Some(lock) = tables.locks.get_mut(payment.order_id()) {
             lock.state = OrderLockState::after(payment.status());
             lock.version += 1;
@@ -357,24 +404,11 @@ impl Refunds for MemoryStore {
         self.suspend().await;
         let mut tables = self.tables();
         tables.expect_version(payment.id(), expected_version)?;
-        let key_id = (payment.id().clone(), key.key.clone());
-        if tables.refund_keys.contains_key(&key_id) {
-            return Err(conflict("refund key taken"));
-        }
-        if tables
-            .refunds
-            .iter()
-            .any(|r| r.refund_id == refund.refund_id)
-        {
-            return Err(conflict("refund exists"));
-        }
+        tables.expect_new_refund(payment.id(), refund, key)?;
         tables
             .payments
             .insert(payment.id().clone(), payment.clone());
-        tables.refunds.push(refund.clone());
-        tables
-            .refund_keys
-            .insert(key_id, (refund.refund_id.clone(), key.fingerprint.clone()));
+        tables.insert_refund(payment.id(), refund, key);
         Ok(())
     }
 
@@ -390,22 +424,10 @@ impl Refunds for MemoryStore {
         };
         tables.expect_version(payment.id(), settlement.expected_version)?;
         if let Some(event) = settlement.event {
-            if tables
-                .events
-                .iter()
-                .any(|(e, _)| e.event_id == event.event_id)
-            {
-                return Err(conflict("event exists"));
-            }
+            tables.expect_new_event(event)?;
         }
         if settlement.move_lock {
-            match tables.locks.get_mut(payment.order_id()) {
-                Some(lock) if lock.live_payment_id == *payment.id() => {
-                    lock.state = OrderLockState::after(payment.status());
-                    lock.version += 1;
-                }
-                _ => return Err(conflict("order lock is not held by this payment")),
-            }
+            tables.move_lock(payment)?;
         }
         tables.refunds[index] = settlement.refund.clone();
         tables
@@ -423,41 +445,15 @@ impl Refunds for MemoryStore {
         let payment = made.payment;
         // Check every condition before writing anything: all or nothing.
         tables.expect_version(payment.id(), made.expected_version)?;
-        let key_id = (payment.id().clone(), made.key.key.clone());
-        if tables.refund_keys.contains_key(&key_id) {
-            return Err(conflict("refund key taken"));
-        }
-        if tables
-            .refunds
-            .iter()
-            .any(|r| r.refund_id == made.refund.refund_id)
-        {
-            return Err(conflict("refund exists"));
-        }
-        if tables
-            .events
-            .iter()
-            .any(|(e, _)| e.event_id == made.event.event_id)
-        {
-            return Err(conflict("event exists"));
-        }
+        tables.expect_new_refund(payment.id(), made.refund, made.key)?;
+        tables.expect_new_event(made.event)?;
         if made.move_lock {
-            match tables.locks.get_mut(payment.order_id()) {
-                Some(lock) if lock.live_payment_id == *payment.id() => {
-                    lock.state = OrderLockState::after(payment.status());
-                    lock.version += 1;
-                }
-                _ => return Err(conflict("order lock is not held by this payment")),
-            }
+            tables.move_lock(payment)?;
         }
         tables
             .payments
             .insert(payment.id().clone(), payment.clone());
-        tables.refunds.push(made.refund.clone());
-        tables.refund_keys.insert(
-            key_id,
-            (made.refund.refund_id.clone(), made.key.fingerprint.clone()),
-        );
+        tables.insert_refund(payment.id(), made.refund, made.key);
         tables.events.push((made.event.clone(), true));
         Ok(())
     }
