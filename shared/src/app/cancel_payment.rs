@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Payment, PaymentId, PaymentStatus, Refund};
+use crate::domain::{Payment, PaymentId, PaymentStatus, ProviderOrderId, Refund};
 use crate::ports::{PaymentProvider, PaymentReads, Ports, ProviderError};
 
 use super::notification::verdict;
@@ -44,26 +44,25 @@ impl CancelPayment {
         }
         let outcome = match payment.provider() {
             // Mercado Pago never confirmed an order: no QR code was ever shown.
+            // Unless one is recorded before the commit: then it is canceled
+            // at Mercado Pago first, like any other.
             None => {
-                self.transitions
-                    .apply(id, |_| Verdict::move_to(PaymentStatus::Canceled))
-                    .await?
+                let outcome = self
+                    .transitions
+                    .apply(id, |p| match p.provider() {
+                        None => Verdict::move_to(PaymentStatus::Canceled),
+                        Some(_) => Verdict::Keep,
+                    })
+                    .await?;
+                match (outcome, self.read(id).await?) {
+                    (_, now) if now.status() == PaymentStatus::Pending => match now.provider() {
+                        Some(provider) => self.cancel_at_provider(id, &provider.order_id).await?,
+                        None => return Err(AppError::Contention),
+                    },
+                    (outcome, _) => outcome,
+                }
             }
-            Some(provider) => {
-                let state = match self.provider.cancel_order(&provider.order_id).await {
-                    Ok(state) => state,
-                    // Not cancelable any more: paid, failed or expired meanwhile.
-                    Err(ProviderError::Rejected { status: 409, .. }) => {
-                        self.provider.get_order(&provider.order_id).await?
-                    }
-                    Err(other) => return Err(other.into()),
-                };
-                // The kiosk asked for it: a canceled order is a cancel here,
-                // even past the QR's expiry.
-                self.transitions
-                    .apply(id, |p| verdict(p, &state, false))
-                    .await?
-            }
+            Some(provider) => self.cancel_at_provider(id, &provider.order_id).await?,
         };
         if let NotificationOutcome::Mismatch(_) = outcome {
             return Err(ProviderError::InvalidResponse(
@@ -80,6 +79,27 @@ impl CancelPayment {
             .into()),
             other => Err(refusal(id, other)),
         }
+    }
+
+    /// Cancels the order at Mercado Pago and records what it then says.
+    async fn cancel_at_provider(
+        &self,
+        id: &PaymentId,
+        order_id: &ProviderOrderId,
+    ) -> Result<NotificationOutcome, AppError> {
+        let state = match self.provider.cancel_order(order_id).await {
+            Ok(state) => state,
+            // Not cancelable any more: paid, failed or expired meanwhile.
+            Err(ProviderError::Rejected { status: 409, .. }) => {
+                self.provider.get_order(order_id).await?
+            }
+            Err(other) => return Err(other.into()),
+        };
+        // The kiosk asked for it: a canceled order is a cancel here, even
+        // past the QR's expiry.
+        self.transitions
+            .apply(id, |p| verdict(p, &state, false))
+            .await
     }
 
     async fn read(&self, id: &PaymentId) -> Result<Payment, AppError> {

@@ -121,17 +121,17 @@ impl CreatePayment {
             if record.fingerprint != fingerprint {
                 return Err(AppError::IdempotencyKeyReused);
             }
-            if let Some(outcome) = record.outcome {
-                if let Some(payment) = self.payments.get(&outcome.payment_id).await? {
-                    return Ok(Created {
-                        payment,
-                        newly_created: outcome.newly_created,
-                    });
-                }
+            if let Some(answer) = self.answer_of(record.outcome).await? {
+                return Ok(answer);
             }
             // Same request, first attempt unfinished: creating is idempotent anyway.
         }
-        let created = self.create(&command, fingerprint, Some(key)).await?;
+        let created = match self.create(&command, fingerprint.clone(), Some(key)).await {
+            // A twin answered the key while this one was creating: its answer
+            // is the key's answer.
+            Err(AppError::Contention) => self.first_answer(key, &fingerprint).await?,
+            other => other?,
+        };
         // A new payment recorded its key in its creating transaction; one found
         // (a retry, a twin) is recorded here.
         if !created.newly_created {
@@ -139,17 +139,67 @@ impl CreatePayment {
                 payment_id: created.payment.id().clone(),
                 newly_created: false,
             };
-            if let Err(error) = self.keys.complete_idempotency_key(key, &outcome).await {
-                // A repeat still finds the payment through the order's fingerprint.
-                tracing::warn!(
-                    payment_id = %created.payment.id(),
-                    order_id = %created.payment.order_id(),
-                    %error,
-                    "could not record the idempotency key's outcome"
-                );
+            match self.keys.complete_idempotency_key(key, &outcome).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    return self.first_answer(key, &fingerprint).await;
+                }
+                Err(error) => {
+                    // A repeat still finds the payment through the order's fingerprint.
+                    tracing::warn!(
+                        payment_id = %created.payment.id(),
+                        order_id = %created.payment.order_id(),
+                        %error,
+                        "could not record the idempotency key's outcome"
+                    );
+                }
             }
         }
         Ok(created)
+    }
+
+    /// The payment a key's recorded outcome names, if any.
+    async fn answer_of(
+        &self,
+        outcome: Option<IdempotentOutcome>,
+    ) -> Result<Option<Created>, AppError> {
+        let Some(outcome) = outcome else {
+            return Ok(None);
+        };
+        Ok(self
+            .payments
+            .get(&outcome.payment_id)
+            .await?
+            .map(|payment| Created {
+                payment,
+                newly_created: outcome.newly_created,
+            }))
+    }
+
+    /// What the key answered first, read again (a claim of an existing key
+    /// is a read of it).
+    async fn first_answer(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+    ) -> Result<Created, AppError> {
+        let now = self.clock.now();
+        let record = self
+            .keys
+            .claim_idempotency_key(&KeyClaim {
+                key: key.clone(),
+                fingerprint: fingerprint.clone(),
+                now,
+                expires_at: now.plus(IDEMPOTENCY_KEY_LIFETIME),
+            })
+            .await?;
+        match record {
+            Some(record) => self
+                .answer_of(record.outcome)
+                .await?
+                .ok_or(AppError::Contention),
+            None => Err(AppError::Contention),
+        }
     }
 
     async fn create(

@@ -36,7 +36,7 @@ pub(crate) fn outbox(backlog: usize, oldest_age_seconds: f64) {
 }
 
 /// Every counter the service records.
-const COUNTERS: [&str; 14] = [
+const COUNTERS: [&str; 16] = [
     "PaymentCreated",
     "PaymentApproved",
     "PaymentDeclined",
@@ -51,6 +51,8 @@ const COUNTERS: [&str; 14] = [
     "EventPublished",
     "EventPublishFailed",
     "SweeperNeedsReview",
+    "LatePaymentRefundFailed",
+    "SweeperUnreadableItem",
 ];
 
 /// Units CloudWatch shows.

@@ -78,9 +78,13 @@ impl MoneyAtProvider {
                 );
                 (*payment, refund)
             }
-            // Asked before, Mercado Pago did not answer: ask again, same key.
+            // Asked before, Mercado Pago did not answer: ask again, same key,
+            // unless someone is asking right now.
             Reserved::Existing(refund) if refund.status == RefundStatus::Pending => {
-                (payment, refund)
+                match self.ledger.claim(&refund).await? {
+                    Some(claimed) => (payment, claimed),
+                    None => return Ok(false),
+                }
             }
             Reserved::Existing(_) => return Ok(false),
         };
@@ -142,6 +146,11 @@ impl MoneyAtProvider {
                 return Ok(changed);
             }
             for refund in ours {
+                // Someone is asking for it right now: their answer settles it,
+                // and a later read records the rest.
+                let Some(refund) = self.ledger.claim(&refund).await? else {
+                    return Ok(changed);
+                };
                 let Some(current) = self.payments.get(payment_id).await? else {
                     return Ok(changed);
                 };

@@ -25,7 +25,9 @@ const MAX_ATTEMPTS: usize = 32;
 /// What the provider said about a refund.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RefundVerdict {
-    GivenBack(Option<ProviderRefundId>),
+    /// Made at Mercado Pago: its id there, and what it gave back (less than
+    /// asked only when "all that remains" was less than we thought).
+    GivenBack(ProviderRefundId, Money),
     Refused(String),
 }
 
@@ -148,6 +150,39 @@ impl RefundLedger {
         Err(AppError::Contention)
     }
 
+    /// The right to ask Mercado Pago for a pending refund, if nobody holds
+    /// it: only the last claimant's answer is recorded, and nobody asks
+    /// again once the refund is settled.
+    pub async fn claim(&self, refund: &Refund) -> Result<Option<Refund>, AppError> {
+        let Some(claimed) = refund.claim_ask(self.clock.now()) else {
+            return Ok(None);
+        };
+        match self
+            .refunds
+            .claim_refund_ask(&claimed, refund.ask.number)
+            .await
+        {
+            Ok(()) => Ok(Some(claimed)),
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Lets go of the claim to ask: Mercado Pago gave no answer to record,
+    /// and the next asker (the sweeper) need not wait for the lease to end.
+    async fn release(&self, refund: Refund) -> Result<Refund, AppError> {
+        let released = refund.ask_released();
+        match self
+            .refunds
+            .claim_refund_ask(&released, refund.ask.number)
+            .await
+        {
+            // Claimed by another or settled meanwhile: nothing to let go of.
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(released),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Asks Mercado Pago to give the money back, under `idempotency_key`, and
     /// records its answer. When it cannot answer, the refund stays pending for
     /// a later retry with the same key.
@@ -184,8 +219,8 @@ impl RefundLedger {
         {
             Ok(order) => {
                 let known = self.payments.refunds_of(payment.id()).await?;
-                match refund_made_by_answer(&order, &known, &refund) {
-                    Some(made) => RefundVerdict::GivenBack(Some(made)),
+                match refund_made_by_answer(&order, &known, &refund, whole) {
+                    Some((made, amount)) => RefundVerdict::GivenBack(made, amount),
                     None => {
                         tracing::error!(
                             payment_id = %payment.id(),
@@ -194,7 +229,7 @@ impl RefundLedger {
                             "Mercado Pago's answer names no refund of this amount that is not \
                              already recorded; left pending for a person"
                         );
-                        return Ok(refund);
+                        return self.release(refund).await;
                     }
                 }
             }
@@ -208,10 +243,20 @@ impl RefundLedger {
                 {
                     // Given back otherwise (in the dashboard): nothing is kept.
                     RefundVerdict::Refused(refusal)
-                } else {
+                } else if self.clock.now() < refund.created_at.plus(LATE_REFUND_RETRIED_FOR) {
                     self.flag_late_refund_refused(payment, &refund, &refusal)
                         .await?;
-                    return Ok(refund);
+                    return self.release(refund).await;
+                } else {
+                    // A week of refusals: no more asking; a person gives it
+                    // back by hand, and the flag stays until then.
+                    let settled = self
+                        .settle(&refund, &RefundVerdict::Refused(refusal.clone()))
+                        .await?
+                        .1;
+                    self.flag_late_refund_refused(payment, &settled, &refusal)
+                        .await?;
+                    return Ok(settled);
                 }
             }
             Err(ProviderError::Rejected { status, detail }) => {
@@ -228,7 +273,7 @@ impl RefundLedger {
                     %error,
                     "refund left pending; it is asked again with the same key"
                 );
-                return Ok(refund);
+                return self.release(refund).await;
             }
         };
         Ok(self.settle(&refund, &verdict).await?.1)
@@ -252,15 +297,17 @@ impl RefundLedger {
                 .ok_or_else(|| {
                     StoreError::Corrupt(format!("refund {} is missing", refund.refund_id))
                 })?;
-            if current.status != RefundStatus::Pending {
+            // Settled meanwhile, or someone else asked since (their answer
+            // is the one to record): left as it is.
+            if current.status != RefundStatus::Pending || current.ask.number != refund.ask.number {
                 return Ok((payment, current));
             }
             let now = self.clock.now();
             let (next, settled, event) = match verdict {
-                RefundVerdict::GivenBack(provider_refund_id) => {
-                    let done = current.succeeded(provider_refund_id.clone(), now);
+                RefundVerdict::GivenBack(provider_refund_id, amount) => {
+                    let done = current.succeeded_for(*amount, provider_refund_id.clone(), now);
                     let (next, event) =
-                        payment.refund_succeeded(&done, self.ids.event_id(), now)?;
+                        payment.refund_made(&current, &done, self.ids.event_id(), now)?;
                     (next, done, Some(OutboxEvent::from(&event)))
                 }
                 RefundVerdict::Refused(reason) => {
@@ -279,7 +326,7 @@ impl RefundLedger {
             match self.refunds.settle_refund(&settlement).await {
                 Ok(()) => {
                     match verdict {
-                        RefundVerdict::GivenBack(_) => metrics::reached(PaymentStatus::Refunded),
+                        RefundVerdict::GivenBack(..) => metrics::reached(PaymentStatus::Refunded),
                         RefundVerdict::Refused(_) => metrics::count("RefundFailed"),
                     }
                     tracing::info!(
@@ -468,6 +515,10 @@ impl RefundLedger {
     }
 }
 
+/// How long a late payment's refund Mercado Pago refuses is asked again.
+const LATE_REFUND_RETRIED_FOR: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 60 * 60);
+
 /// The provider's id of the refund our call made: Mercado Pago appends the
 /// refund a call makes to the order's refunds, and answers a repeated key
 /// with its first answer, so it is the last one listed in the answer to our
@@ -477,14 +528,20 @@ fn refund_made_by_answer(
     order: &ProviderOrderState,
     known: &[Refund],
     refund: &Refund,
-) -> Option<ProviderRefundId> {
+    all_that_remains: bool,
+) -> Option<(ProviderRefundId, Money)> {
     let last = order.refunds.last()?;
     let held_by_another = known.iter().any(|k| {
         k.refund_id != refund.refund_id && k.provider_refund_id.as_ref() == Some(&last.id)
     });
-    let amount_matches = Money::from_decimal_string(&last.amount, refund.amount.currency())
-        .is_ok_and(|amount| amount == refund.amount);
-    (amount_matches && !held_by_another).then(|| last.id.clone())
+    let made = Money::from_decimal_string(&last.amount, refund.amount.currency()).ok()?;
+    // Asked for "all that remains", Mercado Pago gives back what remains:
+    // less than ours when some went back in its dashboard meanwhile.
+    let amount_matches = made == refund.amount
+        || (all_that_remains
+            && made.minor_units() > 0
+            && made.minor_units() < refund.amount.minor_units());
+    (amount_matches && !held_by_another).then(|| (last.id.clone(), made))
 }
 
 /// The `X-Idempotency-Key` Mercado Pago knows a refund of ours by: asking

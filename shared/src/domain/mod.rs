@@ -20,6 +20,6 @@ pub use payment::{
     Description, Fingerprint, NewPayment, Payment, PaymentParts, SweepSchedule, TransitionDetails,
 };
 pub use provider::{ProviderOrderId, ProviderPaymentId, ProviderRef, ProviderRefundId};
-pub use refund::{Refund, RefundReason, RefundSource, RefundStatus};
+pub use refund::{AskClaim, Refund, RefundReason, RefundSource, RefundStatus};
 pub use status::PaymentStatus;
 pub use timestamp::Timestamp;

@@ -94,20 +94,42 @@ pub struct PaymentParts {
     pub version: u64,
 }
 
-/// When the sweeper looks at a payment it could not settle again.
+/// When the sweeper looks at a payment next. Two lives: while something
+/// awaits settlement (the customer's payment, a refund Mercado Pago has not
+/// answered) it backs off 1, 2, 4 ... intervals up to an hour; once the
+/// payment has ended, it is watched a few more times for money that moves
+/// without a webhook (a late payment, a dashboard refund). Either starts
+/// afresh whenever the payment's status or its refunds change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SweepSchedule {
+    /// Looks since the schedule started.
     pub attempts: u32,
+    /// When to look next; none: at `since` (or, while pending, at expiry).
     pub next_check_at: Option<Timestamp>,
-    /// Unsettled a day past its expiry: a person must look at it.
+    /// Unsettled a day past its start: a person must look at it.
     pub needs_review: bool,
+    /// When this schedule started: the last change of the payment's status or
+    /// refunds. None while the payment was never changed since its creation.
+    pub since: Option<Timestamp>,
 }
 
 impl SweepSchedule {
     /// Longest wait between two looks at an unsettled payment.
     pub const MAX_DELAY: Duration = Duration::from_secs(60 * 60);
-    /// How long past its expiry a payment may stay unsettled before review.
+    /// How long an item may stay unsettled before a person must look at it.
     pub const REVIEW_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+    /// When an ended payment is looked at again, in sweeper intervals after
+    /// it ended (the first look is the next run after it ended).
+    pub const WATCH: [u32; 4] = [5, 30, 120, 1440];
+
+    fn restarted(at: Timestamp) -> Self {
+        Self {
+            attempts: 0,
+            next_check_at: None,
+            needs_review: false,
+            since: Some(at),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,24 +218,59 @@ impl Payment {
         self.0.status == PaymentStatus::Pending || self.0.amount_reserved > self.0.amount_refunded
     }
 
+    /// Ended with a Mercado Pago order that may still move money without
+    /// telling us (a late payment, a dashboard refund whose webhook is lost).
+    fn watched(&self) -> bool {
+        self.0.provider.is_some()
+            && (self.0.status.ended_unpaid() || self.0.status == PaymentStatus::Approved)
+    }
+
     pub fn sweep(&self) -> SweepSchedule {
         self.0.sweep
     }
 
-    /// The sweeper could not settle it now: look again 1, 2, 4 … up to 60
-    /// minutes later; a day past its expiry it also needs a person.
-    pub fn reschedule_sweep(&self, now: Timestamp) -> Self {
+    /// When the sweeper should look at it next; none once there is nothing
+    /// left to settle or watch (then it is out of the sweeper's index).
+    pub fn due_at(&self) -> Option<Timestamp> {
+        let sweep = &self.0.sweep;
+        if self.0.status == PaymentStatus::Pending {
+            return Some(sweep.next_check_at.unwrap_or(self.0.expires_at));
+        }
+        let start = sweep.since.unwrap_or(self.0.updated_at);
+        let watching = self.watched() && (sweep.attempts as usize) <= SweepSchedule::WATCH.len();
+        (self.awaits_settlement() || watching).then(|| sweep.next_check_at.unwrap_or(start))
+    }
+
+    /// The sweeper looked and nothing changed: while something awaits
+    /// settlement, look again 1, 2, 4 ... `interval`s later (at most an hour),
+    /// and a day after the schedule started a person must look too; an ended
+    /// payment is looked at again at the next point of its watch, or no more.
+    pub fn after_sweep(&self, now: Timestamp, interval: Duration) -> Self {
         let mut next = self.0.clone();
         let attempts = next.sweep.attempts.saturating_add(1);
-        let minutes = 2_u64.saturating_pow(attempts.saturating_sub(1).min(16));
-        let delay = Duration::from_secs(minutes.saturating_mul(60)).min(SweepSchedule::MAX_DELAY);
+        let start = next.sweep.since.unwrap_or(next.expires_at);
+        let next_check_at = if self.awaits_settlement() {
+            let factor = 2_u32.saturating_pow(attempts.saturating_sub(1).min(16));
+            Some(
+                now.plus(
+                    interval
+                        .saturating_mul(factor)
+                        .min(SweepSchedule::MAX_DELAY),
+                ),
+            )
+        } else {
+            usize::try_from(attempts - 1)
+                .ok()
+                .and_then(|step| SweepSchedule::WATCH.get(step))
+                .map(|&after| start.plus(interval.saturating_mul(after)).max(now))
+        };
         next.sweep = SweepSchedule {
             attempts,
-            next_check_at: Some(now.plus(delay)),
+            next_check_at,
             needs_review: next.sweep.needs_review
-                || now >= next.expires_at.plus(SweepSchedule::REVIEW_AFTER),
+                || (self.awaits_settlement() && now >= start.plus(SweepSchedule::REVIEW_AFTER)),
+            since: next.sweep.since,
         };
-        next.updated_at = now;
         next.version += 1;
         Self(next)
     }
@@ -221,9 +278,19 @@ impl Payment {
     /// Something went wrong that a person must look at; the sweeper keeps
     /// trying on its backoff meanwhile.
     pub fn flag_for_review(&self, now: Timestamp) -> Self {
-        let mut next = self.reschedule_sweep(now).0;
+        let mut next = self.0.clone();
         next.sweep.needs_review = true;
+        next.updated_at = now;
+        next.version += 1;
         Self(next)
+    }
+
+    /// Whether its status or its money moved since `before` (a flag or a
+    /// schedule is not a move): such a change starts its schedule afresh.
+    pub fn settled_more_than(&self, before: &Payment) -> bool {
+        self.0.status != before.0.status
+            || self.0.amount_refunded != before.0.amount_refunded
+            || self.0.amount_reserved != before.0.amount_reserved
     }
 
     /// What a new refund may still take, in minor units.
@@ -266,6 +333,7 @@ impl Payment {
         next.status = status;
         next.updated_at = change.at;
         next.version += 1;
+        next.sweep = SweepSchedule::restarted(change.at);
         next.decline_reason = match status {
             PaymentStatus::Declined => change.decline_reason,
             _ => None,
@@ -304,6 +372,7 @@ impl Payment {
         let mut next = self.with_reserved(amount)?.0;
         next.updated_at = at;
         next.version += 1;
+        next.sweep = SweepSchedule::restarted(at);
         Ok(Self(next))
     }
 
@@ -353,9 +422,31 @@ impl Payment {
         }
         next.updated_at = at;
         next.version += 1;
+        next.sweep = SweepSchedule::restarted(at);
         let next = Self(next);
         let event = next.event(EventType::Refunded, event_id, at, Some(refund));
         Ok((next, event))
+    }
+
+    /// Records a reserved refund as given back for what was actually made:
+    /// `made` may be less than `reserved` (an "all that remains" refund after
+    /// money went back another way), and the difference is released.
+    pub fn refund_made(
+        &self,
+        reserved: &Refund,
+        made: &Refund,
+        event_id: EventId,
+        at: Timestamp,
+    ) -> Result<(Self, PaymentEvent), DomainError> {
+        let released = reserved.amount.minor_units() - made.amount.minor_units();
+        if released < 0 || made.amount.currency() != reserved.amount.currency() {
+            return Err(DomainError::RefundTooLarge {
+                remaining: self.refundable(),
+            });
+        }
+        let mut next = self.0.clone();
+        next.amount_reserved -= released;
+        Self(next).refund_succeeded(made, event_id, at)
     }
 
     /// Records a refund made before we knew of it (at the provider, in its
@@ -381,6 +472,7 @@ impl Payment {
         next.amount_reserved = (next.amount_reserved - refund.amount.minor_units()).max(0);
         next.updated_at = at;
         next.version += 1;
+        next.sweep = SweepSchedule::restarted(at);
         Self(next)
     }
 
@@ -614,7 +706,7 @@ pub(crate) mod tests {
         let mut delays = Vec::new();
         for _ in 0..8 {
             let now = expiry.plus(Duration::from_secs(60));
-            payment = payment.reschedule_sweep(now);
+            payment = payment.after_sweep(now, MINUTE);
             let next = payment.sweep().next_check_at.unwrap();
             delays.push((next.unix_millis() - now.unix_millis()) / 60_000);
         }
@@ -622,9 +714,77 @@ pub(crate) mod tests {
         assert!(!payment.sweep().needs_review);
         assert_eq!(payment.version(), pending.version() + 8);
         let a_day_late = expiry.plus(SweepSchedule::REVIEW_AFTER);
-        let flagged = payment.reschedule_sweep(a_day_late);
+        let flagged = payment.after_sweep(a_day_late, MINUTE);
         assert!(flagged.sweep().needs_review);
         assert_eq!(flagged.status(), PaymentStatus::Pending, "kept pending");
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn approved_at(at: Timestamp) -> Payment {
+        let mut change = details(None);
+        change.at = at;
+        sample_payment()
+            .transition(PaymentStatus::Approved, change)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_refund_left_pending_backs_off_from_its_own_start_not_from_the_payments_expiry() {
+        let approved = approved_at(sample_payment().expires_at());
+        let two_days_later = approved.expires_at().plus(SweepSchedule::REVIEW_AFTER * 2);
+        let refund_asked = approved
+            .reserve_refund(approved.amount(), RefundSource::Api, two_days_later)
+            .unwrap();
+        assert_eq!(refund_asked.due_at(), Some(two_days_later), "due at once");
+        let looked = refund_asked.after_sweep(two_days_later.plus(MINUTE), MINUTE);
+        assert!(
+            !looked.sweep().needs_review,
+            "a fresh refund needs no person"
+        );
+        assert_eq!(looked.due_at(), Some(two_days_later.plus(MINUTE * 2)));
+    }
+
+    #[test]
+    fn a_status_change_starts_the_schedule_afresh() {
+        let pending = sample_payment();
+        let late = pending.expires_at().plus(SweepSchedule::REVIEW_AFTER);
+        let flagged = pending.after_sweep(late, MINUTE).after_sweep(late, MINUTE);
+        assert!(flagged.sweep().needs_review);
+        let mut change = details(None);
+        change.at = late.plus(MINUTE);
+        let (approved, _) = flagged.transition(PaymentStatus::Approved, change).unwrap();
+        assert_eq!(approved.sweep().attempts, 0);
+        assert!(!approved.sweep().needs_review);
+        assert_eq!(
+            approved.due_at(),
+            Some(late.plus(MINUTE)),
+            "watched from now"
+        );
+    }
+
+    #[test]
+    fn an_ended_payment_is_watched_after_5_30_120_and_1440_intervals_then_no_more() {
+        let ended = sample_payment().expires_at();
+        let mut payment = approved_at(ended);
+        let mut looks = Vec::new();
+        while let Some(due) = payment.due_at() {
+            looks.push((due.unix_millis() - ended.unix_millis()) / 60_000);
+            payment = payment.after_sweep(due, MINUTE);
+        }
+        assert_eq!(looks, [0, 5, 30, 120, 1440], "minutes after it ended");
+        assert!(!payment.sweep().needs_review);
+    }
+
+    #[test]
+    fn a_payment_without_a_mercado_pago_order_is_not_watched_once_ended() {
+        let pending = sample_payment();
+        let mut change = details(None);
+        change.provider_payment_id = None;
+        change.provider_order_id = None;
+        let (expired, _) = pending.transition(PaymentStatus::Expired, change).unwrap();
+        assert_eq!(expired.due_at(), None);
     }
 
     #[test]

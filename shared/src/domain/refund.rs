@@ -2,6 +2,8 @@
 //! reserved on its payment before the provider is asked, so refunds racing
 //! each other can never give back more than was paid.
 
+use std::time::Duration;
+
 use strum::{Display, EnumString, IntoStaticStr};
 
 use super::item::bounded_text;
@@ -76,6 +78,31 @@ pub struct Refund {
     pub failure_reason: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Who may ask Mercado Pago for it now, so that one asker at a time does
+    /// and an answer is recorded only by the one who asked last.
+    pub ask: AskClaim,
+}
+
+/// The right to ask Mercado Pago for a pending refund: the n-th claim,
+/// held until `until` (then another may take it over: the first asker is
+/// gone). A settlement is written only under the claim it asked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AskClaim {
+    pub number: u32,
+    pub until: Option<Timestamp>,
+}
+
+impl AskClaim {
+    /// Longer than any function asking Mercado Pago may live (three tries
+    /// of 5 s, within a Lambda's timeout).
+    pub const LEASE: Duration = Duration::from_secs(120);
+
+    fn first(at: Timestamp) -> Self {
+        Self {
+            number: 1,
+            until: Some(at.plus(Self::LEASE)),
+        }
+    }
 }
 
 impl Refund {
@@ -99,7 +126,47 @@ impl Refund {
             failure_reason: None,
             created_at: at,
             updated_at: at,
+            ask: AskClaim::first(at),
         }
+    }
+
+    /// The same claim, let go: the asker is done without an answer to record,
+    /// so the next one may ask at once.
+    pub fn ask_released(&self) -> Self {
+        Self {
+            ask: AskClaim {
+                number: self.ask.number,
+                until: None,
+            },
+            ..self.clone()
+        }
+    }
+
+    /// The claim to ask for it next, if nobody holds a live one: the caller
+    /// stores it (guarded by the current claim's number) before asking.
+    pub fn claim_ask(&self, now: Timestamp) -> Option<Self> {
+        let free =
+            self.status == RefundStatus::Pending && self.ask.until.is_none_or(|until| until <= now);
+        free.then(|| Self {
+            ask: AskClaim {
+                number: self.ask.number.saturating_add(1),
+                until: Some(now.plus(AskClaim::LEASE)),
+            },
+            ..self.clone()
+        })
+    }
+
+    /// Given back, for `amount` (what Mercado Pago made of an "all that
+    /// remains" refund, which may be less than reserved).
+    pub fn succeeded_for(
+        &self,
+        amount: Money,
+        provider_refund_id: ProviderRefundId,
+        at: Timestamp,
+    ) -> Self {
+        let mut done = self.succeeded(Some(provider_refund_id), at);
+        done.amount = amount;
+        done
     }
 
     /// The provider gave the money back.

@@ -15,9 +15,10 @@ pub use provider::{
 };
 pub use publisher::{EventPublisher, PublishError};
 pub use store::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
-    OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
-    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
+    DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
+    MadeRefund, OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
+    PaymentStore, PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
+    UnreadableItem,
 };
 pub use system::{Clock, IdGenerator};
 

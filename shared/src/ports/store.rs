@@ -192,7 +192,8 @@ pub trait IdempotencyKeys: Send + Sync {
         claim: &KeyClaim,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
 
-    /// Records the result of the request that claimed `key`.
+    /// Records the result of the request that claimed `key`; `Conflict` when
+    /// the key already has one (a twin answered first, and keeps its answer).
     async fn complete_idempotency_key(
         &self,
         key: &IdempotencyKey,
@@ -200,17 +201,57 @@ pub trait IdempotencyKeys: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Payments whose time is up and that still await something: the customer's
-/// payment, or a refund's answer. What the sweeper works through.
+/// Payments the sweeper must look at now: pending ones past expiry, ones
+/// with a refund Mercado Pago has not answered, ended ones still watched.
 #[async_trait]
 pub trait DuePayments: Send + Sync {
-    /// Payments awaiting settlement whose `expires_at` is at or before `now`
-    /// and whose next check (if rescheduled) has come, oldest first.
-    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError>;
+    /// Items whose `due_at` is at or before `now`, earliest first. An item
+    /// the store cannot read is listed as such, never failing the others.
+    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError>;
 
     /// Stores a payment's new sweep schedule, if its stored version is still
     /// `expected_version` and its status unchanged.
     async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError>;
+
+    /// Moves an item the store cannot read out of the way until `until`, so
+    /// it never holds the others up (a person fixes it meanwhile).
+    async fn set_aside(&self, item: &UnreadableItem, until: Timestamp) -> Result<(), StoreError>;
+}
+
+/// One entry of the sweeper's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueItem {
+    Payment(Box<Payment>),
+    Unreadable(UnreadableItem),
+}
+
+impl DueItem {
+    pub fn payment(&self) -> Option<&Payment> {
+        match self {
+            Self::Payment(payment) => Some(payment.as_ref()),
+            Self::Unreadable(_) => None,
+        }
+    }
+
+    /// Earliest due first; ties by key, so every reader agrees on the order.
+    pub fn order_key(&self) -> (String, String) {
+        match self {
+            Self::Payment(p) => (
+                p.due_at().map(|at| at.to_rfc3339()).unwrap_or_default(),
+                p.id().to_string(),
+            ),
+            Self::Unreadable(item) => (item.due_at.clone(), item.key.clone()),
+        }
+    }
+}
+
+/// An index entry whose payment cannot be rebuilt (corrupt or from a newer
+/// writer): its table key and raw due time, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableItem {
+    pub key: String,
+    pub due_at: String,
+    pub reason: String,
 }
 
 /// A refund's `Idempotency-Key`, scoped to its payment, and the request it
@@ -235,11 +276,21 @@ pub trait Refunds: Send + Sync {
         key: &RefundKey,
     ) -> Result<(), StoreError>;
 
-    /// One transaction: the refund settled (guarded: still pending), the payment
-    /// with its new amounts (guarded by `expected_version`), the event of a
-    /// succeeded refund, and the order lock when `move_lock` (the payment
-    /// became `refunded` and still holds its order's lock).
+    /// One transaction: the refund settled (guarded: still pending, under
+    /// the same ask claim it carries), the payment with its new amounts
+    /// (guarded by `expected_version`), the event of a succeeded refund, and
+    /// the order lock when `move_lock` (the payment became `refunded` and
+    /// still holds its order's lock).
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError>;
+
+    /// Stores `claimed`'s ask claim on its refund if the refund is still
+    /// pending under claim number `expected_claim`; `Conflict` otherwise
+    /// (someone else claimed it, or it was settled).
+    async fn claim_refund_ask(
+        &self,
+        claimed: &Refund,
+        expected_claim: u32,
+    ) -> Result<(), StoreError>;
 
     /// One transaction for a refund that was made before we knew of it (in
     /// Mercado Pago's dashboard): the payment with its amount reserved and

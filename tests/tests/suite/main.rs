@@ -7,6 +7,7 @@ mod callers;
 mod cancel;
 mod concurrency_and_failures;
 mod contract;
+mod due_index;
 mod http_api;
 mod http_layer;
 mod index_shards;

@@ -232,13 +232,14 @@ async fn the_outbox_yields_oldest_first_until_published(store: Arc<dyn PaymentSt
     assert_eq!(store.get(&ghost.payment_id).await.unwrap(), None);
 }
 
-async fn due_lists_only_pending_payments_past_expiry(store: Arc<dyn PaymentStore>) {
+async fn due_lists_what_the_sweeper_must_look_at_earliest_first(store: Arc<dyn PaymentStore>) {
     let early = payment("ord-8a", 0); // expires at +900s
     let late = payment("ord-8b", 600_000); // expires at +1500s
     let done = payment("ord-8c", -100_000);
     for p in [&early, &late, &done] {
         store.insert_pending(p, None).await.unwrap();
     }
+    // Approved at +1ms with a Mercado Pago order: watched from then on.
     let (approved, event) = transition(&done, PaymentStatus::Approved, 1);
     store
         .commit_transition(&approved, done.version(), &event)
@@ -247,16 +248,31 @@ async fn due_lists_only_pending_payments_past_expiry(store: Arc<dyn PaymentStore
 
     let now = at(1_000_000);
     assert_eq!(
-        store.due_payments(now, 10).await.unwrap(),
-        vec![early.clone()]
+        due_payments(&*store, now, 10).await,
+        vec![approved.clone(), early.clone()]
     );
     let later = at(2_000_000);
     assert_eq!(
-        store.due_payments(later, 10).await.unwrap(),
-        vec![early.clone(), late]
+        due_payments(&*store, later, 10).await,
+        vec![approved.clone(), early.clone(), late.clone()]
     );
-    assert_eq!(store.due_payments(later, 1).await.unwrap(), vec![early]);
+    assert_eq!(
+        due_payments(&*store, later, 1).await,
+        vec![approved.clone()]
+    );
     assert!(store.due_payments(at(0), 10).await.unwrap().is_empty());
+
+    // Once its watch is over, it leaves the index.
+    let mut watched = approved;
+    while let Some(due) = watched.due_at() {
+        let next = watched.after_sweep(due, std::time::Duration::from_secs(60));
+        store.reschedule(&next, watched.version()).await.unwrap();
+        watched = next;
+    }
+    assert_eq!(
+        due_payments(&*store, at(1_000_000_000), 10).await,
+        vec![early, late]
+    );
 }
 
 fn claim(
@@ -544,9 +560,24 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     a_transition_needs_the_order_lock,
     lists_an_orders_payments_newest_first,
     the_outbox_yields_oldest_first_until_published,
-    due_lists_only_pending_payments_past_expiry,
+    due_lists_what_the_sweeper_must_look_at_earliest_first,
     idempotency_keys_are_claimed_once_then_remembered,
     a_new_payment_records_its_idempotency_key_in_the_same_transaction,
     a_refund_is_reserved_with_its_key_then_settled_once,
     the_last_refund_makes_the_payment_refunded_and_frees_the_order,
 );
+
+/// The payments the `due` index lists, in order (every item here is readable).
+async fn due_payments(
+    store: &dyn payments::ports::DuePayments,
+    now: payments::domain::Timestamp,
+    limit: usize,
+) -> Vec<payments::domain::Payment> {
+    store
+        .due_payments(now, limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| item.payment().cloned().expect("every due item is readable"))
+        .collect()
+}

@@ -172,7 +172,10 @@ async fn fifty_unsettleable_payments_do_not_hold_up_a_settleable_one(h: Backend)
         assert_eq!(stored.sweep().attempts, 1);
         assert!(!stored.sweep().needs_review);
     }
-    // They wait for their next check (a minute): nothing is due right now.
+    // They wait for their next check (a minute); only the expired one's
+    // first watch look is due right now, and then nothing.
+    let next = h.sweeper().execute().await.unwrap();
+    assert_eq!((next.examined, next.changed), (1, 0), "{next:?}");
     assert_eq!(h.sweeper().execute().await.unwrap().examined, 0);
     h.stop().await;
 }

@@ -29,7 +29,7 @@ fn the_table_has_the_keys_indexes_and_settings_the_code_uses() {
     assert_eq!(table.key_schema, pair("pk", "sk"));
     assert_eq!(index_keys(Index::BY_ORDER), pair("order_id", "created_at"));
     assert_eq!(index_keys(Index::OUTBOX), pair("outbox", "created_at"));
-    assert_eq!(index_keys(Index::DUE), pair("due", "expires_at"));
+    assert_eq!(index_keys(Index::DUE), pair("due", "due_at"));
     for index in &table.indexes {
         assert_eq!(
             index.projection, "ALL",
@@ -83,7 +83,7 @@ fn policies_of(template: &Value, function: &str) -> Policies {
                 }
             }
             let resources = serde_norway::to_string(&statement["Resource"]).unwrap();
-            for index in ["by-order", "outbox", "due"] {
+            for index in ["by-order", "outbox", "due-at"] {
                 if resources.contains(&format!("/index/{index}")) {
                     indexes.insert(index.to_owned());
                 }
@@ -128,7 +128,7 @@ fn each_function_may_do_only_what_it_does() {
             &["outbox"],
             true,
         ),
-        ("PaymentSweeperFunction", &writer, &["due"], true),
+        ("PaymentSweeperFunction", &writer, &["due-at"], true),
     ];
     for (function, actions, indexes, publishes) in expected {
         let policies = policies_of(&template, function);

@@ -171,7 +171,11 @@ impl LocalStack {
         )?;
         let jobs = Arc::new(ScheduledJobs {
             relay: RelayEvents::new(&ports),
-            sweeper: SweepOverduePayments::new(&ports),
+            sweeper: SweepOverduePayments::new(&ports).with_interval(
+                config
+                    .scheduled_every
+                    .unwrap_or(SweepOverduePayments::DEFAULT_INTERVAL),
+            ),
         });
         let services = Arc::new(Services {
             create: CreatePayment::new(&ports, config.payment_expiry),

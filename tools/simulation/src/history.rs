@@ -177,6 +177,11 @@ impl History {
         self.executor.waiting_at(actor)
     }
 
+    /// Whether the actor has not ended yet (it may not have started).
+    pub fn is_running(&self, actor: usize) -> bool {
+        self.executor.ids().contains(&actor)
+    }
+
     pub fn kill(&mut self, actor: usize) {
         self.executor.kill(actor);
     }
@@ -381,14 +386,20 @@ impl History {
         let Some(payment) = self.dice.pick(&self.payment_ids()).cloned() else {
             return;
         };
+        self.spawn_cancel(&payment);
+    }
+
+    /// A kiosk's cancel of `payment`, its id.
+    pub fn spawn_cancel(&mut self, payment: &PaymentId) -> usize {
         let cancel = CancelPayment::new(&self.ports);
+        let payment = payment.clone();
         self.spawn(
             format!("cancel({payment})"),
             Box::pin(async move {
                 let _ = cancel.execute(&payment).await;
                 Answer::None
             }),
-        );
+        )
     }
 
     fn caller_refunds(&mut self) {
@@ -533,7 +544,8 @@ impl History {
         id
     }
 
-    fn spawn_sweeper(&mut self) -> usize {
+    /// A sweeper run (not yet started), its id.
+    pub fn spawn_sweeper(&mut self) -> usize {
         let sweeper = SweepOverduePayments::new(&self.ports);
         let id = self.spawn(
             "sweeper".into(),

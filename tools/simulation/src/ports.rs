@@ -11,10 +11,10 @@ use payments::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund, Timestamp,
 };
 use payments::ports::{
-    DuePayments, EventPublisher, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentProvider, PaymentReads,
-    PaymentTransitions, ProviderError, ProviderOrder, ProviderOrderState, PublishError, RefundKey,
-    RefundRequest, RefundSettlement, Refunds, StoreError,
+    DueItem, DuePayments, EventPublisher, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
+    KeyClaim, MadeRefund, OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentProvider,
+    PaymentReads, PaymentTransitions, ProviderError, ProviderOrder, ProviderOrderState,
+    PublishError, RefundKey, RefundRequest, RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 
 use crate::executor::Gates;
@@ -210,7 +210,7 @@ impl IdempotencyKeys for SimStore {
 
 #[async_trait]
 impl DuePayments for SimStore {
-    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
+    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError> {
         read!(
             self,
             "store.due_payments",
@@ -223,6 +223,9 @@ impl DuePayments for SimStore {
             "store.reschedule",
             self.inner.reschedule(payment, expected_version)
         )
+    }
+    async fn set_aside(&self, item: &UnreadableItem, until: Timestamp) -> Result<(), StoreError> {
+        write!(self, "store.set_aside", self.inner.set_aside(item, until))
     }
 }
 
@@ -247,6 +250,17 @@ impl Refunds for SimStore {
             self,
             "store.settle_refund",
             self.inner.settle_refund(settlement)
+        )
+    }
+    async fn claim_refund_ask(
+        &self,
+        claimed: &Refund,
+        expected_claim: u32,
+    ) -> Result<(), StoreError> {
+        write!(
+            self,
+            "store.claim_refund_ask",
+            self.inner.claim_refund_ask(claimed, expected_claim)
         )
     }
     async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    CallerId, Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money, OrderId,
-    Payment, PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId,
+    AskClaim, CallerId, Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money,
+    OrderId, Payment, PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId,
     ProviderRef, ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku,
     SweepSchedule, Timestamp, Title,
 };
 use crate::ports::{
-    IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent, RefundKey,
-    StoreError,
+    DueItem, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent,
+    RefundKey, StoreError, UnreadableItem,
 };
 
 pub type DynamoItem = HashMap<String, AttributeValue>;
@@ -23,7 +23,7 @@ pub struct Index;
 impl Index {
     pub const BY_ORDER: &'static str = "by-order";
     pub const OUTBOX: &'static str = "outbox";
-    pub const DUE: &'static str = "due";
+    pub const DUE: &'static str = "due-at";
 
     /// The sparse `outbox` / `due` hash value of a payment's items:
     /// `pending#{n}`, so a lunch peak's writes spread over `shards` index
@@ -180,10 +180,14 @@ pub(crate) fn payment_item(payment: &Payment, shards: IndexShards) -> DynamoItem
     if p.sweep.needs_review {
         item.insert("needs_review".into(), AttributeValue::Bool(true));
     }
+    if let Some(since) = p.sweep.since {
+        item.insert("sweep_since".into(), s(since.to_rfc3339()));
+    }
     item.insert("version".into(), n(p.version));
-    // Sparse `due` index: only what the sweeper may have to settle is in it.
-    if payment.awaits_settlement() {
+    // Sparse `due` index: only what the sweeper has to look at is in it.
+    if let Some(due_at) = payment.due_at() {
         item.insert("due".into(), s(Index::pending_shard(&p.id, shards)));
+        item.insert("due_at".into(), s(due_at.to_rfc3339()));
     }
     item
 }
@@ -280,9 +284,25 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
                 .and_then(|v| v.as_bool().ok())
                 .copied()
                 .unwrap_or(false),
+            since: opt_s(item, "sweep_since")
+                .map(|at| domain(Timestamp::parse(&at)))
+                .transpose()?,
         },
         version: get_n(item, "version")?,
     }))
+}
+
+/// An entry of the `due` index: its payment, or what is known of an item
+/// that cannot be rebuilt, so the sweeper can set it aside.
+pub(crate) fn due_item(item: &DynamoItem) -> DueItem {
+    match payment_from_item(item) {
+        Ok(payment) => DueItem::Payment(Box::new(payment)),
+        Err(error) => DueItem::Unreadable(UnreadableItem {
+            key: opt_s(item, "pk").unwrap_or_default(),
+            due_at: opt_s(item, "due_at").unwrap_or_default(),
+            reason: error.to_string(),
+        }),
+    }
 }
 
 pub(crate) fn lock_from_item(item: &DynamoItem) -> Result<OrderLock, StoreError> {
@@ -374,6 +394,10 @@ pub(crate) fn refund_item(refund: &Refund) -> DynamoItem {
     if let Some(failure) = &refund.failure_reason {
         item.insert("failure_reason".into(), s(failure));
     }
+    item.insert("ask_number".into(), n(refund.ask.number));
+    if let Some(until) = refund.ask.until {
+        item.insert("ask_until".into(), s(until.to_rfc3339()));
+    }
     item
 }
 
@@ -394,6 +418,13 @@ pub(crate) fn refund_from_item(item: &DynamoItem) -> Result<Refund, StoreError> 
         failure_reason: opt_s(item, "failure_reason"),
         created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
         updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
+        // Refunds written before claims existed: nobody holds one.
+        ask: AskClaim {
+            number: opt_n(item, "ask_number")?.unwrap_or(0),
+            until: opt_s(item, "ask_until")
+                .map(|at| domain(Timestamp::parse(&at)))
+                .transpose()?,
+        },
     })
 }
 

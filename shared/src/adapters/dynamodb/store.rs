@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::errors::store_error;
 use super::items::{
-    event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
+    due_item, event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
     payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
     refund_key_item, s, DynamoItem, Index, IndexShards,
 };
@@ -13,9 +13,9 @@ use crate::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
-    OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
-    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
+    DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
+    MadeRefund, OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
+    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 use futures_util::future::try_join_all;
 
@@ -204,7 +204,8 @@ impl DynamoStore {
             .key("pk", s(keys::idempotency_pk(key)))
             .key("sk", s(keys::IDEMPOTENCY_SK))
             .update_expression("SET payment_id = :payment, newly_created = :new")
-            .condition_expression("attribute_exists(pk)")
+            // A key keeps its first answer: a twin that answered first wins.
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(payment_id)")
             .expression_attribute_values(":payment", s(outcome.payment_id.as_str()))
             .expression_attribute_values(":new", AttributeValue::Bool(outcome.newly_created))
             .build()
@@ -455,7 +456,8 @@ impl IdempotencyKeys for DynamoStore {
             .key("pk", s(keys::idempotency_pk(key)))
             .key("sk", s(keys::IDEMPOTENCY_SK))
             .update_expression("SET payment_id = :payment, newly_created = :new")
-            .condition_expression("attribute_exists(pk)")
+            // A key keeps its first answer: a twin that answered first wins.
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(payment_id)")
             .expression_attribute_values(":payment", s(outcome.payment_id.as_str()))
             .expression_attribute_values(
                 ":new",
@@ -468,9 +470,19 @@ impl IdempotencyKeys for DynamoStore {
     }
 }
 
+/// The condition that a refund is under ask claim `number` (`:claim`);
+/// refunds stored before claims existed carry none, which is claim 0.
+fn claim_is(number: u32) -> &'static str {
+    if number == 0 {
+        "attribute_not_exists(ask_number)"
+    } else {
+        "ask_number = :claim"
+    }
+}
+
 #[async_trait]
 impl DuePayments for DynamoStore {
-    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
+    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError> {
         self.query_every_shard(
             "Query due",
             limit,
@@ -479,17 +491,29 @@ impl DuePayments for DynamoStore {
                     .query()
                     .table_name(&self.table)
                     .index_name(Index::DUE)
-                    .key_condition_expression("due = :shard AND expires_at <= :now")
-                    .filter_expression(
-                        "attribute_not_exists(next_check_at) OR next_check_at <= :now",
-                    )
+                    .key_condition_expression("due = :shard AND due_at <= :now")
                     .expression_attribute_values(":shard", s(shard))
                     .expression_attribute_values(":now", s(now.to_rfc3339()))
             },
-            payment_from_item,
-            |a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())),
+            |item| Ok(due_item(item)),
+            |a, b| a.order_key().cmp(&b.order_key()),
         )
         .await
+    }
+
+    async fn set_aside(&self, item: &UnreadableItem, until: Timestamp) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&item.key))
+            .key("sk", s(keys::PAYMENT_SK))
+            .update_expression("SET due_at = :until")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":until", s(until.to_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem set aside", e))?;
+        Ok(())
     }
 
     async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
@@ -511,11 +535,16 @@ impl Refunds for DynamoStore {
     }
 
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError> {
+        let claim = settlement.refund.ask.number;
+        let mut guard = vec![(":pending", s(RefundStatus::Pending.as_str()))];
+        if claim > 0 {
+            guard.push((":claim", n(claim)));
+        }
         let mut writes = vec![
             self.put(
                 refund_item(settlement.refund),
-                "#status = :pending",
-                &[(":pending", s(RefundStatus::Pending.as_str()))],
+                &format!("#status = :pending AND {}", claim_is(claim)),
+                &guard,
             )?,
             self.put(
                 payment_item(settlement.payment, self.shards),
@@ -534,6 +563,41 @@ impl Refunds for DynamoStore {
             writes.push(self.move_lock(settlement.payment)?);
         }
         self.transact("settle_refund", writes).await
+    }
+
+    async fn claim_refund_ask(
+        &self,
+        claimed: &Refund,
+        expected_claim: u32,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::payment_pk(&claimed.payment_id)))
+            .key("sk", s(keys::refund_sk(&claimed.refund_id)))
+            .condition_expression(format!(
+                "#status = :pending AND {}",
+                claim_is(expected_claim)
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(RefundStatus::Pending.as_str()))
+            .expression_attribute_values(":number", n(claimed.ask.number));
+        update = match claimed.ask.until {
+            Some(until) => update
+                .update_expression("SET ask_number = :number, ask_until = :until")
+                .expression_attribute_values(":until", s(until.to_rfc3339())),
+            // Let go: the next asker need not wait.
+            None => update.update_expression("SET ask_number = :number REMOVE ask_until"),
+        };
+        if expected_claim > 0 {
+            update = update.expression_attribute_values(":claim", n(expected_claim));
+        }
+        update
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem refund claim", e))?;
+        Ok(())
     }
 
     async fn record_made_refund(&self, made: &MadeRefund<'_>) -> Result<(), StoreError> {

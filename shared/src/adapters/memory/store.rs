@@ -9,9 +9,9 @@ use crate::domain::{
     RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim, MadeRefund,
-    OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
-    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
+    DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
+    MadeRefund, OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
+    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 
 #[derive(Default)]
@@ -242,6 +242,10 @@ impl PaymentCreation for MemoryStore {
             let Some((record, _)) = tables.keys.get_mut(key) else {
                 return Err(conflict("idempotency key missing"));
             };
+            // A twin request answered this key first: it keeps its answer.
+            if record.outcome.is_some() {
+                return Err(conflict("idempotency key already answered"));
+            }
             record.outcome = Some(IdempotentOutcome {
                 payment_id: payment.id().clone(),
                 newly_created: true,
@@ -358,6 +362,9 @@ impl IdempotencyKeys for MemoryStore {
     ) -> Result<(), StoreError> {
         self.suspend().await;
         match self.tables().keys.get_mut(key) {
+            Some((record, _)) if record.outcome.is_some() => {
+                Err(conflict("idempotency key already answered"))
+            }
             Some((record, _)) => {
                 record.outcome = Some(outcome.clone());
                 Ok(())
@@ -369,22 +376,23 @@ impl IdempotencyKeys for MemoryStore {
 
 #[async_trait]
 impl DuePayments for MemoryStore {
-    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<Payment>, StoreError> {
+    async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError> {
         self.suspend().await;
-        let mut due: Vec<Payment> = self
+        let mut due: Vec<DueItem> = self
             .tables()
             .payments
             .values()
-            .filter(|p| {
-                p.awaits_settlement()
-                    && p.expires_at() <= now
-                    && p.sweep().next_check_at.is_none_or(|at| at <= now)
-            })
-            .cloned()
+            .filter(|p| p.due_at().is_some_and(|at| at <= now))
+            .map(|p| DueItem::Payment(Box::new(p.clone())))
             .collect();
-        due.sort_by(|a, b| (a.expires_at(), a.id()).cmp(&(b.expires_at(), b.id())));
+        due.sort_by_key(DueItem::order_key);
         due.truncate(limit);
         Ok(due)
+    }
+
+    /// Every payment here is readable: nothing to set aside.
+    async fn set_aside(&self, _item: &UnreadableItem, _until: Timestamp) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn reschedule(&self, payment: &Payment, expected_version: u64) -> Result<(), StoreError> {
@@ -418,9 +426,11 @@ impl Refunds for MemoryStore {
         let payment = settlement.payment;
         // Check every condition before writing anything: all or nothing.
         let Some(index) = tables.refunds.iter().position(|r| {
-            r.refund_id == settlement.refund.refund_id && r.status == RefundStatus::Pending
+            r.refund_id == settlement.refund.refund_id
+                && r.status == RefundStatus::Pending
+                && r.ask.number == settlement.refund.ask.number
         }) else {
-            return Err(conflict("refund is not pending"));
+            return Err(conflict("refund is not pending under this claim"));
         };
         tables.expect_version(payment.id(), settlement.expected_version)?;
         if let Some(event) = settlement.event {
@@ -436,6 +446,24 @@ impl Refunds for MemoryStore {
         if let Some(event) = settlement.event {
             tables.events.push((event.clone(), true));
         }
+        Ok(())
+    }
+
+    async fn claim_refund_ask(
+        &self,
+        claimed: &Refund,
+        expected_claim: u32,
+    ) -> Result<(), StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        let Some(stored) = tables.refunds.iter_mut().find(|r| {
+            r.refund_id == claimed.refund_id
+                && r.status == RefundStatus::Pending
+                && r.ask.number == expected_claim
+        }) else {
+            return Err(conflict("refund claimed or settled meanwhile"));
+        };
+        stored.ask = claimed.ask;
         Ok(())
     }
 
