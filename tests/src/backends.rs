@@ -15,16 +15,18 @@ use payments::adapters::mercadopago::{
 };
 use payments::adapters::secrets::Secret;
 use payments::adapters::sns::SnsPublisher;
+use payments::adapters::system::SystemClock;
 use payments::app::{
     CreatePayment, CreatePaymentCommand, NotificationOutcome, RefundPayment, RelayEvents,
     SweepOverduePayments,
 };
 use payments::compose;
 use payments::domain::{
-    CallerId, Currency, Item, Items, Money, OrderId, Payment, ProviderOrderId, Sku, Title,
+    CallerId, Currency, Item, Items, Money, OrderId, Payment, ProviderOrderId, Sku, Timestamp,
+    Title,
 };
 use payments::ports::{
-    EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, Ports, PublishError,
+    Clock, EventPublisher, OutboxEvent, PaymentProvider, PaymentStore, Ports, PublishError,
 };
 use serde_json::Value;
 
@@ -43,6 +45,9 @@ pub struct Delivered {
     pub body: String,
     pub event_type: String,
     pub order_id: String,
+    /// The `sequence` and `correlation_id` message attributes (SNS only).
+    pub sequence: Option<String>,
+    pub correlation_id: Option<String>,
 }
 
 enum Sink {
@@ -62,6 +67,17 @@ pub struct Backend {
     pub provider: Arc<dyn PaymentProvider>,
     sink: Sink,
     dead_sns: Option<aws_sdk_sns::Client>,
+    /// The DynamoDB client and table, on that backend (for stream images).
+    pub table: Option<(aws_sdk_dynamodb::Client, String)>,
+}
+
+/// The system's clock, `self.0` ahead.
+struct LaterClock(Duration);
+
+impl Clock for LaterClock {
+    fn now(&self) -> Timestamp {
+        SystemClock.now().plus(self.0)
+    }
 }
 
 /// Stands for a process killed between the commit and the publish.
@@ -116,6 +132,7 @@ impl OnBackend for Backend {
             mock,
             sink: Sink::Memory(Arc::new(MemoryPublisher::new())),
             dead_sns: None,
+            table: None,
         }
     }
 
@@ -165,7 +182,8 @@ impl OnBackend for Backend {
             .build();
         let mock = start_mock().await;
         Backend {
-            store: Arc::new(DynamoStore::new(dynamodb, table)),
+            store: Arc::new(DynamoStore::new(dynamodb.clone(), table.clone())),
+            table: Some((dynamodb, table)),
             provider: provider_for(&mock, Duration::from_secs(2)),
             mock,
             sink: Sink::Sqs {
@@ -266,6 +284,13 @@ impl Backend {
         RelayEvents::new(&self.ports()).with_pages(2, 50)
     }
 
+    /// A relay run `later` than now, as the next scheduled run would be.
+    pub fn relay_later(&self, later: Duration) -> RelayEvents {
+        let mut ports = self.ports();
+        ports.clock = Arc::new(LaterClock(later));
+        RelayEvents::new(&ports).with_pages(2, 50)
+    }
+
     pub fn sweeper(&self) -> SweepOverduePayments {
         SweepOverduePayments::new(&self.ports())
     }
@@ -280,6 +305,8 @@ impl Backend {
                     body: p.body,
                     event_type: p.event_type,
                     order_id: p.order_id,
+                    sequence: None,
+                    correlation_id: None,
                 })
                 .collect(),
             Sink::Sqs {
@@ -310,10 +337,17 @@ impl Backend {
                                 .unwrap_or_default()
                                 .to_owned()
                         };
+                        let optional = |name: &str| {
+                            envelope["MessageAttributes"][name]["Value"]
+                                .as_str()
+                                .map(str::to_owned)
+                        };
                         received.lock().unwrap().push(Delivered {
                             body: envelope["Message"].as_str().unwrap().to_owned(),
                             event_type: attribute("event_type"),
                             order_id: attribute("order_id"),
+                            sequence: optional("sequence"),
+                            correlation_id: optional("correlation_id"),
                         });
                         sqs.delete_message()
                             .queue_url(queue_url)

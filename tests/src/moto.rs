@@ -85,3 +85,46 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, def: &Table
     }
     request.send().await.expect("moto creates the table");
 }
+
+/// The stream batch the table would hand event-relay for these events: each
+/// event item's INSERT, its new image read back from the table.
+pub async fn stream_batch(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    events: &[payments::ports::OutboxEvent],
+) -> payments::triggers::RelayTrigger {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut records = Vec::new();
+    for (n, event) in events.iter().enumerate() {
+        let item = client
+            .get_item()
+            .table_name(table)
+            .key(
+                "pk",
+                AttributeValue::S(format!("PAYMENT#{}", event.payment_id)),
+            )
+            .key("sk", AttributeValue::S(format!("EVENT#{}", event.event_id)))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let image = serde_json::to_value(serde_dynamo::Item::from(item)).unwrap();
+        let keys = serde_json::json!({"pk": image["pk"], "sk": image["sk"]});
+        records.push(serde_json::json!({
+            "eventID": format!("record-{n}"),
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_795_608_000,
+                "Keys": keys,
+                "NewImage": image,
+                "SequenceNumber": format!("10{n}"),
+                "SizeBytes": 600,
+                "StreamViewType": "NEW_IMAGE"
+            }
+        }));
+    }
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}

@@ -335,6 +335,7 @@ async fn one_event(kiosk: &mut Kiosk, event_type: String) {
         [
             "amount",
             "amount_refunded",
+            "correlation_id",
             "currency",
             "decline_reason",
             "event_id",
@@ -345,8 +346,17 @@ async fn one_event(kiosk: &mut Kiosk, event_type: String) {
             "provider_payment_id",
             "refund",
             "schema_version",
+            "sequence",
             "status"
         ]
+    );
+    // Its payment's first event, caused by a request that has an id.
+    assert_eq!(event["sequence"], 1);
+    assert!(
+        event["correlation_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{event}"
     );
     let event_id = event["event_id"].as_str().unwrap();
     assert!(

@@ -2,8 +2,10 @@
 //! whose webhook never came.
 
 use lambda_runtime::{Error, LambdaEvent};
+use payments::app::correlation;
 use payments::compose::aws;
 use payments::config::ProcessEnv;
+use payments::domain::CorrelationId;
 use payments::triggers::SweepTrigger;
 
 #[tokio::main]
@@ -14,8 +16,11 @@ async fn main() -> Result<(), Error> {
     payments::telemetry::run_event(
         metrics,
         move |event: LambdaEvent<SweepTrigger>| async move {
-            // Pages through what is due until shortly before this invocation's deadline.
-            Ok::<_, Error>(sweeper.execute_until(event.context.deadline).await?)
+            // Pages through what is due until shortly before this invocation's
+            // deadline; what it changes carries this run's request id.
+            let run = CorrelationId::parse(&event.context.request_id).ok();
+            let swept = correlation::within(run, sweeper.execute_until(event.context.deadline));
+            Ok::<_, Error>(swept.await?)
         },
     )
     .await

@@ -23,8 +23,12 @@ impl SnsPublisher {
 }
 
 fn string_attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
+    attribute("String", value)
+}
+
+fn attribute(data_type: &str, value: &str) -> Result<MessageAttributeValue, PublishError> {
     MessageAttributeValue::builder()
-        .data_type("String")
+        .data_type(data_type)
         .string_value(value)
         .build()
         .map_err(|e| PublishError(format!("message attribute: {e}")))
@@ -33,21 +37,27 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, PublishError> 
 #[async_trait]
 impl EventPublisher for SnsPublisher {
     async fn publish(&self, event: &OutboxEvent) -> Result<(), PublishError> {
-        self.client
+        let mut publish = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .message(&event.body)
             .message_attributes("event_type", string_attribute(event.event_type.as_str())?)
             .message_attributes("order_id", string_attribute(event.order_id.as_str())?)
-            .send()
-            .await
-            .map_err(|e| {
-                PublishError(format!(
-                    "SNS Publish {}: {}",
-                    e.code().unwrap_or("error"),
-                    DisplayErrorContext(&e)
-                ))
-            })?;
+            .message_attributes(
+                "sequence",
+                attribute("Number", &event.sequence.to_string())?,
+            );
+        if let Some(id) = &event.correlation_id {
+            publish = publish.message_attributes("correlation_id", string_attribute(id.as_str())?);
+        }
+        publish.send().await.map_err(|e| {
+            PublishError(format!(
+                "SNS Publish {}: {}",
+                e.code().unwrap_or("error"),
+                DisplayErrorContext(&e)
+            ))
+        })?;
         Ok(())
     }
 }

@@ -34,6 +34,8 @@ pub enum AppError {
     },
     #[error("amount is above the {remaining} minor units that remain refundable")]
     RefundTooLarge { remaining: i64 },
+    #[error("payment {0} has no Mercado Pago payment id, which a partial refund needs; refund all that remains instead")]
+    PartialRefundNotSupported(PaymentId),
     #[error("Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("too much contention on the order; retry")]

@@ -2,6 +2,7 @@
 //! never reads the environment.
 
 pub mod cancel_payment;
+pub mod correlation;
 pub mod create_payment;
 pub mod error;
 pub mod metrics;

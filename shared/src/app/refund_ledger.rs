@@ -9,13 +9,13 @@ use crate::domain::{
     ProviderOrderId, ProviderRefundId, Refund, RefundReason, RefundSource, RefundStatus,
 };
 use crate::ports::{
-    Clock, DuePayments, EventPublisher, IdGenerator, MadeRefund, Outbox, OutboxEvent,
-    PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderError, ProviderOrderState,
-    ProviderOutcome, RefundKey, RefundRequest, RefundSettlement, Refunds, StoreError,
+    Clock, DuePayments, EventPublisher, IdGenerator, MadeRefund, Outbox, PaymentCreation,
+    PaymentProvider, PaymentReads, Ports, ProviderError, ProviderOrderState, ProviderOutcome,
+    RefundKey, RefundRequest, RefundSettlement, Refunds, StoreError,
 };
 
 use super::outbox::publish_and_clear;
-use super::{metrics, AppError};
+use super::{correlation, metrics, AppError};
 
 /// Rounds of read-then-conditional-write before giving up under contention.
 /// Every round one of the racing writers on the payment wins, so this many
@@ -114,6 +114,13 @@ impl RefundLedger {
                     },
                 )
             })?;
+            // Mercado Pago takes a partial refund only for a named payment of
+            // the order: without that id it could never be made, so nothing
+            // is reserved and the caller is told.
+            let partial = amount != payment.amount();
+            if partial && payment.provider().is_none_or(|p| p.payment_id.is_none()) {
+                return Err(AppError::PartialRefundNotSupported(payment.id().clone()));
+            }
             let now = self.clock.now();
             let reserved = payment
                 .reserve_refund(amount, ask.source, now)
@@ -207,6 +214,13 @@ impl RefundLedger {
             return Ok(self.settle(&refund, &verdict).await?.1);
         };
         let whole = refund.amount == payment.amount();
+        if !whole && provider.payment_id.is_none() {
+            // Reserved before this was refused up front: it can never be made.
+            let verdict = RefundVerdict::Refused(
+                "a partial refund needs the Mercado Pago payment id, which we do not hold".into(),
+            );
+            return Ok(self.settle(&refund, &verdict).await?.1);
+        }
         let request = RefundRequest {
             idempotency_key,
             payment_id: provider.payment_id.clone(),
@@ -308,7 +322,7 @@ impl RefundLedger {
                     let done = current.succeeded_for(*amount, provider_refund_id.clone(), now);
                     let (next, event) =
                         payment.refund_made(&current, &done, self.ids.event_id(), now)?;
-                    (next, done, Some(OutboxEvent::from(&event)))
+                    (next, done, Some(correlation::outbox_event(event)))
                 }
                 RefundVerdict::Refused(reason) => {
                     let failed = current.failed(reason.clone(), now);
@@ -337,8 +351,13 @@ impl RefundLedger {
                         "refund settled"
                     );
                     if let Some(event) = &event {
-                        publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), event)
-                            .await;
+                        publish_and_clear(
+                            self.outbox.as_ref(),
+                            self.publisher.as_ref(),
+                            event,
+                            self.clock.now(),
+                        )
+                        .await;
                     }
                     return Ok((next, settled));
                 }
@@ -417,7 +436,7 @@ impl RefundLedger {
                     return Ok(MadeAtProvider::Mismatch);
                 }
             };
-            let event = OutboxEvent::from(&event);
+            let event = correlation::outbox_event(event);
             let move_lock = self.lock_moves(&payment, &next).await?;
             let made = MadeRefund {
                 payment: &next,
@@ -437,7 +456,13 @@ impl RefundLedger {
                         %provider_refund_id,
                         "refund made at Mercado Pago recorded"
                     );
-                    publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &event).await;
+                    publish_and_clear(
+                        self.outbox.as_ref(),
+                        self.publisher.as_ref(),
+                        &event,
+                        self.clock.now(),
+                    )
+                    .await;
                     return Ok(MadeAtProvider::Recorded);
                 }
                 Err(StoreError::Conflict(_)) => continue,

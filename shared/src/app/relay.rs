@@ -86,7 +86,14 @@ impl RelayEvents {
             let mut page_failed = false;
             for event in fresh {
                 published.insert(event.event_id.clone());
-                if publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), event).await {
+                if publish_and_clear(
+                    self.outbox.as_ref(),
+                    self.publisher.as_ref(),
+                    event,
+                    self.clock.now(),
+                )
+                .await
+                {
                     report.published += 1;
                 } else {
                     report.failed += 1;
@@ -115,7 +122,14 @@ impl RelayEvents {
     pub async fn publish_each<Id>(&self, events: Vec<(Id, OutboxEvent)>) -> Vec<Id> {
         let mut failed = Vec::new();
         for (id, event) in events {
-            if !publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &event).await {
+            if !publish_and_clear(
+                self.outbox.as_ref(),
+                self.publisher.as_ref(),
+                &event,
+                self.clock.now(),
+            )
+            .await
+            {
                 failed.push(id);
             }
         }
@@ -166,6 +180,19 @@ mod tests {
         }
         async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
             self.0.mark_published(event).await
+        }
+        // Grants every claim, so only the run's own memory of what it
+        // published keeps it from publishing twice.
+        async fn claim_publish(
+            &self,
+            _event: &OutboxEvent,
+            _now: crate::domain::Timestamp,
+            _until: crate::domain::Timestamp,
+        ) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn release_publish(&self, _event: &OutboxEvent) -> Result<(), StoreError> {
+            Ok(())
         }
     }
 

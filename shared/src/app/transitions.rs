@@ -8,13 +8,12 @@ use crate::domain::{
     Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, TransitionDetails,
 };
 use crate::ports::{
-    Clock, EventPublisher, IdGenerator, Outbox, OutboxEvent, PaymentReads, PaymentTransitions,
-    Ports, StoreError,
+    Clock, EventPublisher, IdGenerator, Outbox, PaymentReads, PaymentTransitions, Ports, StoreError,
 };
 
-use super::metrics;
 use super::outbox::publish_and_clear;
 use super::AppError;
+use super::{correlation, metrics};
 
 /// Rounds of read-decide-commit before giving up under contention.
 const MAX_ATTEMPTS: usize = 5;
@@ -137,7 +136,7 @@ impl Transitions {
                 });
             }
             let (next, event) = payment.transition(target, details)?;
-            let outbox = OutboxEvent::from(&event);
+            let outbox = correlation::outbox_event(event);
             match self
                 .transitions
                 .commit_transition(&next, payment.version(), &outbox)
@@ -152,7 +151,13 @@ impl Transitions {
                         event_id = %outbox.event_id,
                         "payment transitioned"
                     );
-                    publish_and_clear(self.outbox.as_ref(), self.publisher.as_ref(), &outbox).await;
+                    publish_and_clear(
+                        self.outbox.as_ref(),
+                        self.publisher.as_ref(),
+                        &outbox,
+                        self.clock.now(),
+                    )
+                    .await;
                     return Ok(NotificationOutcome::Applied {
                         payment_id: payment_id.clone(),
                         status: target,

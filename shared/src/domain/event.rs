@@ -3,8 +3,8 @@
 use serde_json::json;
 
 use super::{
-    EventId, Money, OrderId, PaymentId, PaymentStatus, ProviderPaymentId, Refund, RefundId,
-    RefundReason, RefundSource, Timestamp,
+    CorrelationId, EventId, Money, OrderId, PaymentId, PaymentStatus, ProviderPaymentId, Refund,
+    RefundId, RefundReason, RefundSource, Timestamp,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumString, strum::IntoStaticStr)]
@@ -59,6 +59,10 @@ pub struct PaymentEvent {
     pub amount_refunded: i64,
     /// The refund a `payment.refunded` event announces.
     pub refund: Option<RefundSummary>,
+    /// Its place in its payment's history: 1, 2, 3 … with no gap.
+    pub sequence: u64,
+    /// The request or run that caused it, when known.
+    pub correlation_id: Option<CorrelationId>,
 }
 
 /// What subscribers learn of a refund.
@@ -97,6 +101,8 @@ impl PaymentEvent {
             "provider_payment_id": self.provider_payment_id.as_ref().map(ProviderPaymentId::as_str),
             "decline_reason": self.decline_reason,
             "amount_refunded": self.amount_refunded,
+            "sequence": self.sequence,
+            "correlation_id": self.correlation_id.as_ref().map(CorrelationId::as_str),
             "refund": self.refund.as_ref().map(|r| json!({
                 "refund_id": r.refund_id.as_str(),
                 "amount": r.amount.minor_units(),

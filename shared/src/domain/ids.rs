@@ -55,6 +55,45 @@ macro_rules! prefixed_ulid_id {
     };
 }
 
+/// The id of the request (or scheduled run) that caused a change: the HTTP
+/// request's `X-Request-Id`, Mercado Pago's `x-request-id` on a webhook, the
+/// invocation's request id. 1..=128 visible ASCII characters; anything else
+/// is not used as one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CorrelationId(String);
+
+impl CorrelationId {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let fits =
+            (1..=Self::MAX_LEN).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        if fits {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(DomainError::invalid(
+                "correlation_id",
+                "must be 1 to 128 visible ASCII characters",
+            ))
+        }
+    }
+
+    /// A fresh one, for a request that brought none (`req_` and a ULID).
+    pub fn generated() -> Self {
+        Self(format!("req_{}", Ulid::new()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 prefixed_ulid_id!(PaymentId, "pay_", "payment_id");
 prefixed_ulid_id!(EventId, "evt_", "event_id");
 prefixed_ulid_id!(RefundId, "ref_", "refund_id");

@@ -13,7 +13,7 @@ pub mod timestamp;
 
 pub use error::DomainError;
 pub use event::{EventType, PaymentEvent};
-pub use ids::{CallerId, EventId, IdempotencyKey, OrderId, PaymentId, RefundId};
+pub use ids::{CallerId, CorrelationId, EventId, IdempotencyKey, OrderId, PaymentId, RefundId};
 pub use item::{Item, Items, Sku, Title};
 pub use money::{Currency, Money};
 pub use payment::{

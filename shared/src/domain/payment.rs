@@ -91,6 +91,8 @@ pub struct PaymentParts {
     /// The sweeper's backoff: when to look at it next, and how many times it
     /// could not be settled.
     pub sweep: SweepSchedule,
+    /// How many events it has had: the next one is number `sequence + 1`.
+    pub sequence: u64,
     pub version: u64,
 }
 
@@ -155,6 +157,7 @@ impl Payment {
             amount_refunded: 0,
             amount_reserved: 0,
             sweep: SweepSchedule::default(),
+            sequence: 0,
             version: 1,
         })
     }
@@ -300,6 +303,10 @@ impl Payment {
     pub fn version(&self) -> u64 {
         self.0.version
     }
+    /// How many events it has had.
+    pub fn sequence(&self) -> u64 {
+        self.0.sequence
+    }
 
     /// True once the provider has confirmed the order and the QR can be shown.
     pub fn is_ready(&self) -> bool {
@@ -349,6 +356,7 @@ impl Payment {
                 }
             }
         }
+        next.sequence += 1;
         let event = Self(next.clone()).event(event_type, change.event_id, change.at, None);
         Ok((Self(next), event))
     }
@@ -423,6 +431,7 @@ impl Payment {
         next.updated_at = at;
         next.version += 1;
         next.sweep = SweepSchedule::restarted(at);
+        next.sequence += 1;
         let next = Self(next);
         let event = next.event(EventType::Refunded, event_id, at, Some(refund));
         Ok((next, event))
@@ -496,6 +505,8 @@ impl Payment {
             decline_reason: p.decline_reason.clone(),
             amount_refunded: p.amount_refunded,
             refund: refund.map(RefundSummary::from),
+            sequence: p.sequence,
+            correlation_id: None,
         }
     }
 }

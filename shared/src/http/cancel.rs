@@ -2,10 +2,10 @@
 
 use http::StatusCode;
 
-use crate::app::CancelPayment;
+use crate::app::{correlation, CancelPayment};
 
 use super::body::body_bytes;
-use super::request::payment_id_in_path;
+use super::request::{correlation_id, payment_id_in_path};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub async fn handle_cancel_payment(
@@ -20,7 +20,8 @@ pub async fn handle_cancel_payment(
         Ok(id) => id,
         Err(error) => return Problem::from(error).into_response(),
     };
-    match app.execute(&id).await {
+    let request_id = correlation_id(&request);
+    match correlation::within(Some(request_id), app.execute(&id)).await {
         Ok((payment, refunds)) => json_response(StatusCode::OK, &payment_json(&payment, &refunds)),
         Err(error) => error_response(&error),
     }

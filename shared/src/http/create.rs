@@ -2,10 +2,10 @@
 
 use http::{HeaderValue, StatusCode};
 
-use crate::app::CreatePayment;
+use crate::app::{correlation, CreatePayment};
 
 use super::create_request::parse_command;
-use super::request::idempotency_key;
+use super::request::{correlation_id, idempotency_key};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub async fn handle_create_payment(
@@ -20,7 +20,8 @@ pub async fn handle_create_payment(
             Ok(parsed) => parsed,
             Err(error) => return Problem::from(error).into_response(),
         };
-    match app.execute(command, key.as_ref()).await {
+    let id = correlation_id(&request);
+    match correlation::within(Some(id), app.execute(command, key.as_ref())).await {
         Ok(created) => {
             let status = if created.newly_created {
                 StatusCode::CREATED

@@ -87,6 +87,7 @@ pub enum ProblemType {
     InternalInconsistency,
     InvalidSignature,
     RefundRejected,
+    PartialRefundNotSupported,
 }
 
 impl ProblemType {
@@ -122,6 +123,7 @@ impl ProblemType {
             Self::InternalInconsistency => StatusCode::SERVICE_UNAVAILABLE,
             Self::InvalidSignature => StatusCode::UNAUTHORIZED,
             Self::RefundRejected => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PartialRefundNotSupported => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -153,6 +155,7 @@ impl ProblemType {
             Self::InternalInconsistency => "Payment state inconsistent",
             Self::InvalidSignature => "Invalid webhook signature",
             Self::RefundRejected => "Refund rejected",
+            Self::PartialRefundNotSupported => "Partial refund not supported",
         }
     }
 }
@@ -314,6 +317,9 @@ impl From<&AppError> for Problem {
             }
             AppError::IdempotencyKeyReused => {
                 Problem::new(ProblemType::IdempotencyKeyReused, detail)
+            }
+            AppError::PartialRefundNotSupported(_) => {
+                Problem::new(ProblemType::PartialRefundNotSupported, detail)
             }
             AppError::Contention => Problem::new(ProblemType::Contention, detail),
             AppError::Provider(ProviderError::Unavailable(_)) => Problem::new(

@@ -4,10 +4,11 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::RefundPayment;
+use crate::app::{correlation, RefundPayment};
 use crate::domain::RefundStatus;
 
 use super::refund_request::parse_refund;
+use super::request::correlation_id;
 use super::view::refund_json;
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
@@ -22,7 +23,8 @@ pub async fn handle_refund_payment(
         Ok(command) => command,
         Err(error) => return Problem::from(error).into_response(),
     };
-    match app.execute(command).await {
+    let id = correlation_id(&request);
+    match correlation::within(Some(id), app.execute(command)).await {
         Ok(outcome) => {
             let status = match outcome.refund.status {
                 RefundStatus::Succeeded => StatusCode::CREATED,

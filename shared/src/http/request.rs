@@ -4,7 +4,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 
-use crate::domain::{CallerId, IdempotencyKey, PaymentId};
+use crate::domain::{CallerId, CorrelationId, IdempotencyKey, PaymentId};
 
 use super::RequestError;
 
@@ -90,4 +90,21 @@ pub(crate) fn idempotency_key(
     IdempotencyKey::parse(value.to_str().unwrap_or_default())
         .map(|key| Some(key.from_caller(caller(request))))
         .map_err(|e| RequestError::bad_parameter("Idempotency-Key", e))
+}
+
+/// The id the events this request causes carry: the caller's `X-Request-Id`
+/// (Mercado Pago sends `x-request-id` on every notification) when it is a
+/// usable one, else API Gateway's request id, else one made here (the local
+/// stack has no API Gateway).
+pub(crate) fn correlation_id(request: &lambda_http::Request) -> CorrelationId {
+    header(request, "x-request-id")
+        .and_then(|raw| CorrelationId::parse(&raw).ok())
+        .or_else(|| match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .request_id
+                .as_deref()
+                .and_then(|id| CorrelationId::parse(id).ok()),
+            _ => None,
+        })
+        .unwrap_or_else(CorrelationId::generated)
 }

@@ -38,6 +38,7 @@ pub fn payment_json(payment: &Payment, refunds: &[Refund]) -> Value {
         "expires_at": payment.expires_at().to_rfc3339(),
         "decline_reason": payment.decline_reason(),
         "amount_refunded": payment.amount_refunded(),
+        "needs_review": payment.sweep().needs_review,
         "refunds": refunds.iter().map(refund_json).collect::<Vec<_>>(),
     })
 }

@@ -4,10 +4,10 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::adapters::mercadopago::{MercadoPagoWebhook, WebhookDelivery};
-use crate::app::NotificationOutcome;
+use crate::app::{correlation, NotificationOutcome};
 
 use super::body::body_bytes;
-use super::request::{header, query_param};
+use super::request::{correlation_id, header, query_param};
 use super::{json_response, HttpResponse, Problem, RequestError};
 
 pub async fn handle_webhook(
@@ -25,7 +25,8 @@ pub async fn handle_webhook(
         Ok(delivery) => delivery,
         Err(error) => return Problem::from(error).into_response(),
     };
-    match webhook.receive(delivery).await {
+    let id = correlation_id(&request);
+    match correlation::within(Some(id), webhook.receive(delivery)).await {
         Ok(outcome) => {
             let label = match &outcome {
                 NotificationOutcome::Applied { .. } => "applied",

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::domain::{
-    EventId, EventType, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentEvent, PaymentId,
-    PaymentStatus, Refund, Timestamp,
+    CorrelationId, EventId, EventType, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentEvent,
+    PaymentId, PaymentStatus, Refund, Timestamp,
 };
 
 /// State of an order's lock item: which payment is live and whether it was paid.
@@ -61,6 +61,10 @@ pub struct OutboxEvent {
     /// The exact message body subscribers receive.
     pub body: String,
     pub created_at: Timestamp,
+    /// Its place in its payment's history (also a message attribute).
+    pub sequence: u64,
+    /// The request or run that caused it (also a message attribute).
+    pub correlation_id: Option<CorrelationId>,
 }
 
 impl From<&PaymentEvent> for OutboxEvent {
@@ -72,6 +76,8 @@ impl From<&PaymentEvent> for OutboxEvent {
             order_id: event.order_id.clone(),
             body: event.to_message_body(),
             created_at: event.occurred_at,
+            sequence: event.sequence,
+            correlation_id: event.correlation_id.clone(),
         }
     }
 }
@@ -180,6 +186,20 @@ pub trait Outbox: Send + Sync {
 
     /// Clears the event's outbox marker; clearing twice is fine.
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError>;
+
+    /// Takes the right to publish the event until `until`: true if it is
+    /// still in the outbox and nobody holds that right past `now`; false
+    /// when someone else is publishing it or it is published already.
+    async fn claim_publish(
+        &self,
+        event: &OutboxEvent,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Lets go of the right to publish the event (its publish failed), so
+    /// the relay need not wait for the claim to run out.
+    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError>;
 }
 
 /// Clients' `Idempotency-Key`s and what each stands for.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use payments::app::outbox::PUBLISH_LEASE;
 use payments::app::{AppError, NotificationOutcome};
 use payments::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
@@ -221,10 +222,16 @@ async fn a_crash_between_commit_and_publish_loses_nothing(h: Backend) {
     );
     assert_eq!(h.store.pending_events(10).await.unwrap().len(), 1);
 
-    assert_eq!(h.relay().execute().await.unwrap().published, 1);
+    // The dead writer claimed the event: a relay run while its claim lasts
+    // leaves it alone, the next one after it publishes it.
+    h.relay().execute().await.unwrap();
+    assert!(h.delivered().await.is_empty(), "not while the claim lasts");
+    let later = PUBLISH_LEASE + Duration::from_secs(1);
+    assert_eq!(h.relay_later(later).execute().await.unwrap().published, 1);
     let delivered = h.delivered().await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].event_type, "payment.expired");
+    assert!(h.store.pending_events(10).await.unwrap().is_empty());
     h.stop().await;
 }
 
@@ -363,6 +370,17 @@ impl Outbox for LosesTheFirstQrWrite {
 
     async fn mark_published(&self, e: &OutboxEvent) -> Result<(), StoreError> {
         self.inner.mark_published(e).await
+    }
+    async fn claim_publish(
+        &self,
+        e: &OutboxEvent,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.claim_publish(e, now, until).await
+    }
+    async fn release_publish(&self, e: &OutboxEvent) -> Result<(), StoreError> {
+        self.inner.release_publish(e).await
     }
 }
 

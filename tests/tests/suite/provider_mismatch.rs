@@ -67,3 +67,66 @@ async fn an_order_with_another_id_changes_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_partial_refund_without_mercado_pagos_payment_id_is_refused_and_reserves_nothing() {
+    use payments::app::{AppError, RefundCommand, RefundPayment};
+    use payments::domain::{EventId, IdempotencyKey, ProviderRef, TransitionDetails};
+    use payments::http::Problem;
+    use payments::ports::{OutboxEvent, PaymentCreation, PaymentTransitions};
+    use payments_tests::fixtures::{at, payment};
+
+    let store = Arc::new(MemoryStore::new());
+    let ports = compose::store_ports(store.clone())
+        .with_provider(Arc::new(FakeProvider::default()))
+        .with_publisher(Arc::new(MemoryPublisher::new()));
+    // Approved on an order whose payment Mercado Pago never named to us.
+    let pending = payment("ord-no-payment-id", 0);
+    store.insert_pending(&pending, None).await.unwrap();
+    let order = ProviderRef {
+        order_id: ProviderOrderId::parse("ORD01").unwrap(),
+        payment_id: None,
+    };
+    let ready = pending.with_provider(order, "qr".into(), at(1));
+    store
+        .record_provider_order(&ready, pending.version())
+        .await
+        .unwrap();
+    let (approved, event) = ready
+        .transition(
+            PaymentStatus::Approved,
+            TransitionDetails {
+                at: at(2),
+                event_id: EventId::from_ulid(ulid::Ulid::new()),
+                decline_reason: None,
+                provider_order_id: None,
+                provider_payment_id: None,
+            },
+        )
+        .unwrap();
+    store
+        .commit_transition(&approved, ready.version(), &OutboxEvent::from(&event))
+        .await
+        .unwrap();
+
+    let refused = RefundPayment::new(&ports)
+        .execute(RefundCommand {
+            payment_id: approved.id().clone(),
+            amount: Some(1000),
+            reason: None,
+            key: IdempotencyKey::parse("partial-1").unwrap(),
+        })
+        .await;
+
+    let error = refused.unwrap_err();
+    assert!(
+        matches!(error, AppError::PartialRefundNotSupported(ref id) if id == approved.id()),
+        "{error:?}"
+    );
+    let problem = Problem::from(&error);
+    assert_eq!(problem.kind.status().as_u16(), 422);
+    assert_eq!(problem.kind.slug(), "partial-refund-not-supported");
+    let stored = store.get(approved.id()).await.unwrap().unwrap();
+    assert_eq!(stored.refundable(), 2590, "nothing reserved");
+    assert!(store.refunds_of(approved.id()).await.unwrap().is_empty());
+}

@@ -127,3 +127,134 @@ async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed
         .collect();
     assert_eq!(waiting, HashSet::from([events[1].event_id.clone()]));
 }
+
+/// Without faults, the writer (right after its commit) and the stream relay
+/// (on the event item's INSERT) both see every event; whoever claims it first
+/// publishes it, so each reaches the topic's subscriber once, whichever of
+/// the two comes first, and a scheduled run after them adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_faults_each_event_reaches_sns_once_though_the_writer_and_the_stream_both_see_it() {
+    use payments::app::outbox::publish_and_clear;
+    use payments::ports::Clock;
+    use payments_tests::backends::{Backend, OnBackend};
+
+    let h = Backend::dynamodb().await;
+    let (client, table) = h.table.clone().unwrap();
+    let publisher = h.publisher();
+    let mut events = Vec::new();
+    for (n, stream_first) in [false, true].into_iter().enumerate() {
+        let pending = payment(&format!("ord-once-{n}"), 0);
+        let (approved, event) = transition(&pending, PaymentStatus::Approved, 1);
+        h.store.insert_pending(&pending, None).await.unwrap();
+        h.store
+            .commit_transition(&approved, pending.version(), &event)
+            .await
+            .unwrap();
+        // The INSERT the stream hands over: the item as committed.
+        let batch = moto::stream_batch(&client, &table, std::slice::from_ref(&event)).await;
+        let writer = || {
+            publish_and_clear(
+                h.store.as_ref(),
+                publisher.as_ref(),
+                &event,
+                SystemClock.now(),
+            )
+        };
+        if stream_first {
+            triggers::relay(&h.relay(), batch).await.unwrap();
+            assert!(writer().await);
+        } else {
+            assert!(writer().await);
+            triggers::relay(&h.relay(), batch).await.unwrap();
+        }
+        events.push(event);
+    }
+    h.relay().execute().await.unwrap();
+
+    let delivered = h.delivered().await;
+    for event in &events {
+        let copies = delivered
+            .iter()
+            .filter(|d| d.body.contains(event.event_id.as_str()))
+            .count();
+        assert_eq!(
+            copies, 1,
+            "{} reached the subscriber {copies} times",
+            event.event_id
+        );
+    }
+    assert!(h.store.pending_events(10).await.unwrap().is_empty());
+    h.stop().await;
+}
+
+/// Each event carries its place in its payment's history and the request
+/// that caused it, in its body and as message attributes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carry_their_sequence_and_the_request_that_caused_them_on_sns() {
+    use payments::app::{correlation, RefundCommand};
+    use payments::domain::{CorrelationId, IdempotencyKey};
+    use payments_tests::backends::{command, notify, Backend, OnBackend};
+
+    let h = Backend::dynamodb().await;
+    let payment = h
+        .create()
+        .execute(command("ord-sequence", 2590), None)
+        .await
+        .unwrap()
+        .payment;
+    let order = payment.provider().unwrap().order_id.clone();
+    h.settle_at_provider(&order, "approved").await;
+    let webhook = h.webhook(h.publisher());
+    let delivery = CorrelationId::parse("mp-delivery-1").unwrap();
+    correlation::within(Some(delivery), notify(&webhook, &order))
+        .await
+        .unwrap();
+    let refunds = h.refund();
+    for n in 0..2 {
+        let request = CorrelationId::parse(&format!("refund-request-{n}")).unwrap();
+        let refund = refunds.execute(RefundCommand {
+            payment_id: payment.id().clone(),
+            amount: Some(1000),
+            reason: None,
+            key: IdempotencyKey::parse(&format!("refund-{n}")).unwrap(),
+        });
+        correlation::within(Some(request), refund).await.unwrap();
+    }
+
+    let delivered = h.delivered().await;
+    let seen: Vec<(String, Option<String>, Option<String>)> = delivered
+        .iter()
+        .map(|d| {
+            let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+            assert_eq!(
+                body["sequence"].to_string(),
+                d.sequence.clone().unwrap_or_default(),
+                "the attribute says what the body says"
+            );
+            assert_eq!(body["correlation_id"].as_str(), d.correlation_id.as_deref());
+            (
+                d.event_type.clone(),
+                d.sequence.clone(),
+                d.correlation_id.clone(),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        seen,
+        vec![
+            ("payment.approved".into(), some("1"), some("mp-delivery-1")),
+            (
+                "payment.refunded".into(),
+                some("2"),
+                some("refund-request-0")
+            ),
+            (
+                "payment.refunded".into(),
+                some("3"),
+                some("refund-request-1")
+            ),
+        ]
+    );
+    h.stop().await;
+}

@@ -21,9 +21,11 @@ use payments::adapters::mercadopago::{
 };
 use payments::adapters::secrets::Secret;
 use payments::app::{
-    CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
+    correlation, CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents,
+    SweepOverduePayments,
 };
 use payments::compose::{self, InitError};
+use payments::domain::CorrelationId;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -251,7 +253,9 @@ struct ScheduledJobs {
 
 impl ScheduledJobs {
     async fn run(&self) {
-        if let Err(error) = self.sweeper.execute().await {
+        // Each run is its own request: what it changes carries a fresh id.
+        let run = Some(CorrelationId::generated());
+        if let Err(error) = correlation::within(run, self.sweeper.execute()).await {
             tracing::warn!(%error, "local sweeper run failed");
         }
         if let Err(error) = self.relay.execute().await {

@@ -295,6 +295,38 @@ fn events_match_records(
     for payment in payments {
         let id = payment.id();
         let events: Vec<&OutboxEvent> = committed.iter().filter(|e| e.payment_id == *id).collect();
+        // Numbered 1..n in its payment's history, no gap, none twice, and
+        // the body says the same as the attribute.
+        let mut numbers: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+        numbers.sort_unstable();
+        let expected: Vec<u64> = (1..=events.len() as u64).collect();
+        if numbers != expected {
+            checks.fail(
+                4,
+                format!("{id}: event sequence {numbers:?}, not 1..={}", events.len()),
+            );
+        }
+        if payment.sequence() != events.len() as u64 {
+            checks.fail(
+                4,
+                format!(
+                    "{id} counts {} events but has {}",
+                    payment.sequence(),
+                    events.len()
+                ),
+            );
+        }
+        for event in &events {
+            let in_body = serde_json::from_str::<serde_json::Value>(&event.body)
+                .ok()
+                .and_then(|b| b["sequence"].as_u64());
+            if in_body != Some(event.sequence) {
+                checks.fail(
+                    4,
+                    format!("event {} body sequence {in_body:?}", event.event_id),
+                );
+            }
+        }
         let moves: Vec<&str> = events
             .iter()
             .map(|e| e.event_type.as_str())

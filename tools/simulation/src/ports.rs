@@ -181,6 +181,25 @@ impl Outbox for SimStore {
             self.inner.mark_published(event)
         )
     }
+    async fn claim_publish(
+        &self,
+        event: &OutboxEvent,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        write!(
+            self,
+            "store.claim_publish",
+            self.inner.claim_publish(event, now, until)
+        )
+    }
+    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        write!(
+            self,
+            "store.release_publish",
+            self.inner.release_publish(event)
+        )
+    }
 }
 
 #[async_trait]

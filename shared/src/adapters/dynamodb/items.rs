@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    AskClaim, CallerId, Currency, Description, EventId, EventType, Fingerprint, Item, Items, Money,
-    OrderId, Payment, PaymentId, PaymentParts, PaymentStatus, ProviderOrderId, ProviderPaymentId,
-    ProviderRef, ProviderRefundId, Refund, RefundId, RefundReason, RefundSource, RefundStatus, Sku,
-    SweepSchedule, Timestamp, Title,
+    AskClaim, CallerId, CorrelationId, Currency, Description, EventId, EventType, Fingerprint,
+    Item, Items, Money, OrderId, Payment, PaymentId, PaymentParts, PaymentStatus, ProviderOrderId,
+    ProviderPaymentId, ProviderRef, ProviderRefundId, Refund, RefundId, RefundReason, RefundSource,
+    RefundStatus, Sku, SweepSchedule, Timestamp, Title,
 };
 use crate::ports::{
     DueItem, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent,
@@ -184,6 +184,7 @@ pub(crate) fn payment_item(payment: &Payment, shards: IndexShards) -> DynamoItem
         item.insert("sweep_since".into(), s(since.to_rfc3339()));
     }
     item.insert("version".into(), n(p.version));
+    item.insert("sequence".into(), n(p.sequence));
     // Sparse `due` index: only what the sweeper has to look at is in it.
     if let Some(due_at) = payment.due_at() {
         item.insert("due".into(), s(Index::pending_shard(&p.id, shards)));
@@ -288,6 +289,8 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
                 .map(|at| domain(Timestamp::parse(&at)))
                 .transpose()?,
         },
+        // Payments written before sequences existed: none counted yet.
+        sequence: opt_n(item, "sequence")?.unwrap_or(0),
         version: get_n(item, "version")?,
     }))
 }
@@ -319,7 +322,7 @@ pub(crate) fn lock_from_item(item: &DynamoItem) -> Result<OrderLock, StoreError>
 }
 
 pub(crate) fn event_item(event: &OutboxEvent, shards: IndexShards) -> DynamoItem {
-    DynamoItem::from([
+    let mut item = DynamoItem::from([
         ("pk".to_owned(), s(keys::payment_pk(&event.payment_id))),
         ("sk".to_owned(), s(keys::event_sk(&event.event_id))),
         ("event_id".to_owned(), s(event.event_id.as_str())),
@@ -336,7 +339,12 @@ pub(crate) fn event_item(event: &OutboxEvent, shards: IndexShards) -> DynamoItem
             "ttl".to_owned(),
             n(event.created_at.unix_seconds() + EVENT_TTL_SECONDS),
         ),
-    ])
+        ("sequence".to_owned(), n(event.sequence)),
+    ]);
+    if let Some(id) = &event.correlation_id {
+        item.insert("correlation_id".into(), s(id.as_str()));
+    }
+    item
 }
 
 pub(crate) fn event_from_item(item: &DynamoItem) -> Result<OutboxEvent, StoreError> {
@@ -349,6 +357,11 @@ pub(crate) fn event_from_item(item: &DynamoItem) -> Result<OutboxEvent, StoreErr
         order_id: domain(OrderId::parse(get_s(item, "event_order_id")?))?,
         body: get_s(item, "body")?.to_owned(),
         created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
+        // Events written before sequences existed carry none.
+        sequence: opt_n(item, "sequence")?.unwrap_or(0),
+        correlation_id: opt_s(item, "correlation_id")
+            .map(|id| domain(CorrelationId::parse(&id)))
+            .transpose()?,
     })
 }
 

@@ -411,6 +411,54 @@ impl Outbox for DynamoStore {
             Err(other) => Err(other),
         }
     }
+
+    async fn claim_publish(
+        &self,
+        event: &OutboxEvent,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::payment_pk(&event.payment_id)))
+            .key("sk", s(keys::event_sk(&event.event_id)))
+            .update_expression("SET publishing_until = :until")
+            // Still in the outbox, and nobody else's claim still running.
+            .condition_expression(
+                "attribute_exists(outbox) AND \
+                 (attribute_not_exists(publishing_until) OR publishing_until <= :now)",
+            )
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":until", s(until.to_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem publish claim", e));
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::payment_pk(&event.payment_id)))
+            .key("sk", s(keys::event_sk(&event.event_id)))
+            .update_expression("REMOVE publishing_until")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem publish release", e));
+        match result {
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
 }
 
 #[async_trait]

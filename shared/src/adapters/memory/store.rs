@@ -24,6 +24,8 @@ struct Tables {
     /// Every refund, oldest first.
     refunds: Vec<Refund>,
     refund_keys: HashMap<(PaymentId, IdempotencyKey), (RefundId, Fingerprint)>,
+    /// Who may publish an event, until when (`Outbox::claim_publish`).
+    publishing: HashMap<EventId, Timestamp>,
 }
 
 impl Tables {
@@ -328,6 +330,34 @@ impl Outbox for MemoryStore {
                 *pending = false;
             }
         }
+        Ok(())
+    }
+    async fn claim_publish(
+        &self,
+        event: &OutboxEvent,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        let waiting = tables
+            .events
+            .iter()
+            .any(|(stored, pending)| stored.event_id == event.event_id && *pending);
+        let free = tables
+            .publishing
+            .get(&event.event_id)
+            .is_none_or(|held| *held <= now);
+        if !(waiting && free) {
+            return Ok(false);
+        }
+        tables.publishing.insert(event.event_id.clone(), until);
+        Ok(true)
+    }
+
+    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+        self.suspend().await;
+        self.tables().publishing.remove(&event.event_id);
         Ok(())
     }
 }
