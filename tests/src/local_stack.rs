@@ -199,6 +199,23 @@ impl Stack {
     pub fn orders_created(&self) -> u64 {
         self.local.mock.state.orders_created()
     }
+
+    /// `GET`s the mock's `path` with the local stack's token (Mercado Pago's
+    /// own API, e.g. `/v1/orders/{id}`).
+    pub async fn get_mock(&self, path: &str) -> Reply {
+        self.send(
+            self.http
+                .get(self.mock(path))
+                .bearer_auth(payments_local::LOCAL_ACCESS_TOKEN),
+        )
+        .await
+    }
+
+    /// Mercado Pago answers again (the fault switch cleared).
+    pub async fn clear_mock_faults(&self) {
+        let reply = self.send(self.http.delete(self.mock("/mock/faults"))).await;
+        assert!(reply.status < 300, "{:?}", reply.body);
+    }
 }
 
 pub fn provider_order_id(payment: &Value) -> String {

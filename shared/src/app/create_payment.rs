@@ -145,13 +145,17 @@ impl CreatePayment {
                     return self.first_answer(key, &fingerprint).await;
                 }
                 Err(error) => {
-                    // A repeat still finds the payment through the order's fingerprint.
+                    // A key never answers what it has not recorded: were this
+                    // payment to end before the retry, the retry would make a
+                    // new one and the key would have answered two. The caller
+                    // retries; the live payment is found again.
                     tracing::warn!(
                         payment_id = %created.payment.id(),
                         order_id = %created.payment.order_id(),
                         %error,
-                        "could not record the idempotency key's outcome"
+                        "could not record the idempotency key's outcome; answered with an error"
                     );
+                    return Err(error.into());
                 }
             }
         }

@@ -12,6 +12,7 @@ use crate::domain::{
 };
 use crate::ports::{PaymentReads, Ports, ProviderOrderState, ProviderOutcome, RefundKey};
 
+use super::notification::contradiction;
 use super::refund_ledger::{provider_key, MadeAtProvider, RefundAsk, RefundLedger, Reserved};
 use super::{metrics, AppError};
 
@@ -41,6 +42,18 @@ impl MoneyAtProvider {
         let Some(payment) = self.payments.get(payment_id).await? else {
             return Ok(false);
         };
+        // An order that cannot be about this payment moves none of its money.
+        if let Some(reason) = contradiction(&payment, order) {
+            metrics::count("ProviderMismatch");
+            tracing::error!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                reason,
+                metric = "ProviderMismatch",
+                "provider order contradicts the payment; no money recorded or asked for"
+            );
+            return Ok(false);
+        }
         let mut changed = false;
         if order.outcome == ProviderOutcome::Approved && payment.status().ended_unpaid() {
             changed |= self.refund_late_payment(payment.clone()).await?;

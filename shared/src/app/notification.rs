@@ -104,7 +104,7 @@ pub(crate) fn verdict(payment: &Payment, state: &ProviderOrderState, overdue: bo
 }
 
 /// Why the provider's order cannot be about this payment, if it cannot.
-fn contradiction(payment: &Payment, state: &ProviderOrderState) -> Option<&'static str> {
+pub(crate) fn contradiction(payment: &Payment, state: &ProviderOrderState) -> Option<&'static str> {
     if let Some(provider) = payment.provider() {
         if provider.order_id != state.order_id {
             return Some("provider order id differs");

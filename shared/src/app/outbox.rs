@@ -23,10 +23,8 @@ pub async fn publish_and_clear(
     event: &OutboxEvent,
     now: Timestamp,
 ) -> bool {
-    match outbox
-        .claim_publish(event, now, now.plus(PUBLISH_LEASE))
-        .await
-    {
+    let until = now.plus(PUBLISH_LEASE);
+    match outbox.claim_publish(event, now, until).await {
         Ok(true) => {}
         Ok(false) => return true,
         // The store cannot say who publishes: publish anyway. At least once
@@ -43,7 +41,7 @@ pub async fn publish_and_clear(
             %error,
             "publish failed; event stays in the outbox for the relay"
         );
-        if let Err(error) = outbox.release_publish(event).await {
+        if let Err(error) = outbox.release_publish(event, until).await {
             tracing::warn!(event_id = %event.event_id, %error, "could not let go of the publish claim; the relay waits for it to run out");
         }
         return false;

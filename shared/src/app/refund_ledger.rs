@@ -29,6 +29,9 @@ pub(crate) enum RefundVerdict {
     /// asked only when "all that remains" was less than we thought).
     GivenBack(ProviderRefundId, Money),
     Refused(String),
+    /// A late payment's refund refused for too long: failed, and the payment
+    /// flagged for a person in the same write.
+    GivenUp(String),
 }
 
 /// A refund to reserve: how much (`None`: all that remains), why, who asks,
@@ -262,15 +265,19 @@ impl RefundLedger {
                         .await?;
                     return self.release(refund).await;
                 } else {
-                    // A week of refusals: no more asking; a person gives it
-                    // back by hand, and the flag stays until then.
-                    let settled = self
-                        .settle(&refund, &RefundVerdict::Refused(refusal.clone()))
-                        .await?
-                        .1;
-                    self.flag_late_refund_refused(payment, &settled, &refusal)
-                        .await?;
-                    return Ok(settled);
+                    // A week of refusals: no more asking. Failed and flagged
+                    // in one write (a person gives it back by hand); told first.
+                    metrics::count("LatePaymentRefundFailed");
+                    tracing::error!(
+                        payment_id = %payment.id(),
+                        order_id = %payment.order_id(),
+                        refund_id = %refund.refund_id,
+                        refusal,
+                        metric = "LatePaymentRefundFailed",
+                        "Mercado Pago refused a late payment's refund for 7 days; given up, \
+                         the money must be given back by hand"
+                    );
+                    RefundVerdict::GivenUp(refusal)
                 }
             }
             Err(ProviderError::Rejected { status, detail }) => {
@@ -328,6 +335,10 @@ impl RefundLedger {
                     let failed = current.failed(reason.clone(), now);
                     (payment.refund_failed(&failed, now), failed, None)
                 }
+                RefundVerdict::GivenUp(reason) => {
+                    let failed = current.failed(reason.clone(), now);
+                    (payment.late_refund_given_up(&failed, now), failed, None)
+                }
             };
             let move_lock = self.lock_moves(&payment, &next).await?;
             let settlement = RefundSettlement {
@@ -341,7 +352,9 @@ impl RefundLedger {
                 Ok(()) => {
                     match verdict {
                         RefundVerdict::GivenBack(..) => metrics::reached(PaymentStatus::Refunded),
-                        RefundVerdict::Refused(_) => metrics::count("RefundFailed"),
+                        RefundVerdict::Refused(_) | RefundVerdict::GivenUp(_) => {
+                            metrics::count("RefundFailed")
+                        }
                     }
                     tracing::info!(
                         payment_id = %next.id(),

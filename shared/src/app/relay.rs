@@ -191,7 +191,11 @@ mod tests {
         ) -> Result<bool, StoreError> {
             Ok(true)
         }
-        async fn release_publish(&self, _event: &OutboxEvent) -> Result<(), StoreError> {
+        async fn release_publish(
+            &self,
+            _event: &OutboxEvent,
+            _until: crate::domain::Timestamp,
+        ) -> Result<(), StoreError> {
             Ok(())
         }
     }

@@ -320,6 +320,9 @@ impl SweepOverduePayments {
             .transitions
             .apply(payment.id(), |p| verdict(p, &state, p.expires_at() <= now))
             .await?;
+        if let NotificationOutcome::Mismatch(_) | NotificationOutcome::Ignored(_) = outcome {
+            return Ok(outcome);
+        }
         if self.money.reconcile(payment.id(), &state).await? {
             return Ok(NotificationOutcome::Applied {
                 payment_id: payment.id().clone(),
@@ -341,6 +344,17 @@ impl SweepOverduePayments {
         let Some(provider) = payment.provider() else {
             return Ok(retried);
         };
+        // A refund of ours still unanswered: Mercado Pago refuses or is down
+        // now, and reading the order would only ask it again. Next look.
+        let still_pending = self
+            .transitions
+            .payments
+            .get(payment.id())
+            .await?
+            .is_some_and(|p| p.awaits_settlement());
+        if still_pending {
+            return Ok(retried);
+        }
         let state = match self.provider.get_order(&provider.order_id).await {
             Ok(state) => state,
             Err(ProviderError::NotFound) => return Ok(retried),

@@ -134,6 +134,17 @@ impl SweepSchedule {
     }
 }
 
+/// The schedule after the payment's money moved (a refund reserved, made or
+/// refused) at `at`: it starts afresh, but a person's flag stays while the
+/// status is the same and the matter is not over: money still held of a
+/// payment that ended unpaid, or a refund still unanswered.
+fn after_money_moved(before: &PaymentParts, next: &mut PaymentParts, at: Timestamp) {
+    let unresolved = next.status.ended_unpaid() || next.amount_reserved > next.amount_refunded;
+    let keep = before.sweep.needs_review && next.status == before.status && unresolved;
+    next.sweep = SweepSchedule::restarted(at);
+    next.sweep.needs_review = keep;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment(PaymentParts);
 
@@ -380,7 +391,7 @@ impl Payment {
         let mut next = self.with_reserved(amount)?.0;
         next.updated_at = at;
         next.version += 1;
-        next.sweep = SweepSchedule::restarted(at);
+        after_money_moved(&self.0, &mut next, at);
         Ok(Self(next))
     }
 
@@ -430,7 +441,7 @@ impl Payment {
         }
         next.updated_at = at;
         next.version += 1;
-        next.sweep = SweepSchedule::restarted(at);
+        after_money_moved(&self.0, &mut next, at);
         next.sequence += 1;
         let next = Self(next);
         let event = next.event(EventType::Refunded, event_id, at, Some(refund));
@@ -481,7 +492,16 @@ impl Payment {
         next.amount_reserved = (next.amount_reserved - refund.amount.minor_units()).max(0);
         next.updated_at = at;
         next.version += 1;
-        next.sweep = SweepSchedule::restarted(at);
+        after_money_moved(&self.0, &mut next, at);
+        Self(next)
+    }
+
+    /// A late payment's refund given up after Mercado Pago refused it for
+    /// days: released like any refused refund, and left flagged in the same
+    /// write, since the customer's money is still at Mercado Pago.
+    pub fn late_refund_given_up(&self, refund: &Refund, at: Timestamp) -> Self {
+        let mut next = self.refund_failed(refund, at).0;
+        next.sweep.needs_review = true;
         Self(next)
     }
 

@@ -198,8 +198,13 @@ pub trait Outbox: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Lets go of the right to publish the event (its publish failed), so
-    /// the relay need not wait for the claim to run out.
-    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError>;
+    /// the relay need not wait for the claim to run out; only the claim
+    /// that ran `until` (one taken over since is left alone).
+    async fn release_publish(
+        &self,
+        event: &OutboxEvent,
+        until: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// Clients' `Idempotency-Key`s and what each stands for.

@@ -379,8 +379,8 @@ impl Outbox for LosesTheFirstQrWrite {
     ) -> Result<bool, StoreError> {
         self.inner.claim_publish(e, now, until).await
     }
-    async fn release_publish(&self, e: &OutboxEvent) -> Result<(), StoreError> {
-        self.inner.release_publish(e).await
+    async fn release_publish(&self, e: &OutboxEvent, until: Timestamp) -> Result<(), StoreError> {
+        self.inner.release_publish(e, until).await
     }
 }
 

@@ -130,3 +130,48 @@ async fn a_partial_refund_without_mercado_pagos_payment_id_is_refused_and_reserv
     assert_eq!(stored.refundable(), 2590, "nothing reserved");
     assert!(store.refunds_of(approved.id()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_sweeper_moves_no_money_on_an_order_that_contradicts_an_ended_payment() {
+    use payments::app::SweepOverduePayments;
+    use payments::domain::ProviderRefundId;
+    use payments::ports::{PaymentReads as _, ProviderRefund};
+
+    let store = Arc::new(MemoryStore::new());
+    let provider = Arc::new(FakeProvider::default());
+    let ports = compose::store_ports(store.clone())
+        .with_provider(provider.clone())
+        .with_publisher(Arc::new(MemoryPublisher::new()));
+    let payment = CreatePayment::new(&ports, Duration::from_secs(900))
+        .execute(command("ord-watched-contradiction", 2590), None)
+        .await
+        .unwrap()
+        .payment;
+    let order = payment.provider().unwrap().order_id.clone();
+    provider.settle(&order, ProviderOutcome::Approved);
+    let webhook = MercadoPagoWebhook::new(
+        &ports,
+        SignaturePolicy::Required(Secret::fixed(WEBHOOK_SECRET)),
+    );
+    webhook.receive(notification(order.as_str())).await.unwrap();
+    // Later the order reads as another total, with a refund listed.
+    provider.tamper(&order, |state| {
+        state.total_amount = Some("25.91".into());
+        state.refunds.push(ProviderRefund {
+            id: ProviderRefundId::parse("REF1").unwrap(),
+            amount: "10.00".into(),
+        });
+    });
+
+    // The approved payment's first watch look reads that order.
+    let report = SweepOverduePayments::new(&ports).execute().await.unwrap();
+
+    assert_eq!(report.examined, 1, "{report:?}");
+    assert!(
+        store.refunds_of(payment.id()).await.unwrap().is_empty(),
+        "nothing recorded"
+    );
+    let stored = store.get(payment.id()).await.unwrap().unwrap();
+    assert_eq!(stored.amount_refunded(), 0);
+    assert_eq!(stored.status(), PaymentStatus::Approved);
+}

@@ -199,6 +199,41 @@ async fn lists_an_orders_payments_newest_first(store: Arc<dyn PaymentStore>) {
         .is_empty());
 }
 
+async fn an_event_is_claimed_by_one_publisher_at_a_time(store: Arc<dyn PaymentStore>) {
+    let p = payment("ord-claim", 0);
+    store.insert_pending(&p, None).await.unwrap();
+    let (approved, event) = transition(&p, PaymentStatus::Approved, 1);
+    store
+        .commit_transition(&approved, p.version(), &event)
+        .await
+        .unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    let (t0, t1) = (at(0), at(0).plus(minute));
+    assert!(store.claim_publish(&event, t0, t1).await.unwrap(), "first");
+    assert!(!store.claim_publish(&event, t0, t1).await.unwrap(), "held");
+    // Its claim ran out: another takes it over.
+    let t2 = t1.plus(minute);
+    assert!(
+        store.claim_publish(&event, t1, t2).await.unwrap(),
+        "taken over"
+    );
+    // The first publisher lets go of its own claim, not the new one's.
+    store.release_publish(&event, t1).await.unwrap();
+    assert!(
+        !store.claim_publish(&event, t1, t2).await.unwrap(),
+        "still held"
+    );
+    store.release_publish(&event, t2).await.unwrap();
+    assert!(store.claim_publish(&event, t1, t2).await.unwrap(), "let go");
+    // Once published, nobody claims it.
+    store.mark_published(&event).await.unwrap();
+    let later = t2.plus(minute);
+    assert!(!store
+        .claim_publish(&event, later, later.plus(minute))
+        .await
+        .unwrap());
+}
+
 async fn the_outbox_yields_oldest_first_until_published(store: Arc<dyn PaymentStore>) {
     let mut events = Vec::new();
     for (order, when) in [("ord-7a", 300), ("ord-7b", 100), ("ord-7c", 200)] {
@@ -560,6 +595,7 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     a_transition_needs_the_order_lock,
     lists_an_orders_payments_newest_first,
     the_outbox_yields_oldest_first_until_published,
+    an_event_is_claimed_by_one_publisher_at_a_time,
     due_lists_what_the_sweeper_must_look_at_earliest_first,
     idempotency_keys_are_claimed_once_then_remembered,
     a_new_payment_records_its_idempotency_key_in_the_same_transaction,

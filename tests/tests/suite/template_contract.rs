@@ -358,7 +358,9 @@ fn every_promise_has_an_alarm_to_one_topic_with_a_sane_threshold() {
     for metric in [
         "ProviderMismatch",
         "LatePaymentRefunded",
+        "LatePaymentRefundFailed",
         "SweeperNeedsReview",
+        "SweeperUnreadableItem",
     ] {
         let any = on(metric, None);
         assert!(!any.is_empty(), "{metric} alarms");

@@ -193,11 +193,15 @@ impl Outbox for SimStore {
             self.inner.claim_publish(event, now, until)
         )
     }
-    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+    async fn release_publish(
+        &self,
+        event: &OutboxEvent,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
         write!(
             self,
             "store.release_publish",
-            self.inner.release_publish(event)
+            self.inner.release_publish(event, until)
         )
     }
 }

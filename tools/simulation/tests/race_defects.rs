@@ -272,3 +272,101 @@ fn the_sweeper_starts_no_payment_it_could_not_finish_before_its_deadline() {
         .iter()
         .all(|p| p.status() == PaymentStatus::Expired));
 }
+
+#[test]
+fn a_late_refund_given_up_after_a_week_is_failed_and_flagged_in_one_write() {
+    let mut history = History::scripted();
+    let create = history.spawn_create(0, None);
+    history.run_to_end(create);
+    let payment = only_payment(&history);
+    let order = payment.provider().unwrap().order_id.clone();
+    history.sweep_after(Duration::from_secs(16 * 60));
+    history.deliver_notifications();
+    // Paid after it expired, and Mercado Pago will not give it back.
+    history.world().mercadopago.set_refund_window(&order, false);
+    assert!(history.world().mercadopago.pay(&order, true));
+    history.deliver_notifications();
+    assert!(only_payment(&history).sweep().needs_review);
+
+    // A week later the sweeper gives up; it dies right after that write.
+    history
+        .world()
+        .clock
+        .advance(Duration::from_secs(8 * 24 * 3600));
+    let sweeper = history.spawn_sweeper();
+    assert!(step_until(&mut history, sweeper, "store.settle_refund"));
+    history.step_actor(sweeper);
+    history.kill(sweeper);
+
+    let refunds = history.world().store.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].status, RefundStatus::Failed);
+    let payment = only_payment(&history);
+    assert!(
+        payment.sweep().needs_review,
+        "still flagged: the money is kept"
+    );
+    assert_eq!(order_at_mercado_pago(&history).kept(), 2000);
+
+    // An operator gives part of it back by hand: still flagged, 1500 kept.
+    history.world().mercadopago.set_refund_window(&order, true);
+    assert!(history
+        .world()
+        .mercadopago
+        .dashboard_refund(&order, Some(500)));
+    history.deliver_notifications();
+    let payment = only_payment(&history);
+    assert_eq!(payment.amount_refunded(), 500);
+    assert!(payment.sweep().needs_review, "1500 still kept");
+}
+
+#[test]
+fn a_key_whose_answer_could_not_be_recorded_answers_an_error_not_a_payment() {
+    use payments_simulation::faults::Rates;
+
+    let mut history = History::scripted();
+    // A first request (key-a) creates the payment and dies before Mercado
+    // Pago's order; the kiosk's retry of the same order (key-b) finds it.
+    let first = history.spawn_create(0, Some("key-a"));
+    assert!(step_until(&mut history, first, "mp.create_order"));
+    history.kill(first);
+    let retry = history.spawn_create(0, Some("key-b"));
+    assert!(step_until(
+        &mut history,
+        retry,
+        "store.complete_idempotency_key"
+    ));
+    // The store fails as the retry records what key-b stands for.
+    history.faults().set(Rates {
+        store: 1.0,
+        ..Rates::default()
+    });
+    history.step_actor(retry);
+    history.faults().clear();
+    history.run_to_end(retry);
+    // The customer's card is declined; the kiosk sends key-b again.
+    let payment = only_payment(&history);
+    let order = payment.provider().unwrap().order_id.clone();
+    assert!(history
+        .world()
+        .mercadopago
+        .end_unpaid(&order, MpStatus::Failed));
+    history.deliver_notifications();
+    let again = history.spawn_create(0, Some("key-b"));
+    history.run_to_end(again);
+
+    let answers: Vec<&String> = history
+        .world()
+        .answers
+        .iter()
+        .filter_map(|answer| match answer {
+            Answer::Create { key, payment } if key == "key-b" => Some(payment),
+            _ => None,
+        })
+        .collect();
+    assert!(!answers.is_empty());
+    assert!(
+        answers.iter().all(|p| *p == answers[0]),
+        "key-b answered one payment: {answers:?}"
+    );
+}

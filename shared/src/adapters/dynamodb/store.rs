@@ -442,7 +442,11 @@ impl Outbox for DynamoStore {
         }
     }
 
-    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+    async fn release_publish(
+        &self,
+        event: &OutboxEvent,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -450,7 +454,9 @@ impl Outbox for DynamoStore {
             .key("pk", s(keys::payment_pk(&event.payment_id)))
             .key("sk", s(keys::event_sk(&event.event_id)))
             .update_expression("REMOVE publishing_until")
-            .condition_expression("attribute_exists(pk)")
+            // Only our own claim: one taken over since belongs to another.
+            .condition_expression("publishing_until = :mine")
+            .expression_attribute_values(":mine", s(until.to_rfc3339()))
             .send()
             .await
             .map_err(|e| store_error("UpdateItem publish release", e));

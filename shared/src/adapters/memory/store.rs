@@ -355,9 +355,16 @@ impl Outbox for MemoryStore {
         Ok(true)
     }
 
-    async fn release_publish(&self, event: &OutboxEvent) -> Result<(), StoreError> {
+    async fn release_publish(
+        &self,
+        event: &OutboxEvent,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
         self.suspend().await;
-        self.tables().publishing.remove(&event.event_id);
+        let mut tables = self.tables();
+        if tables.publishing.get(&event.event_id) == Some(&until) {
+            tables.publishing.remove(&event.event_id);
+        }
         Ok(())
     }
 }
