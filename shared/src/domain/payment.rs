@@ -232,6 +232,13 @@ impl Payment {
         self.0.status == PaymentStatus::Pending || self.0.amount_reserved > self.0.amount_refunded
     }
 
+    /// Flagged for a person while it ended unpaid: the customer's money may
+    /// still be at Mercado Pago, so its order is read daily after the watch,
+    /// to record a refund made by hand whose notification never came.
+    fn kept_open(&self) -> bool {
+        self.0.sweep.needs_review && self.0.status.ended_unpaid()
+    }
+
     /// Ended with a Mercado Pago order that may still move money without
     /// telling us (a late payment, a dashboard refund whose webhook is lost).
     fn watched(&self) -> bool {
@@ -251,7 +258,8 @@ impl Payment {
             return Some(sweep.next_check_at.unwrap_or(self.0.expires_at));
         }
         let start = sweep.since.unwrap_or(self.0.updated_at);
-        let watching = self.watched() && (sweep.attempts as usize) <= SweepSchedule::WATCH.len();
+        let watching = self.watched()
+            && ((sweep.attempts as usize) <= SweepSchedule::WATCH.len() || self.kept_open());
         (self.awaits_settlement() || watching).then(|| sweep.next_check_at.unwrap_or(start))
     }
 
@@ -277,6 +285,10 @@ impl Payment {
                 .ok()
                 .and_then(|step| SweepSchedule::WATCH.get(step))
                 .map(|&after| start.plus(interval.saturating_mul(after)).max(now))
+                .or_else(|| {
+                    self.kept_open()
+                        .then(|| now.plus(SweepSchedule::REVIEW_AFTER))
+                })
         };
         next.sweep = SweepSchedule {
             attempts,
@@ -806,6 +818,28 @@ pub(crate) mod tests {
         }
         assert_eq!(looks, [0, 5, 30, 120, 1440], "minutes after it ended");
         assert!(!payment.sweep().needs_review);
+    }
+
+    #[test]
+    fn a_flagged_payment_that_ended_unpaid_is_read_daily_after_its_watch() {
+        let ended = sample_payment().expires_at();
+        let mut change = details(None);
+        change.at = ended;
+        let (expired, _) = sample_payment()
+            .transition(PaymentStatus::Expired, change)
+            .unwrap();
+        let mut payment = expired.flag_for_review(ended);
+        for _ in 0..5 {
+            let due = payment.due_at().unwrap();
+            payment = payment.after_sweep(due, MINUTE);
+        }
+        let due = payment.due_at().expect("still read after the watch");
+        let next = payment.after_sweep(due, MINUTE).due_at().unwrap();
+        assert_eq!(
+            next.unix_millis() - due.unix_millis(),
+            24 * 3600 * 1000,
+            "daily"
+        );
     }
 
     #[test]

@@ -414,6 +414,11 @@ fn the_relay_stream_filter_matches_every_outbox_shard_the_code_writes() {
             .unwrap(),
     )
     .unwrap();
+    assert_eq!(
+        pattern["eventName"],
+        serde_json::json!(["INSERT"]),
+        "only new events: a claim's update of an event item would wake the relay again"
+    );
     let prefix = pattern["dynamodb"]["NewImage"]["outbox"]["S"][0]["prefix"]
         .as_str()
         .expect("the filter matches the outbox attribute by prefix");

@@ -16,9 +16,10 @@ pub struct StreamedEvent {
 }
 
 /// The events still marked for the outbox in the latest image of each item in
-/// the batch. An event its writer already published shows up as an INSERT
-/// followed by the MODIFY that cleared `outbox`; with the batching window both
-/// usually arrive together, and the later image wins, so it is not sent twice.
+/// the batch. The trigger's filter passes only INSERTs of waiting events (an
+/// event item's later updates, its publish claim and the removal of `outbox`,
+/// must not wake the relay again); should a batch still hold two images of
+/// one item, the later wins. The publish claim decides who publishes.
 pub fn waiting_events(batch: &Event) -> Vec<StreamedEvent> {
     let mut seen = HashSet::new();
     // Newest first, keeping each item's first (that is, latest) record.
