@@ -68,6 +68,7 @@ impl PaymentProvider for FakeProvider {
     async fn cancel_order(
         &self,
         id: &ProviderOrderId,
+        _idempotency_key: &str,
     ) -> Result<ProviderOrderState, ProviderError> {
         self.get_order(id).await
     }

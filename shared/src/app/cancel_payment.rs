@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::domain::{Payment, PaymentId, PaymentStatus, ProviderOrderId, Refund};
-use crate::ports::{PaymentProvider, PaymentReads, Ports, ProviderError};
+use crate::ports::{cancel_key, PaymentProvider, PaymentReads, Ports, ProviderError};
 
 use super::notification::verdict;
 use super::transitions::{NotificationOutcome, Transitions, Verdict};
@@ -87,7 +87,7 @@ impl CancelPayment {
         id: &PaymentId,
         order_id: &ProviderOrderId,
     ) -> Result<NotificationOutcome, AppError> {
-        let state = match self.provider.cancel_order(order_id).await {
+        let state = match self.provider.cancel_order(order_id, &cancel_key(id)).await {
             Ok(state) => state,
             // Not cancelable any more: paid, failed or expired meanwhile.
             Err(ProviderError::Rejected { status: 409, .. }) => {

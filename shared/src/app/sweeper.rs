@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::domain::{Payment, PaymentStatus, ProviderOrderId, RefundStatus, Timestamp};
 use crate::ports::{
-    DueItem, DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome, StoreError,
-    UnreadableItem,
+    cancel_key, DueItem, DuePayments, PaymentProvider, Ports, ProviderError, ProviderOutcome,
+    StoreError, UnreadableItem,
 };
 
 use super::money_at_provider::MoneyAtProvider;
@@ -297,7 +297,11 @@ impl SweepOverduePayments {
         let now = self.transitions.clock.now();
         let state = match self.provider.get_order(order_id).await {
             Ok(state) if state.outcome == ProviderOutcome::Pending => {
-                match self.provider.cancel_order(order_id).await {
+                match self
+                    .provider
+                    .cancel_order(order_id, &cancel_key(payment.id()))
+                    .await
+                {
                     Ok(state) => state,
                     // Paid (or settled) between our read and the cancel: read again.
                     Err(ProviderError::Rejected { status: 409, .. }) => {

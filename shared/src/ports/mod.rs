@@ -10,7 +10,7 @@ mod system;
 use std::sync::Arc;
 
 pub use provider::{
-    PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, ProviderOutcome,
+    cancel_key, PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, ProviderOutcome,
     ProviderRefund, RefundRequest,
 };
 pub use publisher::{EventPublisher, PublishError};

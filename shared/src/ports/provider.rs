@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use crate::domain::{
-    Money, Payment, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRefundId,
+    Money, Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRefundId,
 };
 
 /// The order the provider created for a payment, with what the kiosk shows.
@@ -95,13 +95,24 @@ pub enum ProviderError {
     InvalidResponse(String),
 }
 
+/// The key a payment's cancel is sent under: one per payment, so the kiosk's
+/// cancel and the sweeper's are one cancel at Mercado Pago.
+pub fn cancel_key(payment_id: &PaymentId) -> String {
+    format!("cancel-{payment_id}")
+}
+
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
     /// Creates (or, for a repeated payment id, returns) the provider order.
     async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError>;
     async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError>;
-    async fn cancel_order(&self, id: &ProviderOrderId)
-        -> Result<ProviderOrderState, ProviderError>;
+    /// Cancels an order still open, under `idempotency_key` (Mercado Pago
+    /// requires one on every write: `cancel_key` makes ours).
+    async fn cancel_order(
+        &self,
+        id: &ProviderOrderId,
+        idempotency_key: &str,
+    ) -> Result<ProviderOrderState, ProviderError>;
     /// Refunds at the provider; answers the order as it is afterwards.
     async fn refund_order(
         &self,

@@ -2,7 +2,6 @@
 //! nothing changed when it is refused.
 
 use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
-use serde_json::Value;
 
 async fn status_of(stack: &Stack, payment: &str) -> String {
     stack.get(&format!("/payments/{payment}")).await.body["status"]
@@ -108,7 +107,13 @@ async fn a_cancel_at_mercado_pago_that_we_did_not_record_is_recorded_on_retry() 
     let payment = payment_id(&created.body);
     let order = provider_order_id(&created.body);
     let canceled_there = stack
-        .mock_post(&format!("/v1/orders/{order}/cancel"), &Value::Null)
+        .send(
+            stack
+                .http
+                .post(stack.mock(&format!("/v1/orders/{order}/cancel")))
+                .bearer_auth(payments_local::LOCAL_ACCESS_TOKEN)
+                .header("x-idempotency-key", format!("cancel-{payment}")),
+        )
         .await;
     assert_eq!(canceled_there.status, 200, "{:?}", canceled_there.body);
 

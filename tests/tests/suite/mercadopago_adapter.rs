@@ -173,7 +173,10 @@ async fn reads_and_cancels_orders_mapping_status() {
     assert_eq!(state.total_amount.as_deref(), Some("1.00"));
     assert_eq!(state.payment_id, created.payment_id);
 
-    let canceled = client.cancel_order(&created.order_id).await.unwrap();
+    let canceled = client
+        .cancel_order(&created.order_id, &payments::ports::cancel_key(p.id()))
+        .await
+        .unwrap();
     assert_eq!(canceled.outcome, ProviderOutcome::Canceled);
     let unknown = ProviderOrderId::parse("ORD01NOSUCHORDER").unwrap();
     assert_eq!(

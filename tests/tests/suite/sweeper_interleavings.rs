@@ -78,7 +78,10 @@ async fn a_cancel_at_mercado_pago_whose_expiry_was_not_recorded_is_an_expiry(h: 
     let payment = overdue(&h, "ord-cancel-then-crash").await;
     let order = payment.provider().unwrap().order_id.clone();
     // An earlier run canceled the order, then died before recording anything.
-    h.provider.cancel_order(&order).await.unwrap();
+    h.provider
+        .cancel_order(&order, &payments::ports::cancel_key(payment.id()))
+        .await
+        .unwrap();
 
     h.sweeper().execute().await.unwrap();
     let swept = h.store.get(payment.id()).await.unwrap().unwrap();

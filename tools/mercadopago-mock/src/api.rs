@@ -66,21 +66,41 @@ pub(crate) async fn gate(
     next.run(request).await
 }
 
-/// The `X-Idempotency-Key` MP requires on create and refund: 1 to 64 characters.
-fn idempotency_key(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The `X-Idempotency-Key` MP requires on every write (create, cancel,
+/// refund): absent, 400 `empty_required_header`; present, 1 to 64 characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, KeyRefusal> {
+    let value = headers
         .get("x-idempotency-key")
-        .and_then(|v| v.to_str().ok())
+        .ok_or(KeyRefusal::Missing)?;
+    value
+        .to_str()
+        .ok()
         .filter(|key| !key.is_empty() && key.len() <= 64)
         .map(str::to_owned)
+        .ok_or(KeyRefusal::Invalid)
 }
 
-fn invalid_idempotency_key() -> Response {
-    mp_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_idempotency_key",
-        "X-Idempotency-Key header of 1 to 64 characters is required",
-    )
+/// Why a write's `X-Idempotency-Key` was refused.
+enum KeyRefusal {
+    Missing,
+    Invalid,
+}
+
+impl KeyRefusal {
+    fn response(self) -> Response {
+        match self {
+            Self::Missing => mp_error(
+                StatusCode::BAD_REQUEST,
+                "empty_required_header",
+                "the header X-Idempotency-Key is required",
+            ),
+            Self::Invalid => mp_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "X-Idempotency-Key header of 1 to 64 characters is required",
+            ),
+        }
+    }
 }
 
 pub(crate) async fn create_order(
@@ -88,8 +108,9 @@ pub(crate) async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = idempotency_key(&headers) else {
-        return invalid_idempotency_key();
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(refusal) => return refusal.response(),
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
@@ -190,7 +211,11 @@ pub(crate) async fn get_order(
 pub(crate) async fn cancel_order(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Err(refusal) = idempotency_key(&headers) {
+        return refusal.response();
+    }
     let mut inner = state.lock();
     let Some(order) = inner.orders.get_mut(&id) else {
         return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
@@ -219,8 +244,9 @@ pub(crate) async fn refund_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(key) = idempotency_key(&headers) else {
-        return invalid_idempotency_key();
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(refusal) => return refusal.response(),
     };
     let (request, ask) = match refund::parse_api_body(&body) {
         Ok(parsed) => parsed,

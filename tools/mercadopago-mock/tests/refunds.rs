@@ -440,10 +440,41 @@ async fn a_refund_key_replays_its_first_answer_and_refuses_another_body() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.unwrap();
-    assert_eq!(error_code(&answer), "invalid_idempotency_key");
+    assert_eq!(error_code(&answer), "empty_required_header");
     let (status, _) = mock.refund(&order, &"k".repeat(65), None).await;
     assert_eq!(status, 400);
     assert_eq!(refunds(&mock.get(&order).await).len(), 1);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancel_without_an_idempotency_key_is_refused_as_mercado_pago_refuses_it() {
+    let mock = Mock::start().await;
+    let order = mock.create("25.90", None).await;
+    let id = order["id"].as_str().unwrap();
+    let cancel = |key: Option<&str>| {
+        let mut request = mock
+            .http
+            .post(mock.url(&format!("/v1/orders/{id}/cancel")))
+            .bearer_auth(TOKEN);
+        if let Some(key) = key {
+            request = request.header("x-idempotency-key", key);
+        }
+        request.send()
+    };
+    let refused = cancel(None).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let answer: Value = refused.json().await.unwrap();
+    assert_eq!(error_code(&answer), "empty_required_header");
+    assert_eq!(
+        mock.get(&order).await["status"],
+        "created",
+        "nothing canceled"
+    );
+
+    let canceled = cancel(Some("cancel-pay_1")).await.unwrap();
+    assert_eq!(canceled.status(), 200);
+    assert_eq!(mock.get(&order).await["status"], "canceled");
     mock.stop().await;
 }
 
@@ -613,6 +644,7 @@ async fn a_forced_payment_pays_a_canceled_order() {
         .http
         .post(mock.url(&format!("/v1/orders/{id}/cancel")))
         .bearer_auth(TOKEN)
+        .header("x-idempotency-key", "cancel-forced")
         .send()
         .await
         .unwrap();

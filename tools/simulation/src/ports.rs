@@ -358,6 +358,7 @@ impl PaymentProvider for SimProvider {
     async fn cancel_order(
         &self,
         id: &ProviderOrderId,
+        _idempotency_key: &str,
     ) -> Result<ProviderOrderState, ProviderError> {
         self.call("mp.cancel_order", true, |mp| mp.cancel_order(id))
             .await

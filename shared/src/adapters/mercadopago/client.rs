@@ -264,9 +264,10 @@ impl PaymentProvider for MercadoPagoClient {
     async fn cancel_order(
         &self,
         id: &ProviderOrderId,
+        idempotency_key: &str,
     ) -> Result<ProviderOrderState, ProviderError> {
         let path = format!("{}/cancel", order_path(id));
-        self.call::<()>(Method::POST, &path, None, None)
+        self.call::<()>(Method::POST, &path, None, Some(idempotency_key))
             .await?
             .into_state()
     }
