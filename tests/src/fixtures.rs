@@ -51,3 +51,18 @@ pub fn transition(payment: &Payment, to: PaymentStatus, at_ms: i64) -> (Payment,
         .unwrap();
     (next, OutboxEvent::from(&event))
 }
+
+/// The payments the `due` index lists, in order (every item here is readable).
+pub async fn due_payments(
+    store: &dyn payments::ports::DuePayments,
+    now: payments::domain::Timestamp,
+    limit: usize,
+) -> Vec<payments::domain::Payment> {
+    store
+        .due_payments(now, limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| item.payment().cloned().expect("every due item is readable"))
+        .collect()
+}

@@ -11,8 +11,9 @@ use crate::domain::{
     PaymentStatus, ProviderRef,
 };
 use crate::ports::{
-    Clock, IdGenerator, IdempotencyKeys, IdempotentOutcome, KeyClaim, OrderLockState,
-    PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderPort, StoreError,
+    Clock, IdGenerator, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
+    OrderLockState, PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderPort,
+    StoreError,
 };
 
 use super::{metrics, AppError};
@@ -107,17 +108,7 @@ impl CreatePayment {
         let Some(key) = key else {
             return self.create(&command, fingerprint, None).await;
         };
-        let now = self.clock.now();
-        let claimed = self
-            .keys
-            .claim_idempotency_key(&KeyClaim {
-                key: key.clone(),
-                fingerprint: fingerprint.clone(),
-                now,
-                expires_at: now.plus(IDEMPOTENCY_KEY_LIFETIME),
-            })
-            .await?;
-        if let Some(record) = claimed {
+        if let Some(record) = self.claim(key, &fingerprint).await? {
             if record.fingerprint != fingerprint {
                 return Err(AppError::IdempotencyKeyReused);
             }
@@ -180,6 +171,23 @@ impl CreatePayment {
             }))
     }
 
+    /// Claims `key` for this request; a key already held answers its record.
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let now = self.clock.now();
+        self.keys
+            .claim_idempotency_key(&KeyClaim {
+                key: key.clone(),
+                fingerprint: fingerprint.clone(),
+                now,
+                expires_at: now.plus(IDEMPOTENCY_KEY_LIFETIME),
+            })
+            .await
+    }
+
     /// What the key answered first, read again (a claim of an existing key
     /// is a read of it).
     async fn first_answer(
@@ -187,17 +195,7 @@ impl CreatePayment {
         key: &IdempotencyKey,
         fingerprint: &Fingerprint,
     ) -> Result<Created, AppError> {
-        let now = self.clock.now();
-        let record = self
-            .keys
-            .claim_idempotency_key(&KeyClaim {
-                key: key.clone(),
-                fingerprint: fingerprint.clone(),
-                now,
-                expires_at: now.plus(IDEMPOTENCY_KEY_LIFETIME),
-            })
-            .await?;
-        match record {
+        match self.claim(key, fingerprint).await? {
             Some(record) => self
                 .answer_of(record.outcome)
                 .await?

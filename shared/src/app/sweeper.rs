@@ -328,15 +328,7 @@ impl SweepOverduePayments {
             return Ok(outcome);
         }
         if self.money.reconcile(payment.id(), &state).await? {
-            return Ok(NotificationOutcome::Applied {
-                payment_id: payment.id().clone(),
-                status: self
-                    .transitions
-                    .payments
-                    .get(payment.id())
-                    .await?
-                    .map_or(PaymentStatus::Pending, |p| p.status()),
-            });
+            return self.applied(payment).await;
         }
         Ok(outcome)
     }
@@ -365,17 +357,18 @@ impl SweepOverduePayments {
             Err(other) => return Err(other.into()),
         };
         if self.money.reconcile(payment.id(), &state).await? {
-            return Ok(NotificationOutcome::Applied {
-                payment_id: payment.id().clone(),
-                status: self
-                    .transitions
-                    .payments
-                    .get(payment.id())
-                    .await?
-                    .map_or(payment.status(), |p| p.status()),
-            });
+            return self.applied(payment).await;
         }
         Ok(retried)
+    }
+
+    /// The payment changed money here: applied, with the status it has now.
+    async fn applied(&self, payment: &Payment) -> Result<NotificationOutcome, AppError> {
+        let now = self.transitions.payments.get(payment.id()).await?;
+        Ok(NotificationOutcome::Applied {
+            payment_id: payment.id().clone(),
+            status: now.map_or(payment.status(), |p| p.status()),
+        })
     }
 
     /// Refunds Mercado Pago did not answer are asked again, with the same key.

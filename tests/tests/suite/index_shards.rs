@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use payments::adapters::dynamodb::{DynamoStore, IndexShards};
 use payments::domain::PaymentStatus;
 use payments::ports::{Outbox, OutboxEvent, PaymentCreation, PaymentTransitions};
-use payments_tests::fixtures::{at, payment, transition};
+use payments_tests::fixtures::{at, due_payments, payment, transition};
 use payments_tests::moto;
 
 async fn sharded_store(shards: u16) -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
@@ -77,19 +77,4 @@ async fn pending_events_on_every_shard_are_relayed_oldest_first() {
     events.sort_by_key(|e| e.created_at);
     assert_eq!(store.pending_events(100).await.unwrap(), events);
     assert_eq!(store.pending_events(3).await.unwrap(), events[..3].to_vec());
-}
-
-/// The payments the `due` index lists, in order (every item here is readable).
-async fn due_payments(
-    store: &dyn payments::ports::DuePayments,
-    now: payments::domain::Timestamp,
-    limit: usize,
-) -> Vec<payments::domain::Payment> {
-    store
-        .due_payments(now, limit)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|item| item.payment().cloned().expect("every due item is readable"))
-        .collect()
 }

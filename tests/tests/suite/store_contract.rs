@@ -13,7 +13,7 @@ use payments::ports::{
     RefundKey, RefundSettlement, StoreError,
 };
 
-use payments_tests::fixtures::{at, payment, transition};
+use payments_tests::fixtures::{at, due_payments, payment, transition};
 use payments_tests::on_both_backends;
 
 fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
@@ -602,18 +602,3 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     a_refund_is_reserved_with_its_key_then_settled_once,
     the_last_refund_makes_the_payment_refunded_and_frees_the_order,
 );
-
-/// The payments the `due` index lists, in order (every item here is readable).
-async fn due_payments(
-    store: &dyn payments::ports::DuePayments,
-    now: payments::domain::Timestamp,
-    limit: usize,
-) -> Vec<payments::domain::Payment> {
-    store
-        .due_payments(now, limit)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|item| item.payment().cloned().expect("every due item is readable"))
-        .collect()
-}

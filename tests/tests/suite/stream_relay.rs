@@ -13,10 +13,9 @@ use payments::domain::{EventId, PaymentStatus};
 use payments::ports::{
     EventPublisher, Outbox, OutboxEvent, PaymentCreation, PaymentTransitions, Ports, PublishError,
 };
-use payments::triggers::{self, RelayAnswer, RelayTrigger};
+use payments::triggers::{self, RelayAnswer};
 use payments_tests::fixtures::{payment, transition};
 use payments_tests::moto;
-use serde_json::json;
 
 /// A topic that refuses one event and records the rest.
 struct RefusesOne {
@@ -54,42 +53,7 @@ async fn a_stream_batch_publishes_each_event_once_and_reports_exactly_the_failed
 
     // The stream records the table would emit: each event item's INSERT, as
     // stored, in the order written.
-    let mut records = Vec::new();
-    for (n, event) in events.iter().enumerate() {
-        let item = client
-            .get_item()
-            .table_name(&table)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("PAYMENT#{}", event.payment_id)),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("EVENT#{}", event.event_id)),
-            )
-            .send()
-            .await
-            .unwrap()
-            .item
-            .unwrap();
-        let image = serde_json::to_value(serde_dynamo::Item::from(item)).unwrap();
-        let keys = json!({"pk": image["pk"], "sk": image["sk"]});
-        records.push(json!({
-            "eventID": format!("record-{n}"),
-            "eventName": "INSERT",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "us-east-1",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1_795_608_000,
-                "Keys": keys,
-                "NewImage": image,
-                "SequenceNumber": format!("10{n}"),
-                "SizeBytes": 600,
-                "StreamViewType": "NEW_IMAGE"
-            }
-        }));
-    }
-    let trigger: RelayTrigger = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let trigger = moto::stream_batch(&client, &table, &events).await;
 
     let publisher = Arc::new(RefusesOne {
         refused: events[1].event_id.clone(),

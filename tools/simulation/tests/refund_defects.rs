@@ -6,35 +6,12 @@
 
 use std::time::Duration;
 
-use payments::domain::{
-    Payment, PaymentId, PaymentStatus, ProviderOrderId, RefundSource, RefundStatus,
-};
+use payments::domain::{PaymentStatus, RefundSource, RefundStatus};
 use payments_simulation::faults::Rates;
 use payments_simulation::history::History;
-use payments_simulation::mercadopago::MpOrder;
 
-/// A payment of 2000 the customer paid, as our store and Mercado Pago hold it.
-fn paid_payment(history: &mut History) -> (PaymentId, ProviderOrderId) {
-    let create = history.spawn_create(0, Some("create-1"));
-    history.run_to_end(create);
-    let payment = only_payment(history);
-    let order = payment.provider().unwrap().order_id.clone();
-    assert!(history.world().mercadopago.pay(&order, false));
-    history.deliver_notifications();
-    let payment = only_payment(history);
-    assert_eq!(payment.status(), PaymentStatus::Approved);
-    (payment.id().clone(), order)
-}
-
-fn only_payment(history: &History) -> Payment {
-    let payments = history.world().store.payments();
-    assert_eq!(payments.len(), 1);
-    payments[0].clone()
-}
-
-fn order_at_mercado_pago(history: &History) -> MpOrder {
-    history.world().mercadopago.orders()[0].clone()
-}
+mod scripted;
+use scripted::{only_payment, order_at_mercado_pago, paid_payment};
 
 #[test]
 fn a_dashboard_refund_is_never_asked_of_mercado_pago_wherever_its_webhook_dies() {

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
@@ -170,6 +171,15 @@ impl DynamoStore {
                 &[],
             )?,
         ])
+    }
+
+    /// An update of one event item (its outbox mark, its publish claim).
+    fn update_event(&self, event: &OutboxEvent) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::payment_pk(&event.payment_id)))
+            .key("sk", s(keys::event_sk(&event.event_id)))
     }
 
     /// Replaces a payment whose status does not change, if its stored version
@@ -395,11 +405,7 @@ impl Outbox for DynamoStore {
 
     async fn mark_published(&self, event: &OutboxEvent) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::payment_pk(&event.payment_id)))
-            .key("sk", s(keys::event_sk(&event.event_id)))
+            .update_event(event)
             .update_expression("REMOVE outbox")
             // Never create a stub item for an event that is not there.
             .condition_expression("attribute_exists(pk)")
@@ -419,11 +425,7 @@ impl Outbox for DynamoStore {
         until: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::payment_pk(&event.payment_id)))
-            .key("sk", s(keys::event_sk(&event.event_id)))
+            .update_event(event)
             .update_expression("SET publishing_until = :until")
             // Still in the outbox, and nobody else's claim still running.
             .condition_expression(
@@ -448,11 +450,7 @@ impl Outbox for DynamoStore {
         until: Timestamp,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::payment_pk(&event.payment_id)))
-            .key("sk", s(keys::event_sk(&event.event_id)))
+            .update_event(event)
             .update_expression("REMOVE publishing_until")
             // Only our own claim: one taken over since belongs to another.
             .condition_expression("publishing_until = :mine")
