@@ -26,6 +26,12 @@ MAX_EXAMPLES = os.environ.get("CONTRACT_MAX_EXAMPLES", "250")
 EXCLUDED_CHECKS = "ignored_auth"
 
 
+def seed_arguments():
+    """CONTRACT_SEED=<n> replays a run's generation (its summary prints the seed)."""
+    seed = os.environ.get("CONTRACT_SEED")
+    return ["--seed", seed] if seed else []
+
+
 def without_security(document):
     document = dict(document)
     document.pop("security", None)
@@ -62,6 +68,7 @@ def main():
                         "--request-timeout", "10",
                         "--suppress-health-check", "filter_too_much,too_slow",
                         "--report-dir", os.path.join(scratch, "report"),
+                        *seed_arguments(),
                     ],
                     cwd=scratch,
                     env={
