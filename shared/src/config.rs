@@ -8,6 +8,12 @@ use thiserror::Error;
 use crate::adapters::dynamodb::IndexShards;
 use crate::adapters::mercadopago::{AccessToken, MercadoPagoConfig, RetryPolicy, WebhookSecret};
 use crate::adapters::secrets::Secret;
+use crate::domain::PosId;
+
+/// The allowlist `MP_POS_IDS` is parsed into. The type is the domain's (the
+/// create use case holds it, and use cases never depend on configuration);
+/// reading it from the environment is this module's.
+pub use crate::domain::PointsOfSale;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -69,7 +75,8 @@ fn secret_setting(
 pub struct ProviderSettings {
     pub access_token: SecretSetting,
     pub base_url: String,
-    pub external_pos_id: String,
+    /// Where QR orders may be created (`MP_POS_IDS`), the default first.
+    pub points_of_sale: PointsOfSale,
     pub notification_url: Option<String>,
     /// ISO-8601 duration sent as `expiration_time`.
     pub expiration_time: String,
@@ -112,7 +119,7 @@ impl ProviderSettings {
         Ok(Self {
             access_token: secret_setting(env, "MP_ACCESS_TOKEN", "MP_ACCESS_TOKEN_PARAMETER")?,
             base_url,
-            external_pos_id: required(env, "MP_EXTERNAL_POS_ID")?,
+            points_of_sale: points_of_sale_from_env(env)?,
             notification_url: env.get("MP_NOTIFICATION_URL"),
             expiration_time: expiry_text,
             timeout: Duration::from_millis(timeout_ms),
@@ -125,13 +132,62 @@ impl ProviderSettings {
         MercadoPagoConfig {
             base_url: self.base_url.clone(),
             access_token,
-            external_pos_id: self.external_pos_id.clone(),
             notification_url: self.notification_url.clone(),
             expiration_time: self.expiration_time.clone(),
             timeout: self.timeout,
             retry: RetryPolicy::default(),
         }
     }
+}
+
+/// `MP_POS_IDS`: the Mercado Pago points of sale (`external_pos_id`s) payments
+/// may be created at, comma-separated, the first the default; each 1 to 40
+/// ASCII letters or digits, none twice. Without it, `MP_EXTERNAL_POS_ID` (one
+/// point of sale, as deployments had before) is a list of one; with both,
+/// `MP_POS_IDS` wins. One of them is required.
+pub fn points_of_sale_from_env(env: &dyn Env) -> Result<PointsOfSale, ConfigError> {
+    match (env.get("MP_POS_IDS"), env.get("MP_EXTERNAL_POS_ID")) {
+        (Some(list), older) => {
+            let points_of_sale =
+                parse_points_of_sale(&list).map_err(|message| ConfigError::Invalid {
+                    name: "MP_POS_IDS",
+                    message,
+                })?;
+            if older.is_some() {
+                tracing::warn!(
+                    "MP_POS_IDS and MP_EXTERNAL_POS_ID are both set; MP_EXTERNAL_POS_ID is ignored"
+                );
+            }
+            Ok(points_of_sale)
+        }
+        (None, Some(one)) => PosId::parse(&one)
+            .and_then(|id| PointsOfSale::new(vec![id]))
+            .map_err(|error| ConfigError::Invalid {
+                name: "MP_EXTERNAL_POS_ID",
+                message: error.into_message(),
+            }),
+        (None, None) => Err(ConfigError::Missing("MP_POS_IDS")),
+    }
+}
+
+/// A comma-separated list of points of sale, as `MP_POS_IDS` holds it
+/// (`KIOSK01,KIOSK02`): nothing around the commas, no empty entry, no repeat.
+pub fn parse_points_of_sale(raw: &str) -> Result<PointsOfSale, String> {
+    let ids = raw
+        .split(',')
+        .enumerate()
+        .map(|(at, entry)| {
+            PosId::parse(entry).map_err(|error| {
+                format!(
+                    "entry {} (`{}`) {}",
+                    at + 1,
+                    entry.escape_debug(),
+                    error.into_message()
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    PointsOfSale::new(ids).map_err(crate::domain::DomainError::into_message)
 }
 
 /// Whether webhooks must be signed, and with which secret.
@@ -343,6 +399,95 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    fn pos_ids(points_of_sale: &PointsOfSale) -> Vec<&str> {
+        points_of_sale.iter().map(PosId::as_str).collect()
+    }
+
+    #[test]
+    fn mp_pos_ids_lists_the_points_of_sale_the_first_being_the_default() {
+        let settings = ProviderSettings::from_env(&env(&[
+            ("MP_ACCESS_TOKEN", "t"),
+            ("MP_POS_IDS", "KIOSK01,KIOSK02,kiosk3"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            pos_ids(&settings.points_of_sale),
+            ["KIOSK01", "KIOSK02", "kiosk3"]
+        );
+        assert_eq!(settings.points_of_sale.default_pos().as_str(), "KIOSK01");
+        let one = points_of_sale_from_env(&env(&[("MP_POS_IDS", &"Z".repeat(40))])).unwrap();
+        assert_eq!(pos_ids(&one), [&"Z".repeat(40)]);
+    }
+
+    #[test]
+    fn mp_external_pos_id_alone_is_a_list_of_one_and_mp_pos_ids_wins_over_it() {
+        let older = points_of_sale_from_env(&env(&[("MP_EXTERNAL_POS_ID", "POS1")])).unwrap();
+        assert_eq!(pos_ids(&older), ["POS1"]);
+        let both = points_of_sale_from_env(&env(&[
+            ("MP_EXTERNAL_POS_ID", "POS1"),
+            ("MP_POS_IDS", "POS2,POS3"),
+        ]))
+        .unwrap();
+        assert_eq!(pos_ids(&both), ["POS2", "POS3"]);
+        // An empty MP_POS_IDS is unset (SAM passes "" for a blank parameter).
+        let blank =
+            points_of_sale_from_env(&env(&[("MP_POS_IDS", ""), ("MP_EXTERNAL_POS_ID", "POS1")]))
+                .unwrap();
+        assert_eq!(pos_ids(&blank), ["POS1"]);
+    }
+
+    #[test]
+    fn a_point_of_sale_is_required_and_every_entry_must_be_one() {
+        assert_eq!(
+            points_of_sale_from_env(&env(&[])),
+            Err(ConfigError::Missing("MP_POS_IDS"))
+        );
+        assert_eq!(
+            ProviderSettings::from_env(&env(&[("MP_ACCESS_TOKEN", "t")])).unwrap_err(),
+            ConfigError::Missing("MP_POS_IDS")
+        );
+        for wrong in [
+            ",",
+            "POS1,",
+            ",POS1",
+            "POS1,,POS2",
+            "POS1, POS2",
+            " POS1",
+            "POS-1",
+            "POS_1",
+            "PÓS1",
+            "POS1;POS2",
+            "POS1,POS2,POS1",
+            &"A".repeat(41),
+        ] {
+            let refused = points_of_sale_from_env(&env(&[("MP_POS_IDS", wrong)]));
+            assert!(
+                matches!(
+                    refused,
+                    Err(ConfigError::Invalid {
+                        name: "MP_POS_IDS",
+                        ..
+                    })
+                ),
+                "{wrong:?}: {refused:?}"
+            );
+        }
+        let named = points_of_sale_from_env(&env(&[("MP_POS_IDS", "POS1,POS-2")])).unwrap_err();
+        assert!(named.to_string().contains("entry 2 (`POS-2`)"), "{named}");
+        for wrong in ["POS-1", "POS1,POS2", &"A".repeat(41)] {
+            assert!(
+                matches!(
+                    points_of_sale_from_env(&env(&[("MP_EXTERNAL_POS_ID", wrong)])),
+                    Err(ConfigError::Invalid {
+                        name: "MP_EXTERNAL_POS_ID",
+                        ..
+                    })
+                ),
+                "{wrong:?}"
+            );
+        }
     }
 
     #[test]

@@ -112,3 +112,42 @@ Feature: Paying an order with a Mercado Pago QR code
     And the kiosk sends the same request again
     Then the answer is 201 with a new pending payment
     And Mercado Pago holds exactly 2 orders
+
+  Scenario: A rejected attempt leaves the QR code payable
+    When the kiosk creates a payment for order "ord-2101" of 2590 BRL
+    And the customer's card is rejected but the QR code stays open
+    Then the payment is "pending"
+    When the customer pays and Mercado Pago approves
+    Then the payment is "approved"
+    And exactly one "payment.approved" event describes the payment
+
+  Scenario: Mercado Pago refunds asynchronously, and the refund settles when it says so
+    Given Mercado Pago takes its usual time to process refunds
+    When the kiosk creates a payment for order "ord-11001" of 2590 BRL
+    And the customer pays and Mercado Pago approves
+    And the orders service refunds 1000 of it
+    Then the refund is accepted but still pending
+    And shortly the refund is "succeeded" and 1000 have been given back
+    And the events are "payment.approved, payment.refunded"
+
+  Scenario: A refund Mercado Pago takes and then fails is announced and can be asked again
+    Given Mercado Pago takes its usual time to process refunds
+    When the kiosk creates a payment for order "ord-11002" of 2590 BRL
+    And the customer pays and Mercado Pago approves
+    And the orders service refunds 1000 of it
+    Then the refund is accepted but still pending
+    When Mercado Pago fails the refund
+    Then shortly the refund is "failed" and 0 have been given back
+    And the events are "payment.approved, payment.refund_failed"
+    When the orders service refunds the rest
+    Then the refund is accepted but still pending
+    And shortly the refund is "succeeded" and 2590 have been given back
+
+  Scenario: A notification Mercado Pago re-sends with its first, old signature is read, once a minute
+    When the kiosk creates a payment for order "ord-12001" of 2590 BRL
+    And the customer pays before Mercado Pago notifies the service
+    And Mercado Pago re-sends the notification signed 16 minutes ago
+    Then the notification is answered 200 "applied"
+    And the payment is "approved"
+    When Mercado Pago re-sends the notification signed 16 minutes ago
+    Then the notification is answered 200 "ignored"

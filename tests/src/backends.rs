@@ -30,7 +30,7 @@ use payments::ports::{
 };
 use serde_json::Value;
 
-use crate::{mercadopago, moto, now_millis, WEBHOOK_SECRET};
+use crate::{fixtures, mercadopago, moto, now_millis, WEBHOOK_SECRET};
 
 /// How a test body gets its backend: in memory, or on moto.
 #[allow(async_fn_in_trait)] // only this crate's tests call it
@@ -97,6 +97,9 @@ async fn start_mock() -> MockServer {
             webhook_secret: WEBHOOK_SECRET.into(),
             default_notification_url: None,
             access_token: None,
+            // Refunds processed in the answer; a test of asynchronous
+            // refunds starts its own mock with a delay.
+            refund_settle: Duration::ZERO,
         },
     )
     .await
@@ -230,7 +233,11 @@ impl Backend {
     }
 
     pub fn create(&self) -> CreatePayment {
-        CreatePayment::new(&self.ports(), Duration::from_secs(900))
+        CreatePayment::new(
+            &self.ports(),
+            Duration::from_secs(900),
+            fixtures::points_of_sale(),
+        )
     }
 
     pub fn create_with(
@@ -242,6 +249,7 @@ impl Backend {
         CreatePayment::new(
             &self.ports().with_provider(provider).with_store(store),
             expiry,
+            fixtures::points_of_sale(),
         )
     }
 
@@ -368,7 +376,7 @@ impl Backend {
             "expire" => (format!("/mock/orders/{provider_order}/expire"), Value::Null),
             _ => (
                 format!("/mock/orders/{provider_order}/pay"),
-                serde_json::json!({"outcome": outcome, "notify": false}),
+                crate::local_stack::customer_act(outcome, false),
             ),
         };
         let response = reqwest::Client::new()
@@ -427,5 +435,6 @@ pub fn command(order: &str, amount: i64) -> CreatePaymentCommand {
         amount: total,
         items: Items::new(vec![item], total).unwrap(),
         description: None,
+        pos_id: None,
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use payments::domain::{Payment, ProviderOrderId, ProviderPaymentId};
 use payments::ports::{
     PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, ProviderOutcome,
-    RefundRequest,
+    RefundRequest, Refusal,
 };
 
 /// The provider's side, in memory: orders whose outcome the test settles.
@@ -55,6 +55,8 @@ impl PaymentProvider for FakeProvider {
             order_id,
             payment_id: Some(payment_id),
             qr_data: "qr".into(),
+            total_amount: Some(payment.amount().to_decimal_string()),
+            currency: None,
         })
     }
     async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError> {
@@ -80,6 +82,7 @@ impl PaymentProvider for FakeProvider {
         // The use-case tests built on it ask for no refund.
         Err(ProviderError::Rejected {
             status: 400,
+            refusal: Refusal::Other,
             detail: "the fake provider does not refund".into(),
         })
     }

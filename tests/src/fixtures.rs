@@ -3,12 +3,24 @@
 
 use payments::domain::{
     CallerId, Currency, EventId, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment,
-    PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, Sku, Timestamp, Title,
-    TransitionDetails,
+    PaymentId, PaymentStatus, PointsOfSale, PosId, ProviderOrderId, ProviderPaymentId, Sku,
+    Timestamp, Title, TransitionDetails,
 };
 use payments::ports::OutboxEvent;
 
 pub const T0: i64 = 1_795_608_000_000;
+
+/// The points of sale the tests' create use cases allow, the first the default.
+pub const POS_IDS: [&str; 2] = ["POS001", "POS002"];
+
+pub fn pos(raw: &str) -> PosId {
+    PosId::parse(raw).unwrap()
+}
+
+/// `POS_IDS` as the create use case holds them.
+pub fn points_of_sale() -> PointsOfSale {
+    PointsOfSale::new(POS_IDS.iter().map(|raw| pos(raw)).collect()).unwrap()
+}
 
 pub fn at(offset_ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(T0 + offset_ms).unwrap()
@@ -30,6 +42,7 @@ pub fn payment(order: &str, created_ms: i64) -> Payment {
         amount,
         items: Items::new(vec![item], amount).unwrap(),
         description: None,
+        pos_id: pos(POS_IDS[0]),
         fingerprint: Fingerprint::of_canonical(order.as_bytes()),
         created_at: at(created_ms),
         expires_at: at(created_ms + 900_000),

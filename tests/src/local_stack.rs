@@ -55,6 +55,11 @@ impl Stack {
             scheduled_every: None,
             kept_metrics: None,
             idle_timeout: Duration::from_secs(60),
+            // Refunds processed in Mercado Pago's answer unless a test asks
+            // for the mock's asynchronous refunds.
+            refund_settle: Duration::ZERO,
+            // LOCALPOS001 (the default) and LOCALPOS002, as `cargo run` has them.
+            points_of_sale: None,
         };
         adjust(&mut config);
         let local = LocalStack::start(config)
@@ -167,17 +172,18 @@ impl Stack {
         .await
     }
 
-    /// Acts as the customer at the mock; the mock then sends the signed webhook.
+    /// Acts as the customer at the mock; the mock then sends the signed
+    /// webhook. `rejected` ends the order `failed` (as the generic Orders
+    /// API does); `rejected-attempt` leaves a QR order payable again.
     pub async fn pay(&self, provider_order_id: &str, outcome: &str) -> Reply {
         let path = format!("/mock/orders/{provider_order_id}/pay");
-        self.mock_post(&path, &json!({ "outcome": outcome })).await
+        self.mock_post(&path, &customer_act(outcome, true)).await
     }
 
     /// Changes the order at the mock without sending a webhook.
     pub async fn pay_silently(&self, provider_order_id: &str, outcome: &str) -> Reply {
         let path = format!("/mock/orders/{provider_order_id}/pay");
-        self.mock_post(&path, &json!({ "outcome": outcome, "notify": false }))
-            .await
+        self.mock_post(&path, &customer_act(outcome, false)).await
     }
 
     pub async fn expire(&self, provider_order_id: &str) -> Reply {
@@ -304,5 +310,14 @@ fn parse_raw_reply(bytes: &[u8]) -> RawReply {
         status,
         headers,
         body: body.to_owned(),
+    }
+}
+
+/// The mock's `/pay` body for `outcome` (see `Stack::pay`).
+pub fn customer_act(outcome: &str, notify: bool) -> Value {
+    match outcome {
+        "rejected" => json!({"outcome": "rejected", "final": true, "notify": notify}),
+        "rejected-attempt" => json!({"outcome": "rejected", "notify": notify}),
+        other => json!({"outcome": other, "notify": notify}),
     }
 }

@@ -18,7 +18,6 @@ pub fn config(base_url: String, token: &str, timeout: Duration) -> MercadoPagoCo
     MercadoPagoConfig {
         base_url,
         access_token: AccessToken::new(token),
-        external_pos_id: "POS001".into(),
         notification_url: None,
         expiration_time: "PT15M".into(),
         timeout,

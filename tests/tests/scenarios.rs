@@ -70,6 +70,96 @@ async fn short_expiry(kiosk: &mut Kiosk) {
     );
 }
 
+#[given("Mercado Pago takes its usual time to process refunds")]
+async fn refunds_take_time(kiosk: &mut Kiosk) {
+    if let Some(stack) = kiosk.stack.take() {
+        stack.stop().await;
+    }
+    kiosk.stack = Some(
+        Stack::start_with(|config| {
+            config.refund_settle = mercadopago_mock::DEFAULT_REFUND_SETTLE;
+        })
+        .await,
+    );
+}
+
+#[when("the customer's card is rejected but the QR code stays open")]
+async fn attempt_rejected(kiosk: &mut Kiosk) {
+    let order = provider_order_id(kiosk.payment());
+    let tried = kiosk.stack().pay(&order, "rejected-attempt").await;
+    assert_eq!(tried.status, 200, "{:?}", tried.body);
+    assert_eq!(tried.body["order"]["status"], "created", "{:?}", tried.body);
+    assert_eq!(tried.body["webhook"]["status"], 200, "{:?}", tried.body);
+}
+
+#[when("Mercado Pago fails the refund")]
+async fn provider_fails_refund(kiosk: &mut Kiosk) {
+    let order = provider_order_id(kiosk.payment());
+    let refund = kiosk.last().body["refund"]["provider_refund_id"]
+        .as_str()
+        .expect("Mercado Pago's id of the refund it took")
+        .to_owned();
+    let failed = kiosk
+        .stack()
+        .mock_post(
+            &format!("/mock/orders/{order}/refunds/{refund}/fail"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(failed.status, 200, "{:?}", failed.body);
+}
+
+#[then(expr = "shortly the refund is {string} and {int} have been given back")]
+async fn refund_settles(kiosk: &mut Kiosk, status: String, refunded: i64) {
+    let refund_id = kiosk.last().body["refund"]["refund_id"].clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let payment = current_payment(kiosk).await;
+        let refund = payment["refunds"]
+            .as_array()
+            .and_then(|all| all.iter().find(|r| r["refund_id"] == refund_id).cloned())
+            .unwrap_or_default();
+        if refund["status"] == status.as_str() {
+            assert_eq!(payment["amount_refunded"], refunded, "{payment}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refund still {} after 10 s: {payment}",
+            refund["status"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[when(expr = "Mercado Pago re-sends the notification signed {int} minutes ago")]
+async fn resends_old_signature(kiosk: &mut Kiosk, minutes: i64) {
+    let order = provider_order_id(kiosk.payment());
+    let request_id = "0d3ab1d2-5a6f-4d8e-9a61-3f0e0c1b7a11";
+    let signed_at = payments_tests::now_millis() - minutes * 60_000;
+    let signature = mercadopago_mock::signing::signature_header(
+        payments_tests::WEBHOOK_SECRET,
+        &order,
+        request_id,
+        signed_at,
+    );
+    let reply = kiosk
+        .stack()
+        .webhook(
+            &format!("data.id={order}&type=order"),
+            &[("x-signature", &signature), ("x-request-id", request_id)],
+        )
+        .await;
+    kiosk.answers.push(reply);
+}
+
+#[then(expr = "the notification is answered 200 {string}")]
+async fn notification_answered(kiosk: &mut Kiosk, outcome: String) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["outcome"], outcome.as_str(), "{:?}", reply.body);
+}
+
 #[when("Mercado Pago is down while the orders service refunds the rest")]
 async fn refunds_while_down(kiosk: &mut Kiosk) {
     kiosk.stack().local.mock.state.fail_next(3, 503);

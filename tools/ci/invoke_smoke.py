@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -95,18 +96,110 @@ def mock_pay(mock_url, order, outcome):
     """The customer pays at the mock; the webhook is sent by the test, signed."""
     request = urllib.request.Request(
         f"{mock_url}/mock/orders/{order}/pay",
-        data=json.dumps({"outcome": outcome, "notify": False}).encode(),
+        # A rejection ends the order (`final`), as the generic Orders API does;
+        # a QR order would otherwise stay payable.
+        data=json.dumps({"outcome": outcome, "notify": False,
+                         **({"final": True} if outcome == "rejected" else {})}).encode(),
         headers={"content-type": "application/json"}, method="POST")
     urllib.request.urlopen(request, timeout=10).read()
 
 
-def create_event(order_id):
-    """The create-payment sample for another order."""
+def mock_post(mock_url, path, body):
+    request = urllib.request.Request(
+        f"{mock_url}{path}", data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def with_path(event, path, payment_id):
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["pathParameters"] = {"payment_id": payment_id}
+    return event
+
+
+def refund_event(payment_id, key, body):
+    event = with_path(load_event("refund-payment.json"), f"/payments/{payment_id}/refunds", payment_id)
+    event["headers"]["idempotency-key"] = key
+    event["body"] = json.dumps(body)
+    return event
+
+
+def fidelity_checks(port, mock_url):
+    """Mercado Pago's answers the service must handle, injected at the mock
+    (as strict as Mercado Pago: every write without its key is refused), each
+    met by the Lambda binaries on moto."""
+    def webhook(order):
+        return invoke(port, "payment-webhook", signed_event(load_event("payment-webhook.json"), SECRET, order))
+
+    # An approved payment whose order Mercado Pago will not refund in part.
+    status, _, paid = invoke(port, "create-payment", create_event("ord-2001"))
+    check(status == 201, f"fidelity create: {status} {paid}")
+    order = paid["provider"]["order_id"]
+    mock_pay(mock_url, order, "approved")
+    status, _, outcome = webhook(order)
+    check(status == 200 and outcome["outcome"] == "applied", f"fidelity approval: {status} {outcome}")
+    mock_post(mock_url, f"/mock/orders/{order}/partial-refunds", {"supported": False})
+    status, _, problem = invoke(port, "refund-payment", refund_event(paid["payment_id"], "part-1", {"amount": 1000}))
+    check(status == 422 and problem["type"] == "/problems/partial-refund-not-supported",
+          f"unsupported_partially_refunds: 422 partial-refund-not-supported: {status} {problem}")
+    mock_post(mock_url, f"/mock/orders/{order}/partial-refunds", {"supported": True})
+
+    # A refund asked while another one is still processing there: kept, 202.
+    status, _, first = invoke(port, "refund-payment", refund_event(paid["payment_id"], "part-2", {"amount": 1000}))
+    check(status == 202 and first["refund"]["status"] == "pending", f"a refund taken: {status} {first}")
+    status, _, second = invoke(port, "refund-payment", refund_event(paid["payment_id"], "part-3", {"amount": 500}))
+    check(status == 202 and second["refund"]["status"] == "pending"
+          and second["refund"]["provider_refund_id"] is None,
+          f"refund_in_progress: 202, pending, asked again later: {status} {second}")
+
+    # 429 with Retry-After: 1 on the read: waited out, then read.
+    mock_post(mock_url, "/mock/faults", {"fail_next": 1, "status": 429, "retry_after": 1, "on": "get"})
+    started = time.time()
+    status, _, outcome = webhook(order)
+    waited = time.time() - started
+    check(status == 200 and waited >= 1.0, f"429 Retry-After: 1 waited ({waited:.2f}s), then read: {status} {outcome}")
+
+    # An order status Mercado Pago may add later: nothing decided on it.
+    status, _, open_payment = invoke(port, "create-payment", create_event("ord-2002"))
+    check(status == 201, f"fidelity create 2: {status} {open_payment}")
+    unknown_order = open_payment["provider"]["order_id"]
+    mock_post(mock_url, f"/mock/orders/{unknown_order}/status", {"status": "something_new"})
+    status, _, outcome = webhook(unknown_order)
+    check(status == 200 and outcome["outcome"] == "unchanged",
+          f"an unknown order status leaves the payment pending: {status} {outcome}")
+
+    # A create answer for another total: canceled there, 502, no QR shown.
+    mock_post(mock_url, "/mock/next-create-answer", {"total_amount": "1.00"})
+    status, _, problem = invoke(port, "create-payment", create_event("ord-2003"))
+    check(status == 502 and problem["type"] == "/problems/provider-mismatch",
+          f"a create answer for another total: 502 provider-mismatch: {status} {problem}")
+    named = re.search(r"payment (pay_[0-9A-Z]{26})", problem.get("detail", ""))
+    orders = json.loads(urllib.request.urlopen(f"{mock_url}/mock/orders", timeout=10).read())["items"]
+    mismatched = [o["status"] for o in orders
+                  if named and o["external_reference"] == named.group(1)]
+    check(mismatched == ["canceled"], f"the mismatched order is canceled at Mercado Pago: {mismatched}")
+
+
+def create_event(order_id, pos_id="as in the sample"):
+    """The create-payment sample for another order (`pos_id=None`: without one)."""
     event = load_event("create-payment.json")
     body = json.loads(event["body"])
     body["order_id"] = order_id
+    if pos_id is None:
+        body.pop("pos_id", None)
+    elif pos_id != "as in the sample":
+        body["pos_id"] = pos_id
     event["body"] = json.dumps(body)
     return event
+
+
+def pos_at_mock(mock_url, order):
+    """The external_pos_id Mercado Pago (the mock) was asked to create `order` at."""
+    with urllib.request.urlopen(f"{mock_url}/mock/orders", timeout=10) as response:
+        orders = json.load(response)["items"]
+    return next((o["config"]["qr"]["external_pos_id"] for o in orders if o["id"] == order), None)
 
 
 def main():
@@ -123,7 +216,9 @@ def main():
     env_file.write("\n".join([
         f"PAYMENTS_TABLE={table}", f"PAYMENTS_TOPIC_ARN={topic}",
         f"MP_API_BASE_URL={mock_url}", "MP_ACCESS_TOKEN=TEST-smoke-token",
-        "MP_EXTERNAL_POS_ID=SMOKEPOS001", f"MP_WEBHOOK_SECRET={SECRET}",
+        # Two points of sale; the sample names the second (POS001, the
+        # template's default), the first is the default here.
+        "MP_POS_IDS=SMOKEPOS001,POS001", f"MP_WEBHOOK_SECRET={SECRET}",
         f"AWS_ENDPOINT_URL={endpoint}", "AWS_REGION=us-east-1",
         "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "RUST_LOG=info",
         # The shortest QR lifetime Mercado Pago accepts, so one payment can
@@ -149,6 +244,9 @@ def main():
         check(status == 201, f"create: {status} {payment}")
         check(payment["status"] == "pending" and payment["qr_data"], "pending with QR data")
         check(headers.get("location") == f"/payments/{payment['payment_id']}", "Location header")
+        check(payment["pos_id"] == "POS001", f"the sample's pos_id is the payment's: {payment['pos_id']}")
+        check(pos_at_mock(mock_url, payment["provider"]["order_id"]) == "POS001",
+              "the sample's pos_id is the order's config.qr.external_pos_id at Mercado Pago")
 
         status, _, listed = invoke(invoke_port, "get-payment", load_event("get-payment.json"))
         check(status == 200 and [p["payment_id"] for p in listed["items"]] == [payment["payment_id"]],
@@ -161,7 +259,7 @@ def main():
         status, _, outcome = invoke(invoke_port, "payment-webhook", webhook)
         check(status == 200 and outcome["outcome"] == "applied", f"webhook: {status} {outcome}")
         status, _, outcome = invoke(invoke_port, "payment-webhook", load_event("payment-webhook.json"))
-        check(status == 401, f"the stored sample's stale signature is refused: {status}")
+        check(status == 401, f"the stored sample's placeholder signature is refused: {status}")
 
         one = load_event("get-payment.json")
         one["routeKey"] = "GET /payments/{payment_id}"
@@ -173,9 +271,15 @@ def main():
         check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
 
         # The kiosk abandons a second order's QR code: canceled at Mercado Pago, then here.
-        second = create_event("ord-1043")
+        second = create_event("ord-1043", pos_id=None)
         status, _, abandoned = invoke(invoke_port, "create-payment", second)
         check(status == 201, f"second create: {status} {abandoned}")
+        check(abandoned["pos_id"] == "SMOKEPOS001"
+              and pos_at_mock(mock_url, abandoned["provider"]["order_id"]) == "SMOKEPOS001",
+              f"without pos_id, the first of MP_POS_IDS: {abandoned['pos_id']}")
+        status, _, problem = invoke(invoke_port, "create-payment", create_event("ord-1046", "OTHERPOS9"))
+        check(status == 422 and [e["field"] for e in problem.get("errors", [])] == ["pos_id"],
+              f"a pos_id outside MP_POS_IDS is refused naming pos_id: {status} {problem}")
         cancel = load_event("cancel-payment.json")
         path = f"/payments/{abandoned['payment_id']}/cancel"
         cancel["rawPath"] = cancel["requestContext"]["http"]["path"] = path
@@ -223,12 +327,21 @@ def main():
         path = f"/payments/{payment['payment_id']}/refunds"
         refund["rawPath"] = refund["requestContext"]["http"]["path"] = path
         refund["pathParameters"] = {"payment_id": payment["payment_id"]}
+        # Mercado Pago refunds asynchronously: taken (202, pending with its
+        # id there), then settled by the read its notification causes.
         status, _, refunded = invoke(invoke_port, "refund-payment", refund)
-        check(status == 201 and refunded["refund"]["status"] == "succeeded"
-              and refunded["payment"]["amount_refunded"] == 1295, f"refund: {status} {refunded}")
+        check(status == 202 and refunded["refund"]["status"] == "pending"
+              and refunded["refund"]["provider_refund_id"]
+              and refunded["payment"]["amount_refunded"] == 0, f"refund: {status} {refunded}")
+        time.sleep(1.0)  # the mock's refunds settle after 500 ms
+        status, _, outcome = invoke(invoke_port, "payment-webhook",
+                                    signed_event(load_event("payment-webhook.json"), SECRET, order))
+        check(status == 200 and outcome["outcome"] == "applied", f"refund webhook: {status} {outcome}")
         status, _, again = invoke(invoke_port, "refund-payment", refund)
-        check(status == 201 and again["refund"]["refund_id"] == refunded["refund"]["refund_id"],
-              f"the same Idempotency-Key answers the same refund: {status} {again}")
+        check(status == 201 and again["refund"]["refund_id"] == refunded["refund"]["refund_id"]
+              and again["refund"]["status"] == "succeeded"
+              and again["payment"]["amount_refunded"] == 1295,
+              f"the same Idempotency-Key answers the same refund, now settled: {status} {again}")
         status, _, problem = invoke(invoke_port, "refund-payment", load_event("refund-payment.json"))
         check(status == 404, f"the sample's unknown payment: {status} {problem}")
 
@@ -251,6 +364,8 @@ def main():
         check(order_state["status"] == "canceled",
               f"the overdue order is canceled at Mercado Pago, so it can no longer be paid: {order_state}")
 
+        fidelity_checks(invoke_port, mock_url)
+
         # Logs: JSON lines carrying the Lambda request id, and no secret in them.
         # A function writes its EMF document after it has answered: give the
         # last invocation's document a moment to reach the log.
@@ -264,7 +379,8 @@ def main():
             time.sleep(0.2)
         lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
         transitions = [l for l in lines if l.get("fields", {}).get("message") == "payment transitioned"]
-        check(len(transitions) == 4, f"approval, cancel, decline and expiry logged: {len(transitions)}")
+        check(len(transitions) == 5,
+              f"two approvals, a cancel, a decline and an expiry logged: {len(transitions)}")
         check(transitions[0].get("span", {}).get("requestId"), "log line carries the request id")
         for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
             check(secret not in log, "no secret, token or signature in the logs")
@@ -294,17 +410,24 @@ def main():
               f"EMF documents in namespace Payments: {len(emf)}")
         check(all(["Function"] == d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][:1] for d in emf),
               "every document has the Function dimension")
-        check(value("create-payment", "PaymentCreated") == 4, "create-payment: PaymentCreated 4")
+        check(value("create-payment", "PaymentCreated") == 7, "create-payment: PaymentCreated 7")
         check(value("create-payment", "ColdStart") == 1, "create-payment: one ColdStart")
-        check(value("payment-webhook", "PaymentApproved") == 1, "payment-webhook: PaymentApproved 1")
+        check(value("payment-webhook", "PaymentApproved") == 2, "payment-webhook: PaymentApproved 2")
         check(value("payment-webhook", "PaymentDeclined") == 1, "payment-webhook: PaymentDeclined 1")
         check(value("payment-sweeper", "PaymentExpired") == 1, "payment-sweeper: PaymentExpired 1")
         rejected = [d for d in emf if d.get("Function") == "payment-webhook" and "WebhookRejected" in d]
-        check(rejected and rejected[0].get("Reason") == "stale", f"WebhookRejected with Reason stale: {rejected}")
+        check(rejected and rejected[0].get("Reason") == "mismatch",
+              f"WebhookRejected with Reason mismatch: {rejected}")
         check(value("cancel-payment", "PaymentCanceled") == 1, "cancel-payment: PaymentCanceled 1")
-        check(value("refund-payment", "PaymentRefunded") == 1, "refund-payment: PaymentRefunded 1")
+        # Refunds settle on the webhook's read (Mercado Pago refunds asynchronously).
+        # The first refund, and the fidelity checks' first (settled by the read after the 429).
+        check(value("payment-webhook", "PaymentRefunded") == 2, "payment-webhook: PaymentRefunded 2")
         check(value("create-payment", "EventPublished") == 0, "create-payment publishes nothing")
-        check(value("payment-webhook", "EventPublished") == 2, "payment-webhook: EventPublished 2")
+        check(value("payment-webhook", "EventPublished") == 5,
+              "payment-webhook: EventPublished 5 (two approvals, a decline, two refunds)")
+        check(value("payment-webhook", "ProviderUnknownStatus") == 1,
+              "payment-webhook: ProviderUnknownStatus 1")
+        check(value("create-payment", "ProviderMismatch") == 1, "create-payment: ProviderMismatch 1")
         check(unit("ProviderLatency") == "Milliseconds", f"ProviderLatency in ms: {unit('ProviderLatency')}")
         backlog = [d for d in emf if d.get("Function") == "event-relay" and "OutboxBacklog" in d]
         check(backlog and backlog[0]["OutboxBacklog"] == 0 and backlog[0]["OutboxOldestAge"] == 0,

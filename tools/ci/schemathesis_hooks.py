@@ -12,6 +12,10 @@ code behind the rules a schema cannot state:
 - a valid `Idempotency-Key` gets a unique suffix: generated keys repeat across
   unrelated requests, which the service rightly refuses (422) as a key reused.
 - a signed `type=order` notification without `data.id` gets one.
+- a create body's well-formed `pos_id` becomes one of the local stack's
+  points of sale: the document cannot list them (they are the deployment's
+  `MP_POS_IDS`), and one it does not have is rightly refused (422). A
+  malformed one is sent as generated.
 """
 import itertools
 import os
@@ -43,6 +47,8 @@ WELL_FORMED = re.compile(r"^ts=[0-9]+,v1=[0-9a-f]{64}$")
 
 
 AMOUNT_RANGE = range(1, 100_000_001)
+POS_ID = re.compile(r"[A-Za-z0-9]{1,40}")
+LOCAL_POS_ID = "LOCALPOS002"
 KEY = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$")
 UNIQUE = itertools.count()
 
@@ -56,6 +62,7 @@ def before_call(context, case, kwargs):
         case.body = integers_for_integral_floats(case.body)
     if case.operation.path == "/payments" and case.method.upper() == "POST":
         amount_as_sum_of_items(case)
+        local_point_of_sale(case)
     if case.operation.path == "/webhooks/mercadopago":
         sign_webhook(case)
 
@@ -71,6 +78,12 @@ def amount_as_sum_of_items(case):
     if len(prices) != len(items) or not all(type(q) is int and type(p) is int for q, p in prices):
         return
     case.body = {**body, "amount": sum(q * p for q, p in prices)}
+
+
+def local_point_of_sale(case):
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("pos_id"), str) and POS_ID.fullmatch(body["pos_id"]):
+        case.body = {**body, "pos_id": LOCAL_POS_ID}
 
 
 def unique_idempotency_key(case):

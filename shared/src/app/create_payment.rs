@@ -8,12 +8,12 @@ use serde_json::json;
 
 use crate::domain::{
     CallerId, Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment, OrderId, Payment,
-    PaymentStatus, ProviderRef,
+    PaymentStatus, PointsOfSale, PosId, ProviderRef,
 };
 use crate::ports::{
-    Clock, IdGenerator, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    OrderLockState, PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderPort,
-    StoreError,
+    cancel_key, Clock, IdGenerator, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
+    KeyClaim, OrderLockState, PaymentCreation, PaymentProvider, PaymentReads, Ports, ProviderOrder,
+    ProviderPort, StoreError,
 };
 
 use super::{metrics, AppError};
@@ -34,13 +34,18 @@ pub struct CreatePaymentCommand {
     pub amount: Money,
     pub items: Items,
     pub description: Option<Description>,
+    /// The point of sale asked for; `None`: the default one.
+    pub pos_id: Option<PosId>,
 }
 
 impl CreatePaymentCommand {
     /// SHA-256 of the request's canonical JSON (keys sorted, no whitespace), so a
     /// retry of the same request matches whatever its original byte layout was.
     /// Built here on purpose rather than from the API's payment view: stored
-    /// fingerprints must not change when the response format does.
+    /// fingerprints must not change when the response format does. `pos_id`
+    /// counts as sent, and only when sent: a request without one keeps the
+    /// fingerprint it had before points of sale existed, and a change of the
+    /// default between a request and its retry does not make them differ.
     pub fn fingerprint(&self) -> Fingerprint {
         let items: Vec<_> = self
             .items
@@ -55,13 +60,16 @@ impl CreatePaymentCommand {
                 })
             })
             .collect();
-        let canonical = json!({
+        let mut canonical = json!({
             "order_id": self.order_id.as_str(),
             "amount": self.amount.minor_units(),
             "currency": self.amount.currency().code(),
             "items": items,
             "description": self.description.as_ref().map(Description::as_str),
         });
+        if let Some(pos_id) = &self.pos_id {
+            canonical["pos_id"] = json!(pos_id.as_str());
+        }
         Fingerprint::of_canonical(canonical.to_string().as_bytes())
     }
 }
@@ -81,11 +89,17 @@ pub struct CreatePayment {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     expiry: Duration,
+    points_of_sale: PointsOfSale,
 }
 
 impl CreatePayment {
-    /// `expiry`: how long the QR code stays payable.
-    pub fn new<Publisher>(ports: &Ports<ProviderPort, Publisher>, expiry: Duration) -> Self {
+    /// `expiry`: how long the QR code stays payable; `points_of_sale`: where
+    /// a payment may be made, the first when the request names none.
+    pub fn new<Publisher>(
+        ports: &Ports<ProviderPort, Publisher>,
+        expiry: Duration,
+        points_of_sale: PointsOfSale,
+    ) -> Self {
         Self {
             payments: ports.store.clone(),
             creation: ports.store.clone(),
@@ -94,6 +108,7 @@ impl CreatePayment {
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
             expiry,
+            points_of_sale,
         }
     }
 
@@ -104,9 +119,11 @@ impl CreatePayment {
         command: CreatePaymentCommand,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, AppError> {
+        // Refused before anything is read or claimed: no key answers it.
+        let pos_id = self.point_of_sale(&command)?;
         let fingerprint = command.fingerprint();
         let Some(key) = key else {
-            return self.create(&command, fingerprint, None).await;
+            return self.create(&command, &pos_id, fingerprint, None).await;
         };
         if let Some(record) = self.claim(key, &fingerprint).await? {
             if record.fingerprint != fingerprint {
@@ -117,7 +134,10 @@ impl CreatePayment {
             }
             // Same request, first attempt unfinished: creating is idempotent anyway.
         }
-        let created = match self.create(&command, fingerprint.clone(), Some(key)).await {
+        let created = match self
+            .create(&command, &pos_id, fingerprint.clone(), Some(key))
+            .await
+        {
             // A twin answered the key while this one was creating: its answer
             // is the key's answer.
             Err(AppError::Contention) => self.first_answer(key, &fingerprint).await?,
@@ -151,6 +171,16 @@ impl CreatePayment {
             }
         }
         Ok(created)
+    }
+
+    /// The point of sale the payment is made at: the one asked for, if it is
+    /// one of ours, or the default.
+    fn point_of_sale(&self, command: &CreatePaymentCommand) -> Result<PosId, AppError> {
+        match &command.pos_id {
+            None => Ok(self.points_of_sale.default_pos().clone()),
+            Some(asked) if self.points_of_sale.contains(asked) => Ok(asked.clone()),
+            Some(unknown) => Err(AppError::UnknownPointOfSale(unknown.clone())),
+        }
     }
 
     /// The payment a key's recorded outcome names, if any.
@@ -207,6 +237,7 @@ impl CreatePayment {
     async fn create(
         &self,
         command: &CreatePaymentCommand,
+        pos_id: &PosId,
         fingerprint: Fingerprint,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created, AppError> {
@@ -258,7 +289,7 @@ impl CreatePayment {
                 Some(lock) => Some(lock.version),
             };
 
-            let payment = self.new_pending(command, fingerprint.clone());
+            let payment = self.new_pending(command, pos_id, fingerprint.clone());
             match self
                 .creation
                 .create_pending(&payment, expected_lock_version, key)
@@ -270,6 +301,7 @@ impl CreatePayment {
                         payment_id = %payment.id(),
                         order_id = %payment.order_id(),
                         created_by = %payment.created_by(),
+                        %pos_id,
                         "payment created"
                     );
                     let payment = self.complete(payment).await?;
@@ -286,7 +318,12 @@ impl CreatePayment {
         Err(AppError::Contention)
     }
 
-    fn new_pending(&self, command: &CreatePaymentCommand, fingerprint: Fingerprint) -> Payment {
+    fn new_pending(
+        &self,
+        command: &CreatePaymentCommand,
+        pos_id: &PosId,
+        fingerprint: Fingerprint,
+    ) -> Payment {
         let now = self.clock.now();
         Payment::new_pending(NewPayment {
             id: self.ids.payment_id(),
@@ -295,6 +332,7 @@ impl CreatePayment {
             amount: command.amount,
             items: command.items.clone(),
             description: command.description.clone(),
+            pos_id: pos_id.clone(),
             fingerprint,
             created_at: now,
             expires_at: now.plus(self.expiry),
@@ -307,7 +345,13 @@ impl CreatePayment {
         if payment.is_ready() || payment.status() != PaymentStatus::Pending {
             return Ok(payment);
         }
+        // One stored before points of sale were recorded is completed at the
+        // default, and recorded with it.
+        let payment = payment.with_point_of_sale_or(self.points_of_sale.default_pos());
         let order = self.provider.create_order(&payment).await?;
+        if let Some(reason) = answer_mismatch(&payment, &order) {
+            return Err(self.refuse_mismatched(&payment, &order, reason).await);
+        }
         let provider = ProviderRef {
             order_id: order.order_id,
             payment_id: order.payment_id,
@@ -327,5 +371,64 @@ impl CreatePayment {
                 .ok_or_else(|| AppError::PaymentNotFound(payment.id().clone())),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// An order that would charge something else than the payment: canceled
+    /// at Mercado Pago so nobody can pay it, and never shown to the kiosk.
+    /// The payment stays without an order (the sweeper expires it); a retry
+    /// meets the same order and the same refusal.
+    async fn refuse_mismatched(
+        &self,
+        payment: &Payment,
+        order: &ProviderOrder,
+        reason: &'static str,
+    ) -> AppError {
+        metrics::count("ProviderMismatch");
+        tracing::error!(
+            payment_id = %payment.id(),
+            order_id = %payment.order_id(),
+            provider_order_id = %order.order_id,
+            reason,
+            metric = "ProviderMismatch",
+            "Mercado Pago created an order that does not match the payment; canceling it"
+        );
+        if let Err(error) = self
+            .provider
+            .cancel_order(&order.order_id, &cancel_key(payment.id()))
+            .await
+        {
+            tracing::error!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                provider_order_id = %order.order_id,
+                %error,
+                "could not cancel the mismatched order; a retry of the request cancels it"
+            );
+        }
+        AppError::ProviderMismatch {
+            payment_id: payment.id().clone(),
+            reason,
+        }
+    }
+}
+
+/// Why the order Mercado Pago created cannot be this payment's, if it cannot.
+fn answer_mismatch(payment: &Payment, order: &ProviderOrder) -> Option<&'static str> {
+    let currency = payment.amount().currency();
+    if order
+        .currency
+        .as_deref()
+        .is_some_and(|answered| answered != currency.code())
+    {
+        return Some("currency differs");
+    }
+    match order
+        .total_amount
+        .as_deref()
+        .map(|total| Money::from_decimal_string(total, currency))
+    {
+        Some(Ok(total)) if total == payment.amount() => None,
+        Some(_) => Some("total amount differs"),
+        None => Some("total amount missing"),
     }
 }

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::domain::{DomainError, PaymentId, PaymentStatus};
+use crate::domain::{DomainError, PaymentId, PaymentStatus, PosId};
 use crate::ports::{ProviderError, StoreError};
 
 /// Why a use case could not do what was asked. The HTTP layer maps each variant
@@ -34,8 +34,18 @@ pub enum AppError {
     },
     #[error("amount is above the {remaining} minor units that remain refundable")]
     RefundTooLarge { remaining: i64 },
-    #[error("payment {0} has no Mercado Pago payment id, which a partial refund needs; refund all that remains instead")]
-    PartialRefundNotSupported(PaymentId),
+    #[error("payment {payment_id} cannot be refunded in part: {reason}; refund all that remains instead")]
+    PartialRefundNotSupported {
+        payment_id: PaymentId,
+        reason: &'static str,
+    },
+    #[error("Mercado Pago's answer for payment {payment_id} does not match what we asked ({reason}); its order was canceled")]
+    ProviderMismatch {
+        payment_id: PaymentId,
+        reason: &'static str,
+    },
+    #[error("pos_id {0} is not one of the service's points of sale")]
+    UnknownPointOfSale(PosId),
     #[error("Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
     #[error("too much contention on the order; retry")]

@@ -7,17 +7,23 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::domain::{
-    Fingerprint, IdempotencyKey, Payment, PaymentId, ProviderRefundId, Refund, RefundReason,
-    RefundSource, RefundStatus,
+    Fingerprint, IdempotencyKey, Payment, PaymentId, ProviderRefundId, Refund, RefundFailure,
+    RefundReason, RefundSource, RefundStatus,
 };
-use crate::ports::{PaymentReads, Ports, ProviderOrderState, ProviderOutcome, RefundKey};
+use crate::ports::{
+    PaymentReads, Ports, ProviderOrderState, ProviderOutcome, ProviderRefundStatus, RefundKey,
+};
 
 use super::notification::contradiction;
 use super::refund_ledger::{provider_key, MadeAtProvider, RefundAsk, RefundLedger, Reserved};
 use super::{metrics, AppError};
 
-/// The one key of a payment's late-payment refund: there is only ever one.
+/// The key of a payment's late-payment refund; the n-th (the ones before
+/// failed at Mercado Pago after taking them) is `late-payment-{n}`.
 const LATE_PAYMENT_KEY: &str = "late-payment";
+/// Late-payment refunds Mercado Pago may take and fail before a person
+/// alone must give the money back (each failure is alarmed already).
+const LATE_PAYMENT_ATTEMPTS: u32 = 5;
 
 pub(crate) struct MoneyAtProvider {
     payments: Arc<dyn PaymentReads>,
@@ -54,9 +60,11 @@ impl MoneyAtProvider {
             );
             return Ok(false);
         }
-        let mut changed = false;
+        // Refunds Mercado Pago took settle first: a failed one frees its
+        // amount (and a late payment's is asked again below).
+        let mut changed = self.ledger.settle_accepted(payment_id, order).await?;
         if order.outcome == ProviderOutcome::Approved && payment.status().ended_unpaid() {
-            changed |= self.refund_late_payment(payment.clone()).await?;
+            changed |= self.refund_late_payment(payment_id).await?;
         }
         changed |= self.record_provider_refunds(&payment, order).await?;
         Ok(changed)
@@ -64,11 +72,33 @@ impl MoneyAtProvider {
 
     /// Paid after we expired, canceled or declined it: nobody will serve the
     /// order, so all of it goes back, announced only as `payment.refunded`.
-    async fn refund_late_payment(&self, payment: Payment) -> Result<bool, AppError> {
-        let key = RefundKey {
-            key: fixed_key(LATE_PAYMENT_KEY)?,
-            fingerprint: Fingerprint::of_canonical(LATE_PAYMENT_KEY.as_bytes()),
-        };
+    /// One refund at a time, under its own key: a new one only when the one
+    /// before was taken and then failed at Mercado Pago.
+    async fn refund_late_payment(&self, payment_id: &PaymentId) -> Result<bool, AppError> {
+        for attempt in 1..=LATE_PAYMENT_ATTEMPTS {
+            let name = match attempt {
+                1 => LATE_PAYMENT_KEY.to_owned(),
+                n => format!("{LATE_PAYMENT_KEY}-{n}"),
+            };
+            let key = RefundKey {
+                key: fixed_key(&name)?,
+                fingerprint: Fingerprint::of_canonical(name.as_bytes()),
+            };
+            let Some(payment) = self.payments.get(payment_id).await? else {
+                return Ok(false);
+            };
+            if !payment.status().ended_unpaid() {
+                return Ok(false);
+            }
+            match self.late_refund(payment, &key).await? {
+                LateRefund::FailedAtProvider => continue,
+                LateRefund::Done(changed) => return Ok(changed),
+            }
+        }
+        Ok(false)
+    }
+
+    async fn late_refund(&self, payment: Payment, key: &RefundKey) -> Result<LateRefund, AppError> {
         let reserved = self
             .ledger
             .reserve(RefundAsk {
@@ -76,7 +106,7 @@ impl MoneyAtProvider {
                 amount: None,
                 reason: RefundReason::parse("paid after the order was closed").ok(),
                 source: RefundSource::LatePayment,
-                key: &key,
+                key,
             })
             .await?;
         let (payment, refund) = match reserved {
@@ -92,18 +122,23 @@ impl MoneyAtProvider {
                 (*payment, refund)
             }
             // Asked before, Mercado Pago did not answer: ask again, same key,
-            // unless someone is asking right now.
+            // unless someone is asking right now (or Mercado Pago took it).
             Reserved::Existing(refund) if refund.status == RefundStatus::Pending => {
                 match self.ledger.claim(&refund).await? {
                     Some(claimed) => (payment, claimed),
-                    None => return Ok(false),
+                    None => return Ok(LateRefund::Done(false)),
                 }
             }
-            Reserved::Existing(_) => return Ok(false),
+            Reserved::Existing(refund)
+                if refund.failure == Some(RefundFailure::FailedAtProvider) =>
+            {
+                return Ok(LateRefund::FailedAtProvider)
+            }
+            Reserved::Existing(_) => return Ok(LateRefund::Done(false)),
         };
         let late_key = provider_key(&refund);
         self.ledger.ask_provider(&payment, refund, late_key).await?;
-        Ok(true)
+        Ok(LateRefund::Done(true))
     }
 
     /// Refunds the order lists that none of ours holds. A refund of ours is
@@ -134,14 +169,26 @@ impl MoneyAtProvider {
             if unknown.is_empty() {
                 return Ok(changed);
             }
+            // Ours that Mercado Pago has not said it took: one of the
+            // unknown refunds may be its (the answer was lost).
             let ours: Vec<Refund> = known
                 .iter()
-                .filter(|r| r.status == RefundStatus::Pending && r.source != RefundSource::Provider)
+                .filter(|r| {
+                    r.status == RefundStatus::Pending
+                        && r.source != RefundSource::Provider
+                        && r.provider_refund_id.is_none()
+                })
                 .cloned()
                 .collect();
             if ours.is_empty() {
                 let mut blocked = false;
-                for listed in unknown {
+                // Money is back only once Mercado Pago processed it; a
+                // failed one never moved any, a processing one is recorded
+                // when it settles (its notification, or the watch).
+                let given_back = unknown
+                    .into_iter()
+                    .filter(|listed| listed.status == ProviderRefundStatus::Processed);
+                for listed in given_back {
                     match self
                         .ledger
                         .record_made_at_provider(payment_id, &listed.id, &listed.amount)
@@ -169,6 +216,12 @@ impl MoneyAtProvider {
                 };
                 let key = provider_key(&refund);
                 let settled = self.ledger.ask_provider(&current, refund, key).await?;
+                if settled.is_accepted() {
+                    // Taken: the listing in hand may already say how it ended.
+                    self.ledger.settle_accepted(payment_id, order).await?;
+                    changed = true;
+                    continue;
+                }
                 if settled.status == RefundStatus::Pending {
                     // Mercado Pago cannot say now which refund is ours: the
                     // sweeper asks again, and the next read records the rest.
@@ -179,6 +232,14 @@ impl MoneyAtProvider {
         }
         Ok(changed)
     }
+}
+
+/// What became of one late-payment refund.
+enum LateRefund {
+    /// Taken by Mercado Pago, then failed: the next key asks again.
+    FailedAtProvider,
+    /// Asked (true), or nothing to do (false).
+    Done(bool),
 }
 
 /// A key the service makes itself; its form always parses.

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::domain::{
     Currency, DomainError, Fingerprint, IdempotencyKey, Money, Payment, PaymentId, PaymentStatus,
-    ProviderOrderId, ProviderRefundId, Refund, RefundReason, RefundSource, RefundStatus,
+    ProviderOrderId, ProviderRefundId, Refund, RefundFailure, RefundReason, RefundSource,
+    RefundStatus,
 };
 use crate::ports::{
     Clock, DuePayments, EventPublisher, IdGenerator, MadeRefund, Outbox, PaymentCreation,
     PaymentProvider, PaymentReads, Ports, ProviderError, ProviderOrderState, ProviderOutcome,
-    RefundKey, RefundRequest, RefundSettlement, Refunds, StoreError,
+    ProviderRefundStatus, RefundKey, RefundRequest, RefundSettlement, Refunds, Refusal, StoreError,
 };
 
 use super::outbox::publish_and_clear;
@@ -28,7 +29,12 @@ pub(crate) enum RefundVerdict {
     /// Made at Mercado Pago: its id there, and what it gave back (less than
     /// asked only when "all that remains" was less than we thought).
     GivenBack(ProviderRefundId, Money),
-    Refused(String),
+    /// Taken by Mercado Pago, which gives the money back asynchronously:
+    /// pending, with its id there, until a read says processed or failed.
+    Accepted(ProviderRefundId),
+    /// Taken, then failed at Mercado Pago: the money stayed with the merchant.
+    FailedAtProvider(String),
+    Refused(RefundFailure, String),
     /// A late payment's refund refused for too long: failed, and the payment
     /// flagged for a person in the same write.
     GivenUp(String),
@@ -122,7 +128,10 @@ impl RefundLedger {
             // is reserved and the caller is told.
             let partial = amount != payment.amount();
             if partial && payment.provider().is_none_or(|p| p.payment_id.is_none()) {
-                return Err(AppError::PartialRefundNotSupported(payment.id().clone()));
+                return Err(AppError::PartialRefundNotSupported {
+                    payment_id: payment.id().clone(),
+                    reason: "we do not hold its Mercado Pago payment id",
+                });
             }
             let now = self.clock.now();
             let reserved = payment
@@ -213,13 +222,17 @@ impl RefundLedger {
             return Ok(refund);
         }
         let Some(provider) = payment.provider() else {
-            let verdict = RefundVerdict::Refused("the payment has no Mercado Pago order".into());
+            let verdict = RefundVerdict::Refused(
+                RefundFailure::Refused,
+                "the payment has no Mercado Pago order".into(),
+            );
             return Ok(self.settle(&refund, &verdict).await?.1);
         };
         let whole = refund.amount == payment.amount();
         if !whole && provider.payment_id.is_none() {
             // Reserved before this was refused up front: it can never be made.
             let verdict = RefundVerdict::Refused(
+                RefundFailure::PartialNotSupported,
                 "a partial refund needs the Mercado Pago payment id, which we do not hold".into(),
             );
             return Ok(self.settle(&refund, &verdict).await?.1);
@@ -237,7 +250,24 @@ impl RefundLedger {
             Ok(order) => {
                 let known = self.payments.refunds_of(payment.id()).await?;
                 match refund_made_by_answer(&order, &known, &refund, whole) {
-                    Some((made, amount)) => RefundVerdict::GivenBack(made, amount),
+                    Some((made, amount, ProviderRefundStatus::Processed)) => {
+                        RefundVerdict::GivenBack(made, amount)
+                    }
+                    Some((made, _, ProviderRefundStatus::Processing)) => {
+                        RefundVerdict::Accepted(made)
+                    }
+                    Some((made, _, ProviderRefundStatus::Failed)) => {
+                        // Taken once and failed since (an old answer to our
+                        // key): recorded under its id, then settled as failed.
+                        let accepted = self.accept(payment, &refund, made).await?;
+                        if accepted.status != RefundStatus::Pending {
+                            return Ok(accepted);
+                        }
+                        return Ok(self
+                            .settle_failed_at_provider(payment, accepted, "failed at Mercado Pago")
+                            .await?
+                            .1);
+                    }
                     None => {
                         tracing::error!(
                             payment_id = %payment.id(),
@@ -250,7 +280,19 @@ impl RefundLedger {
                     }
                 }
             }
-            Err(ProviderError::Rejected { status, detail })
+            // Another refund of the order is still processing: this one
+            // waits its turn, asked again later with the same key.
+            Err(ProviderError::Busy(detail)) => {
+                tracing::info!(
+                    payment_id = %payment.id(),
+                    order_id = %payment.order_id(),
+                    refund_id = %refund.refund_id,
+                    detail,
+                    "Mercado Pago is still processing another refund of the order; asked again later"
+                );
+                return self.release(refund).await;
+            }
+            Err(ProviderError::Rejected { status, detail, .. })
                 if refund.source == RefundSource::LatePayment =>
             {
                 let refusal = format!("Mercado Pago refused ({status}): {detail}");
@@ -259,7 +301,7 @@ impl RefundLedger {
                     .await
                 {
                     // Given back otherwise (in the dashboard): nothing is kept.
-                    RefundVerdict::Refused(refusal)
+                    RefundVerdict::Refused(RefundFailure::Refused, refusal)
                 } else if self.clock.now() < refund.created_at.plus(LATE_REFUND_RETRIED_FOR) {
                     self.flag_late_refund_refused(payment, &refund, &refusal)
                         .await?;
@@ -280,12 +322,25 @@ impl RefundLedger {
                     RefundVerdict::GivenUp(refusal)
                 }
             }
-            Err(ProviderError::Rejected { status, detail }) => {
-                RefundVerdict::Refused(format!("Mercado Pago refused ({status}): {detail}"))
+            Err(ProviderError::Rejected {
+                status,
+                refusal,
+                detail,
+            }) => {
+                let failure = match refusal {
+                    Refusal::PartialRefundNotSupported => RefundFailure::PartialNotSupported,
+                    Refusal::AmountAboveRemaining => RefundFailure::AboveRemaining,
+                    Refusal::RefundPeriodExpired | Refusal::Other => RefundFailure::Refused,
+                };
+                RefundVerdict::Refused(
+                    failure,
+                    format!("Mercado Pago refused ({status}): {detail}"),
+                )
             }
-            Err(ProviderError::NotFound) => {
-                RefundVerdict::Refused("Mercado Pago has no such order".into())
-            }
+            Err(ProviderError::NotFound) => RefundVerdict::Refused(
+                RefundFailure::Refused,
+                "Mercado Pago has no such order".into(),
+            ),
             Err(error @ (ProviderError::Unavailable(_) | ProviderError::InvalidResponse(_))) => {
                 tracing::warn!(
                     payment_id = %payment.id(),
@@ -297,7 +352,124 @@ impl RefundLedger {
                 return self.release(refund).await;
             }
         };
+        if let RefundVerdict::Accepted(made) = verdict {
+            return self.accept(payment, &refund, made).await;
+        }
         Ok(self.settle(&refund, &verdict).await?.1)
+    }
+
+    /// Records that Mercado Pago took the refund, under the claim that asked:
+    /// it stays pending with Mercado Pago's id, and is never asked again. The
+    /// refund as stored afterwards (settled or claimed by another meanwhile:
+    /// as they left it).
+    async fn accept(
+        &self,
+        payment: &Payment,
+        refund: &Refund,
+        made: ProviderRefundId,
+    ) -> Result<Refund, AppError> {
+        let accepted = refund.accepted(made, self.clock.now());
+        match self
+            .refunds
+            .claim_refund_ask(&accepted, refund.ask.number)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(
+                    payment_id = %payment.id(),
+                    order_id = %payment.order_id(),
+                    refund_id = %refund.refund_id,
+                    "Mercado Pago took the refund; it is settled when Mercado Pago says it is done"
+                );
+                Ok(accepted)
+            }
+            Err(StoreError::Conflict(_)) => Ok(self
+                .payments
+                .refunds_of(&refund.payment_id)
+                .await?
+                .into_iter()
+                .find(|r| r.refund_id == refund.refund_id)
+                .unwrap_or_else(|| refund.clone())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Settles the refunds of ours Mercado Pago took by what the order now
+    /// lists for each: processed (given back, `payment.refunded`) or failed
+    /// (released, `payment.refund_failed`); still processing, left as is.
+    /// True when anything was settled.
+    pub async fn settle_accepted(
+        &self,
+        payment_id: &PaymentId,
+        order: &ProviderOrderState,
+    ) -> Result<bool, AppError> {
+        let mut changed = false;
+        let refunds = self.payments.refunds_of(payment_id).await?;
+        if !refunds.iter().any(Refund::is_accepted) {
+            return Ok(false);
+        }
+        let payment = self.payment(payment_id).await?;
+        for refund in refunds {
+            if !refund.is_accepted() {
+                continue;
+            }
+            let Some(listed) = order
+                .refunds
+                .iter()
+                .find(|listed| Some(&listed.id) == refund.provider_refund_id.as_ref())
+            else {
+                continue;
+            };
+            match listed.status {
+                ProviderRefundStatus::Processing => {}
+                ProviderRefundStatus::Processed => {
+                    let Ok(amount) =
+                        Money::from_decimal_string(&listed.amount, refund.amount.currency())
+                    else {
+                        tracing::error!(
+                            %payment_id,
+                            order_id = %payment.order_id(),
+                            refund_id = %refund.refund_id,
+                            amount = listed.amount,
+                            "Mercado Pago lists our refund with an amount we cannot read; left pending"
+                        );
+                        continue;
+                    };
+                    let verdict = RefundVerdict::GivenBack(listed.id.clone(), amount);
+                    let (_, settled) = self.settle(&refund, &verdict).await?;
+                    changed |= settled.status == RefundStatus::Succeeded;
+                }
+                ProviderRefundStatus::Failed => {
+                    let (_, settled) = self
+                        .settle_failed_at_provider(&payment, refund, "failed at Mercado Pago")
+                        .await?;
+                    changed |= settled.status == RefundStatus::Failed;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// A refund Mercado Pago took and then failed: counted, and for a late
+    /// payment (whose money Mercado Pago still holds) a person is told.
+    async fn settle_failed_at_provider(
+        &self,
+        payment: &Payment,
+        refund: Refund,
+        reason: &str,
+    ) -> Result<(Payment, Refund), AppError> {
+        if refund.source == RefundSource::LatePayment {
+            metrics::count("LatePaymentRefundFailed");
+            tracing::error!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                refund_id = %refund.refund_id,
+                metric = "LatePaymentRefundFailed",
+                "Mercado Pago failed a late payment's refund; asked again under a new key, needs review"
+            );
+        }
+        self.settle(&refund, &RefundVerdict::FailedAtProvider(reason.into()))
+            .await
     }
 
     /// Settles `refund` on its payment as it is now. A refund that is no
@@ -331,14 +503,24 @@ impl RefundLedger {
                         payment.refund_made(&current, &done, self.ids.event_id(), now)?;
                     (next, done, Some(correlation::outbox_event(event)))
                 }
-                RefundVerdict::Refused(reason) => {
-                    let failed = current.failed(reason.clone(), now);
+                RefundVerdict::Refused(failure, reason) => {
+                    let failed = current.failed(*failure, reason.clone(), now);
                     (payment.refund_failed(&failed, now), failed, None)
                 }
                 RefundVerdict::GivenUp(reason) => {
-                    let failed = current.failed(reason.clone(), now);
+                    let failed = current.failed(RefundFailure::Refused, reason.clone(), now);
                     (payment.late_refund_given_up(&failed, now), failed, None)
                 }
+                RefundVerdict::FailedAtProvider(reason) => {
+                    let failed =
+                        current.failed(RefundFailure::FailedAtProvider, reason.clone(), now);
+                    let flag = failed.source == RefundSource::LatePayment;
+                    let (next, event) =
+                        payment.refund_failed_at_provider(&failed, flag, self.ids.event_id(), now);
+                    (next, failed, Some(correlation::outbox_event(event)))
+                }
+                // Not a settlement: `accept` records it.
+                RefundVerdict::Accepted(_) => return Ok((payment, current)),
             };
             let move_lock = self.lock_moves(&payment, &next).await?;
             let settlement = RefundSettlement {
@@ -352,9 +534,10 @@ impl RefundLedger {
                 Ok(()) => {
                     match verdict {
                         RefundVerdict::GivenBack(..) => metrics::reached(PaymentStatus::Refunded),
-                        RefundVerdict::Refused(_) | RefundVerdict::GivenUp(_) => {
-                            metrics::count("RefundFailed")
-                        }
+                        RefundVerdict::Refused(..)
+                        | RefundVerdict::GivenUp(_)
+                        | RefundVerdict::FailedAtProvider(_) => metrics::count("RefundFailed"),
+                        RefundVerdict::Accepted(_) => {}
                     }
                     tracing::info!(
                         payment_id = %next.id(),
@@ -567,7 +750,7 @@ fn refund_made_by_answer(
     known: &[Refund],
     refund: &Refund,
     all_that_remains: bool,
-) -> Option<(ProviderRefundId, Money)> {
+) -> Option<(ProviderRefundId, Money, ProviderRefundStatus)> {
     let last = order.refunds.last()?;
     let held_by_another = known.iter().any(|k| {
         k.refund_id != refund.refund_id && k.provider_refund_id.as_ref() == Some(&last.id)
@@ -579,14 +762,15 @@ fn refund_made_by_answer(
         || (all_that_remains
             && made.minor_units() > 0
             && made.minor_units() < refund.amount.minor_units());
-    (amount_matches && !held_by_another).then(|| (last.id.clone(), made))
+    (amount_matches && !held_by_another).then(|| (last.id.clone(), made, last.status))
 }
 
 /// The `X-Idempotency-Key` Mercado Pago knows a refund of ours by: asking
-/// again with it never refunds twice. A late payment has only one refund.
+/// again with it never refunds twice. A late payment's refund has its own
+/// prefix; a second one (the first failed at Mercado Pago) a new key.
 pub(crate) fn provider_key(refund: &Refund) -> String {
     match refund.source {
-        RefundSource::LatePayment => format!("late-{}", refund.payment_id),
+        RefundSource::LatePayment => format!("late-{}", refund.refund_id),
         RefundSource::Api | RefundSource::Provider => refund.refund_id.to_string(),
     }
 }

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::domain::{
-    Fingerprint, IdempotencyKey, Payment, PaymentId, Refund, RefundReason, RefundSource,
+    Fingerprint, IdempotencyKey, Payment, PaymentId, Refund, RefundFailure, RefundReason,
+    RefundSource,
 };
-use crate::ports::{PaymentReads, Ports, RefundKey};
+use crate::ports::{PaymentProvider, PaymentReads, Ports, RefundKey};
 
+use super::money_at_provider::MoneyAtProvider;
 use super::refund_ledger::{provider_key, RefundAsk, RefundLedger, Reserved};
 use super::AppError;
 
@@ -47,14 +49,18 @@ pub struct RefundOutcome {
 
 pub struct RefundPayment {
     payments: Arc<dyn PaymentReads>,
+    provider: Arc<dyn PaymentProvider>,
     ledger: RefundLedger,
+    money: MoneyAtProvider,
 }
 
 impl RefundPayment {
     pub fn new(ports: &Ports) -> Self {
         Self {
             payments: ports.store.clone(),
+            provider: ports.provider.clone(),
             ledger: RefundLedger::new(ports),
+            money: MoneyAtProvider::new(ports),
         }
     }
 
@@ -82,10 +88,36 @@ impl RefundPayment {
                 // The refund id is Mercado Pago's idempotency key: a retry of
                 // this very refund never gives the money back twice.
                 let key = provider_key(&refund);
-                self.ledger.ask_provider(&payment, refund, key).await?
+                let refund = self.ledger.ask_provider(&payment, refund, key).await?;
+                if refund.failure == Some(RefundFailure::AboveRemaining) {
+                    self.record_what_remains(&payment).await;
+                }
+                refund
             }
         };
         self.outcome(refund).await
+    }
+
+    /// Mercado Pago holds less than we thought: refunds we had not seen
+    /// (its dashboard's) are read from the order and recorded, so the answer
+    /// says what truly remains. Best effort: the sweeper's watch records
+    /// them too.
+    async fn record_what_remains(&self, payment: &Payment) {
+        let Some(provider) = payment.provider() else {
+            return;
+        };
+        let recorded = match self.provider.get_order(&provider.order_id).await {
+            Ok(order) => self.money.reconcile(payment.id(), &order).await,
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = recorded {
+            tracing::warn!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                %error,
+                "could not record the refunds Mercado Pago lists; the watch will"
+            );
+        }
     }
 
     async fn outcome(&self, refund: Refund) -> Result<RefundOutcome, AppError> {

@@ -342,13 +342,15 @@ impl SweepOverduePayments {
         };
         // A refund of ours still unanswered: Mercado Pago refuses or is down
         // now, and reading the order would only ask it again. Next look.
-        let still_pending = self
+        // (One Mercado Pago took is settled by the read below.)
+        let unanswered = self
             .transitions
             .payments
-            .get(payment.id())
+            .refunds_of(payment.id())
             .await?
-            .is_some_and(|p| p.awaits_settlement());
-        if still_pending {
+            .iter()
+            .any(|r| r.status == RefundStatus::Pending && !r.is_accepted());
+        if unanswered {
             return Ok(retried);
         }
         let state = match self.provider.get_order(&provider.order_id).await {

@@ -152,7 +152,11 @@ pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
     let (secrets, table) = tokio::join!(resolve(&aws, &wanted), table_ports(&aws, table_name));
     let token = secrets?.remove(0);
     let ports = table.with_provider(provider(&settings, token)?);
-    Ok(CreatePayment::new(&ports, settings.payment_expiry))
+    Ok(CreatePayment::new(
+        &ports,
+        settings.payment_expiry,
+        settings.points_of_sale,
+    ))
 }
 
 /// get-payment: reads the table, nothing else.

@@ -19,6 +19,10 @@ pub enum EventType {
     Canceled,
     #[strum(serialize = "payment.refunded")]
     Refunded,
+    /// A refund the provider took and then failed: the money stays with the
+    /// merchant, and the amount is refundable again.
+    #[strum(serialize = "payment.refund_failed")]
+    RefundFailed,
 }
 
 impl EventType {
@@ -57,7 +61,7 @@ pub struct PaymentEvent {
     pub decline_reason: Option<String>,
     /// Minor units refunded so far, after this event.
     pub amount_refunded: i64,
-    /// The refund a `payment.refunded` event announces.
+    /// The refund a `payment.refunded` or `payment.refund_failed` event announces.
     pub refund: Option<RefundSummary>,
     /// Its place in its payment's history: 1, 2, 3 … with no gap.
     pub sequence: u64,

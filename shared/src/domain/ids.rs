@@ -148,6 +148,38 @@ token_id!(
     "order_id"
 );
 
+/// A Mercado Pago point of sale: the `external_pos_id` a QR order is created
+/// at (each kiosk of a chain is one). 1..=40 ASCII letters and digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PosId(String);
+
+impl PosId {
+    pub const MAX_LEN: usize = 40;
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        if raw.is_empty()
+            || raw.len() > Self::MAX_LEN
+            || !raw.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(DomainError::invalid(
+                "pos_id",
+                "must be 1 to 40 letters (A-Z, a-z) or digits",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PosId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Who called the API: the IAM principal's ARN, `anonymous` when the API
 /// asks for no authentication, `local` on the local stack.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -291,6 +323,38 @@ mod tests {
         assert!(CallerId::parse("").is_err());
         assert!(CallerId::parse("has space").is_err());
         assert!(CallerId::parse(&"a".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn a_point_of_sale_is_one_to_forty_ascii_letters_or_digits() {
+        assert_eq!(
+            PosId::parse("LOCALPOS001").map(|p| p.to_string()),
+            Ok("LOCALPOS001".to_owned())
+        );
+        assert!(PosId::parse("a").is_ok());
+        assert!(PosId::parse(&"Z9".repeat(20)).is_ok());
+        for bad in [
+            "",
+            &"a".repeat(41),
+            "POS-1",
+            "POS_1",
+            "POS 1",
+            " POS1",
+            "PÓS1",
+            "POS1\n",
+            "POS,2",
+        ] {
+            assert!(
+                matches!(
+                    PosId::parse(bad),
+                    Err(DomainError::Invalid {
+                        field: "pos_id",
+                        ..
+                    })
+                ),
+                "{bad:?} must be refused"
+            );
+        }
     }
 
     #[test]

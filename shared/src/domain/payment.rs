@@ -9,7 +9,7 @@ use super::event::RefundSummary;
 use super::item::bounded_text;
 use super::{
     CallerId, DomainError, EventId, EventType, Items, Money, OrderId, PaymentEvent, PaymentId,
-    PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, Refund, RefundSource,
+    PaymentStatus, PosId, ProviderOrderId, ProviderPaymentId, ProviderRef, Refund, RefundSource,
     Timestamp,
 };
 
@@ -60,6 +60,8 @@ pub struct NewPayment {
     pub amount: Money,
     pub items: Items,
     pub description: Option<Description>,
+    /// The Mercado Pago point of sale its QR order is created at.
+    pub pos_id: PosId,
     pub fingerprint: Fingerprint,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
@@ -76,6 +78,9 @@ pub struct PaymentParts {
     pub amount: Money,
     pub items: Items,
     pub description: Option<Description>,
+    /// The Mercado Pago point of sale of its QR order; `None` only for a
+    /// payment stored before points of sale were recorded.
+    pub pos_id: Option<PosId>,
     pub fingerprint: Fingerprint,
     pub provider: Option<ProviderRef>,
     pub qr_data: Option<String>,
@@ -158,6 +163,7 @@ impl Payment {
             amount: new.amount,
             items: new.items,
             description: new.description,
+            pos_id: Some(new.pos_id),
             fingerprint: new.fingerprint,
             provider: None,
             qr_data: None,
@@ -201,6 +207,9 @@ impl Payment {
     }
     pub fn description(&self) -> Option<&Description> {
         self.0.description.as_ref()
+    }
+    pub fn pos_id(&self) -> Option<&PosId> {
+        self.0.pos_id.as_ref()
     }
     pub fn fingerprint(&self) -> &Fingerprint {
         &self.0.fingerprint
@@ -334,6 +343,15 @@ impl Payment {
     /// True once the provider has confirmed the order and the QR can be shown.
     pub fn is_ready(&self) -> bool {
         self.0.provider.is_some() && self.0.qr_data.is_some()
+    }
+
+    /// A payment stored before points of sale were recorded gets `pos`: the
+    /// deployment's default, the one point of sale there was then. Any other
+    /// keeps its own.
+    pub fn with_point_of_sale_or(&self, pos: &PosId) -> Self {
+        let mut next = self.0.clone();
+        next.pos_id.get_or_insert_with(|| pos.clone());
+        Self(next)
     }
 
     /// Records the provider's order and QR data on a pending payment.
@@ -508,6 +526,24 @@ impl Payment {
         Self(next)
     }
 
+    /// A refund the provider took and then failed: what it reserved is
+    /// released (refundable again), announced as `payment.refund_failed`.
+    /// `flag`: a person must look (a late payment's money is still held).
+    pub fn refund_failed_at_provider(
+        &self,
+        refund: &Refund,
+        flag: bool,
+        event_id: EventId,
+        at: Timestamp,
+    ) -> (Self, PaymentEvent) {
+        let mut next = self.refund_failed(refund, at).0;
+        next.sweep.needs_review |= flag;
+        next.sequence += 1;
+        let next = Self(next);
+        let event = next.event(EventType::RefundFailed, event_id, at, Some(refund));
+        (next, event)
+    }
+
     /// A late payment's refund given up after Mercado Pago refused it for
     /// days: released like any refused refund, and left flagged in the same
     /// write, since the customer's money is still at Mercado Pago.
@@ -556,7 +592,7 @@ pub struct TransitionDetails {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::{Currency, Item, Sku, Title};
+    use crate::domain::{Currency, Item, RefundFailure, Sku, Title};
     use ulid::Ulid;
 
     pub(crate) fn sample_payment() -> Payment {
@@ -576,10 +612,26 @@ pub(crate) mod tests {
             amount,
             items: Items::new(vec![item], amount).unwrap(),
             description: None,
+            pos_id: PosId::parse("POS001").unwrap(),
             fingerprint: Fingerprint::of_canonical(b"x"),
             created_at,
             expires_at: created_at.plus(Duration::from_secs(900)),
         })
+    }
+
+    #[test]
+    fn a_payment_keeps_its_point_of_sale_and_one_stored_without_gets_the_default() {
+        let payment = sample_payment();
+        assert_eq!(payment.pos_id().map(PosId::as_str), Some("POS001"));
+        let other = PosId::parse("POS002").unwrap();
+        assert_eq!(payment.with_point_of_sale_or(&other), payment);
+        let stored_before = Payment::restore(PaymentParts {
+            pos_id: None,
+            ..payment.parts().clone()
+        });
+        let completed = stored_before.with_point_of_sale_or(&other);
+        assert_eq!(completed.pos_id(), Some(&other));
+        assert_eq!(completed.version(), stored_before.version());
     }
 
     fn details(reason: Option<&str>) -> TransitionDetails {
@@ -735,7 +787,10 @@ pub(crate) mod tests {
             .reserve_refund(refund.amount, refund.source, at)
             .unwrap();
         assert_eq!(reserved.refundable(), 0);
-        let released = reserved.refund_failed(&refund.failed("past the window", at), at);
+        let released = reserved.refund_failed(
+            &refund.failed(RefundFailure::Refused, "past the window", at),
+            at,
+        );
         assert_eq!(released.refundable(), 2590);
         assert_eq!(released.amount_refunded(), 0);
         assert_eq!(released.status(), PaymentStatus::Approved);

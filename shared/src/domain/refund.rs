@@ -46,6 +46,33 @@ impl RefundSource {
     }
 }
 
+/// Why a refund failed, so its answer can say so after a replay too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum RefundFailure {
+    /// The provider refused to make it (its refund window closed, the order
+    /// cannot be refunded...).
+    Refused,
+    /// The provider does not make this order's refunds in part.
+    PartialNotSupported,
+    /// The provider holds less than asked: refunds we had not seen.
+    AboveRemaining,
+    /// The provider took it, then could not give the money back.
+    FailedAtProvider,
+}
+
+impl RefundFailure {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        raw.parse().map_err(|_| {
+            DomainError::invalid("failure_kind", format!("unknown refund failure `{raw}`"))
+        })
+    }
+}
+
 /// `pending` until the provider answers; then `succeeded` or `failed`, for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Display, EnumString, IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
@@ -76,6 +103,8 @@ pub struct Refund {
     pub status: RefundStatus,
     pub provider_refund_id: Option<ProviderRefundId>,
     pub failure_reason: Option<String>,
+    /// Set with `failure_reason`; `None` on refunds failed before it was kept.
+    pub failure: Option<RefundFailure>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// Who may ask Mercado Pago for it now, so that one asker at a time does
@@ -124,6 +153,7 @@ impl Refund {
             status: RefundStatus::Pending,
             provider_refund_id: None,
             failure_reason: None,
+            failure: None,
             created_at: at,
             updated_at: at,
             ask: AskClaim::first(at),
@@ -142,11 +172,29 @@ impl Refund {
         }
     }
 
+    /// Taken by the provider, which gives the money back asynchronously:
+    /// still pending, never asked again, settled by what a later read of the
+    /// order says of `provider_refund_id`.
+    pub fn accepted(&self, provider_refund_id: ProviderRefundId, at: Timestamp) -> Self {
+        Self {
+            provider_refund_id: Some(provider_refund_id),
+            updated_at: at,
+            ..self.ask_released()
+        }
+    }
+
+    /// Pending at the provider, which took it (it has the provider's id).
+    pub fn is_accepted(&self) -> bool {
+        self.status == RefundStatus::Pending && self.provider_refund_id.is_some()
+    }
+
     /// The claim to ask for it next, if nobody holds a live one: the caller
-    /// stores it (guarded by the current claim's number) before asking.
+    /// stores it (guarded by the current claim's number) before asking. A
+    /// refund the provider took is not asked again.
     pub fn claim_ask(&self, now: Timestamp) -> Option<Self> {
-        let free =
-            self.status == RefundStatus::Pending && self.ask.until.is_none_or(|until| until <= now);
+        let free = self.status == RefundStatus::Pending
+            && self.provider_refund_id.is_none()
+            && self.ask.until.is_none_or(|until| until <= now);
         free.then(|| Self {
             ask: AskClaim {
                 number: self.ask.number.saturating_add(1),
@@ -179,11 +227,13 @@ impl Refund {
         }
     }
 
-    /// The provider refused for good (e.g. past its refund window).
-    pub fn failed(&self, reason: impl Into<String>, at: Timestamp) -> Self {
+    /// The provider refused for good (e.g. past its refund window), or took
+    /// it and then failed to give the money back.
+    pub fn failed(&self, failure: RefundFailure, reason: impl Into<String>, at: Timestamp) -> Self {
         Self {
             status: RefundStatus::Failed,
             failure_reason: Some(reason.into()),
+            failure: Some(failure),
             updated_at: at,
             ..self.clone()
         }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::app::CreatePaymentCommand;
 use crate::domain::{
-    CallerId, Currency, Description, DomainError, Item, Items, Money, OrderId, Sku, Title,
+    CallerId, Currency, Description, DomainError, Item, Items, Money, OrderId, PosId, Sku, Title,
 };
 
 use super::body::{body_bytes, parse_json, require_json};
@@ -22,6 +22,8 @@ struct CreatePaymentBody {
     currency: Option<String>,
     items: Option<Vec<ItemBody>>,
     description: Option<String>,
+    /// Optional: the default point of sale when absent or `null`.
+    pos_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +65,10 @@ fn validate(
         Some(text) => errors.check("description", Description::parse(&text).map(Some)),
         None => Some(None),
     };
+    let pos_id = match body.pos_id {
+        Some(raw) => errors.check("pos_id", PosId::parse(&raw).map(Some)),
+        None => Some(None),
+    };
     let items = match body.items {
         None => {
             errors.push("items", "is required");
@@ -85,14 +91,17 @@ fn validate(
         (Some(items), Some(amount), Some(_)) => errors.check("items", Items::new(items, amount)),
         _ => None,
     };
-    match (order_id, amount, items, description) {
-        (Some(order_id), Some(amount), Some(items), Some(description)) if errors.0.is_empty() => {
+    match (order_id, amount, items, description, pos_id) {
+        (Some(order_id), Some(amount), Some(items), Some(description), Some(pos_id))
+            if errors.0.is_empty() =>
+        {
             Ok(CreatePaymentCommand {
                 created_by,
                 order_id,
                 amount,
                 items,
                 description,
+                pos_id,
             })
         }
         _ => Err(errors.0),

@@ -88,6 +88,7 @@ pub enum ProblemType {
     InvalidSignature,
     RefundRejected,
     PartialRefundNotSupported,
+    ProviderMismatch,
 }
 
 impl ProblemType {
@@ -124,6 +125,7 @@ impl ProblemType {
             Self::InvalidSignature => StatusCode::UNAUTHORIZED,
             Self::RefundRejected => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PartialRefundNotSupported => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ProviderMismatch => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -156,6 +158,7 @@ impl ProblemType {
             Self::InvalidSignature => "Invalid webhook signature",
             Self::RefundRejected => "Refund rejected",
             Self::PartialRefundNotSupported => "Partial refund not supported",
+            Self::ProviderMismatch => "Payment provider answer does not match",
         }
     }
 }
@@ -315,17 +318,31 @@ impl From<&AppError> for Problem {
                 });
                 problem
             }
+            AppError::UnknownPointOfSale(_) => {
+                let mut problem =
+                    Problem::new(ProblemType::ValidationFailed, "request has invalid values");
+                problem.errors.push(FieldError {
+                    field: "pos_id".into(),
+                    message: "is not one of the service's points of sale".into(),
+                });
+                problem
+            }
             AppError::IdempotencyKeyReused => {
                 Problem::new(ProblemType::IdempotencyKeyReused, detail)
             }
-            AppError::PartialRefundNotSupported(_) => {
+            AppError::PartialRefundNotSupported { .. } => {
                 Problem::new(ProblemType::PartialRefundNotSupported, detail)
             }
+            AppError::ProviderMismatch { .. } => {
+                Problem::new(ProblemType::ProviderMismatch, detail)
+            }
             AppError::Contention => Problem::new(ProblemType::Contention, detail),
-            AppError::Provider(ProviderError::Unavailable(_)) => Problem::new(
-                ProblemType::ProviderUnavailable,
-                "Mercado Pago did not answer in time; retry the same request",
-            ),
+            AppError::Provider(ProviderError::Unavailable(_) | ProviderError::Busy(_)) => {
+                Problem::new(
+                    ProblemType::ProviderUnavailable,
+                    "Mercado Pago did not answer in time; retry the same request",
+                )
+            }
             AppError::Provider(_) => Problem::new(
                 ProblemType::ProviderError,
                 "Mercado Pago refused or garbled the call; retry the same request",

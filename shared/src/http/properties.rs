@@ -36,7 +36,8 @@ fn valid_create_body() -> Value {
     json!({
         "order_id": "ord-1042", "amount": 2590, "currency": "BRL",
         "items": [{"sku": "XB", "title": "X-Burger", "quantity": 2, "unit_price": 1295}],
-        "description": "Kiosk 3"
+        "description": "Kiosk 3",
+        "pos_id": "KIOSK3"
     })
 }
 
@@ -49,6 +50,7 @@ const CREATE_FIELDS: &[(&str, &[&str])] = &[
     ("currency", &["amount", "items", "items[0].unit_price"]),
     ("items", &[]),
     ("description", &[]),
+    ("pos_id", &[]),
     ("items[0]", &[]),
     ("items[0].sku", &[]),
     ("items[0].title", &[]),

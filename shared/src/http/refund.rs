@@ -4,8 +4,8 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::{correlation, RefundPayment};
-use crate::domain::RefundStatus;
+use crate::app::{correlation, AppError, RefundOutcome, RefundPayment};
+use crate::domain::{RefundFailure, RefundStatus};
 
 use super::refund_request::parse_refund;
 use super::request::correlation_id;
@@ -29,9 +29,7 @@ pub async fn handle_refund_payment(
             let status = match outcome.refund.status {
                 RefundStatus::Succeeded => StatusCode::CREATED,
                 RefundStatus::Pending => StatusCode::ACCEPTED,
-                RefundStatus::Failed => {
-                    return Problem::refund_rejected(&outcome.refund).into_response()
-                }
+                RefundStatus::Failed => return refused(&outcome),
             };
             json_response(
                 status,
@@ -43,4 +41,22 @@ pub async fn handle_refund_payment(
         }
         Err(error) => error_response(&error),
     }
+}
+
+/// A failed refund, answered by why it failed (the same on a replay of its key).
+fn refused(outcome: &RefundOutcome) -> HttpResponse {
+    let error = match outcome.refund.failure {
+        Some(RefundFailure::PartialNotSupported) => AppError::PartialRefundNotSupported {
+            payment_id: outcome.payment.id().clone(),
+            reason: "Mercado Pago does not refund this payment in part",
+        },
+        // What remains after the refunds Mercado Pago listed were recorded.
+        Some(RefundFailure::AboveRemaining) => AppError::RefundTooLarge {
+            remaining: outcome.payment.refundable(),
+        },
+        Some(RefundFailure::Refused | RefundFailure::FailedAtProvider) | None => {
+            return Problem::refund_rejected(&outcome.refund).into_response()
+        }
+    };
+    error_response(&error)
 }

@@ -28,6 +28,7 @@ pub fn payment_json(payment: &Payment, refunds: &[Refund]) -> Value {
         "currency": currency,
         "items": items,
         "description": payment.description().map(|d| d.as_str()),
+        "pos_id": payment.pos_id().map(|p| p.as_str()),
         "qr_data": payment.qr_data(),
         "provider": payment.provider().map(|p| json!({
             "order_id": p.order_id.as_str(),

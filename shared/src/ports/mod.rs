@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 pub use provider::{
     cancel_key, PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, ProviderOutcome,
-    ProviderRefund, RefundRequest,
+    ProviderRefund, ProviderRefundStatus, RefundRequest, Refusal,
 };
 pub use publisher::{EventPublisher, PublishError};
 pub use store::{
     DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
-    PaymentStore, PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
-    UnreadableItem,
+    MadeRefund, OrderLock, OrderLockState, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
+    PaymentReads, PaymentStore, PaymentTransitions, RefundKey, RefundSettlement, Refunds,
+    StoreError, UnreadableItem,
 };
 pub use system::{Clock, IdGenerator};
 

@@ -14,6 +14,10 @@ pub struct ProviderOrder {
     pub order_id: ProviderOrderId,
     pub payment_id: Option<ProviderPaymentId>,
     pub qr_data: String,
+    /// What the provider says it will charge, as it sent it: checked
+    /// against ours before the QR code is shown.
+    pub total_amount: Option<String>,
+    pub currency: Option<String>,
 }
 
 /// The provider's verdict on an order, already mapped out of its vocabulary.
@@ -70,6 +74,18 @@ pub struct ProviderRefund {
     pub id: ProviderRefundId,
     /// Decimal string as the provider sent it, parsed against our currency.
     pub amount: String,
+    pub status: ProviderRefundStatus,
+}
+
+/// Where a refund stands at the provider, which refunds asynchronously.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderRefundStatus {
+    /// Taken, money not yet back: a later read tells.
+    Processing,
+    /// The money is back with the customer.
+    Processed,
+    /// Taken, then failed: the money stayed with the merchant.
+    Failed,
 }
 
 /// Give back `amount` of an order's payment, or all that remains when `None`.
@@ -81,16 +97,37 @@ pub struct RefundRequest {
     pub amount: Option<Money>,
 }
 
+/// Why the provider refused a call, in our terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// It does not refund this order in part (only in full).
+    PartialRefundNotSupported,
+    /// Less remains to refund than asked: refunds we had not seen.
+    AmountAboveRemaining,
+    /// Too late to refund (the provider's refund window closed).
+    RefundPeriodExpired,
+    /// Any other refusal; the status and detail say more.
+    Other,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ProviderError {
     /// Timeouts, connection failures, 423/429/5xx after the retries ran out.
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
+    /// The provider is still working on an earlier call on the order (a
+    /// refund still processing): the same call later may succeed.
+    #[error("payment provider is busy with the order: {0}")]
+    Busy(String),
     #[error("payment provider has no such order")]
     NotFound,
     /// The provider refused the call (4xx other than 404/423/429).
     #[error("payment provider rejected the request with status {status}: {detail}")]
-    Rejected { status: u16, detail: String },
+    Rejected {
+        status: u16,
+        refusal: Refusal,
+        detail: String,
+    },
     #[error("payment provider answered something unexpected: {0}")]
     InvalidResponse(String),
 }

@@ -5,7 +5,7 @@ use thiserror::Error;
 
 use crate::domain::{
     CorrelationId, EventId, EventType, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentEvent,
-    PaymentId, PaymentStatus, Refund, Timestamp,
+    PaymentId, PaymentStatus, ProviderOrderId, Refund, Timestamp,
 };
 
 /// State of an order's lock item: which payment is live and whether it was paid.
@@ -308,7 +308,8 @@ pub trait Refunds: Send + Sync {
     /// still holds its order's lock).
     async fn settle_refund(&self, settlement: &RefundSettlement<'_>) -> Result<(), StoreError>;
 
-    /// Stores `claimed`'s ask claim on its refund if the refund is still
+    /// Stores `claimed`'s ask claim on its refund (and Mercado Pago's id
+    /// for it, once Mercado Pago took it) if the refund is still
     /// pending under claim number `expected_claim`; `Conflict` otherwise
     /// (someone else claimed it, or it was settled).
     async fn claim_refund_ask(
@@ -353,6 +354,21 @@ pub struct MadeRefund<'a> {
     pub move_lock: bool,
 }
 
+/// What a notification we cannot tell from a replay (signed long ago, or
+/// unsigned) may make us do: read its order at the provider at most once
+/// per order per window, across every function instance.
+#[async_trait]
+pub trait OrderReadLimits: Send + Sync {
+    /// Takes the order's read until `until` if nobody holds it at `now`:
+    /// true when taken (read now), false when another read holds it.
+    async fn take_order_read(
+        &self,
+        order: &ProviderOrderId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
 /// A whole store: every role. Adapters implement the roles; this follows.
 pub trait PaymentStore:
     PaymentReads
@@ -362,6 +378,7 @@ pub trait PaymentStore:
     + IdempotencyKeys
     + DuePayments
     + Refunds
+    + OrderReadLimits
 {
 }
 
@@ -373,6 +390,7 @@ impl<T> PaymentStore for T where
         + IdempotencyKeys
         + DuePayments
         + Refunds
+        + OrderReadLimits
         + ?Sized
 {
 }

@@ -119,6 +119,7 @@ impl World {
                 webhook_secret: WEBHOOK_SECRET.into(),
                 default_notification_url: None,
                 access_token: Some(ACCESS_TOKEN.into()),
+                ..MockConfig::default()
             },
         )
         .await

@@ -3,8 +3,6 @@
 //! two callers never collides. The shared handler is called with the request
 //! context API Gateway would hand it.
 
-use std::time::Duration;
-
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
@@ -65,7 +63,7 @@ async fn created_by(h: &Backend, body: &Value) -> String {
 #[tokio::test]
 async fn the_same_key_from_two_callers_makes_independent_payments() {
     let h = <Backend as OnBackend>::memory().await;
-    let app = CreatePayment::new(&h.ports(), Duration::from_secs(900));
+    let app = h.create();
 
     let (status, first) = send(&app, create_request(Some(ORDERS), "attempt-1", "ord-a")).await;
     assert_eq!(status, 201, "{first}");
@@ -88,7 +86,7 @@ async fn the_same_key_from_two_callers_makes_independent_payments() {
 #[tokio::test]
 async fn without_authentication_the_caller_is_anonymous_and_locally_it_is_local() {
     let h = <Backend as OnBackend>::memory().await;
-    let app = CreatePayment::new(&h.ports(), Duration::from_secs(900));
+    let app = h.create();
     let (status, open) = send(&app, create_request(None, "k", "ord-open")).await;
     assert_eq!(status, 201, "{open}");
     assert_eq!(created_by(&h, &open).await, "anonymous");

@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use payments::app::outbox::PUBLISH_LEASE;
 use payments::app::{AppError, NotificationOutcome};
 use payments::domain::{
-    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
+    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, ProviderOrderId,
+    Refund, Timestamp,
 };
 use payments::ports::{
     DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
-    PaymentTransitions, ProviderError, RefundKey, RefundSettlement, Refunds, StoreError,
-    UnreadableItem,
+    MadeRefund, OrderLock, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
+    PaymentStore, PaymentTransitions, ProviderError, RefundKey, RefundSettlement, Refunds,
+    StoreError, UnreadableItem,
 };
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -305,6 +306,18 @@ async fn provider_failure_on_create_then_a_retry_completes_one_payment(h: Backen
 struct LosesTheFirstQrWrite {
     inner: Arc<dyn PaymentStore>,
     failed_once: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl OrderReadLimits for LosesTheFirstQrWrite {
+    async fn take_order_read(
+        &self,
+        o: &ProviderOrderId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.take_order_read(o, now, until).await
+    }
 }
 
 #[async_trait]

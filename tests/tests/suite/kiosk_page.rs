@@ -22,11 +22,26 @@ async fn the_kiosk_page_needs_nothing_but_this_stack_and_names_every_control() {
         "cancel",
         "status",
         "events",
+        "pos",
+        "countdown",
+        "remove-item",
+        "refund",
+        "refund-status",
     ] {
         let marked = page.contains(&format!("data-testid=\"{testid}\""))
             || page.contains(&format!("dataset.testid = \"{testid}\""));
         assert!(marked, "no control marked {testid}");
     }
+    // The point-of-sale picker offers this stack's points of sale, the
+    // default first.
+    assert!(
+        page.contains(r#"const POINTS_OF_SALE = ["LOCALPOS001","LOCALPOS002"];"#),
+        "the page names the stack's points of sale"
+    );
+    assert!(
+        page.contains("pos_id:"),
+        "the page sends the chosen point of sale"
+    );
     // No CDN, no build step: no external script, style or font, and the only
     // absolute address is this stack's own mock.
     for external in ["<script src", "<link", "@import", "url("] {

@@ -42,6 +42,7 @@ fn payment(currency: Currency, unit_price: i64, quantity: u32) -> Payment {
         amount,
         items: Items::new(vec![item], amount).unwrap(),
         description: None,
+        pos_id: payments_tests::fixtures::pos("POS001"),
         fingerprint: Fingerprint::of_canonical(b"x"),
         created_at: now,
         expires_at: now.plus(Duration::from_secs(900)),
@@ -178,10 +179,24 @@ async fn reads_and_cancels_orders_mapping_status() {
         .await
         .unwrap();
     assert_eq!(canceled.outcome, ProviderOutcome::Canceled);
-    let unknown = ProviderOrderId::parse("ORD01NOSUCHORDER").unwrap();
+    // Mercado Pago's form, but no order of its: its 404.
+    let unknown = ProviderOrderId::parse("ORD00000000000000000000000000").unwrap();
     assert_eq!(
         client.get_order(&unknown).await,
         Err(ProviderError::NotFound)
+    );
+    // Not Mercado Pago's form (it would answer 400 invalid_path_param): no
+    // order of its, and never sent.
+    let calls = mock.state.api_calls();
+    let malformed = ProviderOrderId::parse("ORD01NOSUCHORDER").unwrap();
+    assert_eq!(
+        client.get_order(&malformed).await,
+        Err(ProviderError::NotFound)
+    );
+    assert_eq!(
+        mock.state.api_calls(),
+        calls,
+        "a malformed id is never sent"
     );
     // An id that would leave the orders path cannot even be built.
     assert!(ProviderOrderId::parse("../etc").is_err());
@@ -231,5 +246,173 @@ async fn the_mock_validates_bodies_like_mercado_pago() {
     other["external_reference"] = "pay_2".into();
     assert_eq!(post(other, "k1").await.unwrap().status().as_u16(), 409);
     assert_eq!(mock.state.orders_created(), 1);
+    mock.shutdown().await;
+}
+
+/// Posts a control call to the mock (`/mock/...`).
+async fn control(mock: &MockServer, path: &str, body: Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", mock.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_as_retry_after_says_then_retried() {
+    let mock = mock().await;
+    // Its own backoff is milliseconds: only Retry-After makes it wait a second.
+    let client = client(&mock, "TEST-token", Duration::from_secs(2));
+    let created = client
+        .create_order(&payment(Currency::Brl, 100, 1))
+        .await
+        .unwrap();
+    control(
+        &mock,
+        "/mock/faults",
+        serde_json::json!({"fail_next": 1, "status": 429, "retry_after": 1, "on": "get"}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let state = client.get_order(&created.order_id).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}, not what Retry-After said",
+        started.elapsed()
+    );
+    assert_eq!(state.outcome, ProviderOutcome::Pending);
+    assert_eq!(mock.state.api_calls(), 3, "create, the 429, the read");
+    mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_five_seconds_fails_the_call_at_once() {
+    let mock = mock().await;
+    let client = client(&mock, "TEST-token", Duration::from_secs(2));
+    let created = client
+        .create_order(&payment(Currency::Brl, 100, 1))
+        .await
+        .unwrap();
+    control(
+        &mock,
+        "/mock/faults",
+        serde_json::json!({"fail_next": 1, "status": 429, "retry_after": 30, "on": "get"}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let result = client.get_order(&created.order_id).await;
+    assert!(
+        matches!(result, Err(ProviderError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "did not wait 30 s"
+    );
+    assert_eq!(mock.state.api_calls(), 2, "create and the one 429");
+    mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_status_mercado_pago_may_add_later_leaves_the_payment_pending() {
+    let mock = mock().await;
+    let client = client(&mock, "TEST-token", Duration::from_secs(2));
+    let created = client
+        .create_order(&payment(Currency::Brl, 100, 1))
+        .await
+        .unwrap();
+    let order = created.order_id.as_str();
+    for (status, detail) in [
+        ("something_new", "something_new"),
+        // Paid in a way Mercado Pago does not document: not approved on a guess.
+        ("processed", "something_new"),
+    ] {
+        assert!(mock.state.set_order_status(order, status, detail));
+        let state = client.get_order(&created.order_id).await.unwrap();
+        assert_eq!(state.outcome, ProviderOutcome::Pending, "{status}/{detail}");
+    }
+    assert!(mock
+        .state
+        .set_order_status(order, "processed", "accredited"));
+    let state = client.get_order(&created.order_id).await.unwrap();
+    assert_eq!(state.outcome, ProviderOutcome::Approved);
+    mock.shutdown().await;
+}
+
+#[tokio::test]
+async fn refund_errors_are_told_apart_by_mercado_pagos_codes() {
+    use payments::ports::{ProviderRefundStatus, RefundRequest, Refusal};
+
+    let mock = MockServer::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MockConfig {
+            refund_settle: Duration::from_millis(300),
+            ..MockConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = client(&mock, "TEST-token", Duration::from_secs(2));
+    let created = client
+        .create_order(&payment(Currency::Brl, 2590, 1))
+        .await
+        .unwrap();
+    let order = created.order_id.clone();
+    control(
+        &mock,
+        &format!("/mock/orders/{order}/pay"),
+        serde_json::json!({"outcome": "approved", "notify": false}),
+    )
+    .await;
+    let ask = |key: &str, amount: i64| RefundRequest {
+        idempotency_key: key.into(),
+        payment_id: created.payment_id.clone(),
+        amount: Some(Money::new(amount, Currency::Brl).unwrap()),
+    };
+
+    assert!(mock.state.set_partial_refunds(order.as_str(), false));
+    let refused = client.refund_order(&order, &ask("r-1", 1000)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ProviderError::Rejected {
+                refusal: Refusal::PartialRefundNotSupported,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(mock.state.set_partial_refunds(order.as_str(), true));
+
+    let taken = client
+        .refund_order(&order, &ask("r-2", 1000))
+        .await
+        .unwrap();
+    assert_eq!(taken.refunds.len(), 1);
+    assert_eq!(taken.refunds[0].status, ProviderRefundStatus::Processing);
+    let busy = client.refund_order(&order, &ask("r-3", 500)).await;
+    assert!(matches!(busy, Err(ProviderError::Busy(_))), "{busy:?}");
+
+    // Once the first is processed, more than remains is refused as such.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let settled = client.get_order(&order).await.unwrap();
+    assert_eq!(settled.refunds[0].status, ProviderRefundStatus::Processed);
+    let above = client.refund_order(&order, &ask("r-4", 2000)).await;
+    assert!(
+        matches!(
+            above,
+            Err(ProviderError::Rejected {
+                refusal: Refusal::AmountAboveRemaining,
+                ..
+            })
+        ),
+        "{above:?}"
+    );
     mock.shutdown().await;
 }

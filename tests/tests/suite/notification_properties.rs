@@ -61,7 +61,11 @@ async fn run(
     let ports = compose::store_ports(store.clone())
         .with_provider(provider.clone())
         .with_publisher(publisher.clone());
-    let create = CreatePayment::new(&ports, Duration::from_secs(900));
+    let create = CreatePayment::new(
+        &ports,
+        Duration::from_secs(900),
+        payments_tests::fixtures::points_of_sale(),
+    );
     let webhook = MercadoPagoWebhook::new(&ports, SignaturePolicy::Required(Secret::fixed(SECRET)));
     let payment = create
         .execute(command("ord-prop", 2590), None)

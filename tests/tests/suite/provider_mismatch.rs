@@ -23,11 +23,15 @@ async fn contradicted_by(change: impl FnOnce(&mut ProviderOrderState)) {
     let ports = compose::store_ports(store.clone())
         .with_provider(provider.clone())
         .with_publisher(publisher.clone());
-    let payment = CreatePayment::new(&ports, Duration::from_secs(900))
-        .execute(command("ord-contradicted", 2590), None)
-        .await
-        .unwrap()
-        .payment;
+    let payment = CreatePayment::new(
+        &ports,
+        Duration::from_secs(900),
+        payments_tests::fixtures::points_of_sale(),
+    )
+    .execute(command("ord-contradicted", 2590), None)
+    .await
+    .unwrap()
+    .payment;
     let order = payment.provider().unwrap().order_id.clone();
     provider.settle(&order, ProviderOutcome::Approved);
     provider.tamper(&order, change);
@@ -120,7 +124,7 @@ async fn a_partial_refund_without_mercado_pagos_payment_id_is_refused_and_reserv
 
     let error = refused.unwrap_err();
     assert!(
-        matches!(error, AppError::PartialRefundNotSupported(ref id) if id == approved.id()),
+        matches!(error, AppError::PartialRefundNotSupported { ref payment_id, .. } if payment_id == approved.id()),
         "{error:?}"
     );
     let problem = Problem::from(&error);
@@ -135,18 +139,22 @@ async fn a_partial_refund_without_mercado_pagos_payment_id_is_refused_and_reserv
 async fn the_sweeper_moves_no_money_on_an_order_that_contradicts_an_ended_payment() {
     use payments::app::SweepOverduePayments;
     use payments::domain::ProviderRefundId;
-    use payments::ports::{PaymentReads as _, ProviderRefund};
+    use payments::ports::{PaymentReads as _, ProviderRefund, ProviderRefundStatus};
 
     let store = Arc::new(MemoryStore::new());
     let provider = Arc::new(FakeProvider::default());
     let ports = compose::store_ports(store.clone())
         .with_provider(provider.clone())
         .with_publisher(Arc::new(MemoryPublisher::new()));
-    let payment = CreatePayment::new(&ports, Duration::from_secs(900))
-        .execute(command("ord-watched-contradiction", 2590), None)
-        .await
-        .unwrap()
-        .payment;
+    let payment = CreatePayment::new(
+        &ports,
+        Duration::from_secs(900),
+        payments_tests::fixtures::points_of_sale(),
+    )
+    .execute(command("ord-watched-contradiction", 2590), None)
+    .await
+    .unwrap()
+    .payment;
     let order = payment.provider().unwrap().order_id.clone();
     provider.settle(&order, ProviderOutcome::Approved);
     let webhook = MercadoPagoWebhook::new(
@@ -160,6 +168,7 @@ async fn the_sweeper_moves_no_money_on_an_order_that_contradicts_an_ended_paymen
         state.refunds.push(ProviderRefund {
             id: ProviderRefundId::parse("REF1").unwrap(),
             amount: "10.00".into(),
+            status: ProviderRefundStatus::Processed,
         });
     });
 

@@ -1,8 +1,19 @@
 //! `POST /payments/{payment_id}/refunds`: every answer, bad input, Mercado Pago
 //! down or refusing; a refused request changes nothing.
 
-use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
+use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Reply, Stack};
 use serde_json::Value;
+
+fn assert_problem(reply: &Reply, status: u16, slug: &str) {
+    assert_eq!(reply.status, status, "{:?}", reply.body);
+    assert_eq!(reply.content_type(), "application/problem+json");
+    assert_eq!(
+        reply.body["type"],
+        format!("/problems/{slug}"),
+        "{:?}",
+        reply.body
+    );
+}
 
 async fn read(stack: &Stack, payment: &str) -> Value {
     stack.get(&format!("/payments/{payment}")).await.body
@@ -250,5 +261,94 @@ async fn a_refund_mercado_pago_refuses_is_422_recorded_failed_and_releases_its_a
     let retried = stack.refund(&payment, Some("later"), "").await;
     assert_eq!(retried.status, 201, "{:?}", retried.body);
     assert_eq!(retried.body["payment"]["status"], "refunded");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_mercado_pago_will_not_make_in_part_is_422_and_reserves_nothing() {
+    let stack = Stack::start().await;
+    let paid = stack.approved_payment("ord-refund-no-part").await;
+    let payment = payment_id(&paid);
+    let order = provider_order_id(&paid);
+    let switched = stack
+        .mock_post(
+            &format!("/mock/orders/{order}/partial-refunds"),
+            &serde_json::json!({"supported": false}),
+        )
+        .await;
+    assert_eq!(switched.status, 200, "{:?}", switched.body);
+    let reply = stack
+        .refund(&payment, Some("part"), r#"{"amount": 1000}"#)
+        .await;
+    assert_problem(&reply, 422, "partial-refund-not-supported");
+    // The same key answers the same, from what was recorded.
+    let again = stack
+        .refund(&payment, Some("part"), r#"{"amount": 1000}"#)
+        .await;
+    assert_problem(&again, 422, "partial-refund-not-supported");
+    let stored = read(&stack, &payment).await;
+    assert_eq!(stored["refunds"][0]["status"], "failed");
+    assert_eq!(stored["amount_refunded"], 0);
+    // Nothing is held: all that remains still goes back.
+    let whole = stack.refund(&payment, Some("whole"), "").await;
+    assert_eq!(whole.status, 201, "{:?}", whole.body);
+    assert_eq!(whole.body["payment"]["amount_refunded"], 2590);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_above_what_mercado_pago_holds_records_its_dashboard_refunds_and_says_what_remains(
+) {
+    let stack = Stack::start().await;
+    let paid = stack.approved_payment("ord-refund-above").await;
+    let payment = payment_id(&paid);
+    let order = provider_order_id(&paid);
+    // Refunded in Mercado Pago's dashboard, and its notification lost.
+    let dashboard = stack
+        .mock_post(
+            &format!("/mock/orders/{order}/refund"),
+            &serde_json::json!({"amount": "10.00", "notify": false}),
+        )
+        .await;
+    assert_eq!(dashboard.status, 200, "{:?}", dashboard.body);
+
+    let reply = stack
+        .refund(&payment, Some("too-much"), r#"{"amount": 2000}"#)
+        .await;
+    assert_problem(&reply, 422, "validation-failed");
+    assert_eq!(reply.body["errors"][0]["field"], "amount");
+    assert!(
+        reply.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1590")),
+        "names what truly remains: {:?}",
+        reply.body
+    );
+    let stored = read(&stack, &payment).await;
+    assert_eq!(
+        stored["amount_refunded"], 1000,
+        "the dashboard's refund recorded"
+    );
+    let sources: Vec<_> = stored["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["source"].clone(), r["status"].clone()))
+        .collect();
+    assert!(
+        sources.contains(&("provider".into(), "succeeded".into())),
+        "{sources:?}"
+    );
+    assert!(
+        sources.contains(&("api".into(), "failed".into())),
+        "{sources:?}"
+    );
+    let kinds: Vec<_> = stack
+        .events()
+        .await
+        .iter()
+        .map(|e| e["event_type"].clone())
+        .collect();
+    assert_eq!(kinds, ["payment.approved", "payment.refunded"]);
     stack.stop().await;
 }

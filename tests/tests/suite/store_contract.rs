@@ -6,7 +6,7 @@ use std::sync::Arc;
 use payments::domain::{
     Currency, EventId, Fingerprint, IdempotencyKey, Money, OrderId, Payment, PaymentId,
     PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, ProviderRefundId, Refund,
-    RefundId, RefundSource, Timestamp,
+    RefundFailure, RefundId, RefundSource, Timestamp,
 };
 use payments::ports::{
     IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLockState, OutboxEvent, PaymentStore,
@@ -587,7 +587,108 @@ async fn the_last_refund_makes_the_payment_refunded_and_frees_the_order(
     assert_eq!(lock.state, OrderLockState::Closed);
 }
 
+async fn a_refund_mercado_pago_took_keeps_its_id_and_a_failure_keeps_its_kind(
+    store: Arc<dyn PaymentStore>,
+) {
+    let paid = approved(&store, "ord-refund-taken").await;
+    let refund = refund_of(&paid, 1000);
+    let reserved = paid
+        .reserve_refund(refund.amount, RefundSource::Api, at(2_000))
+        .unwrap();
+    store
+        .reserve_refund(&reserved, paid.version(), &refund, &refund_key("taken-1"))
+        .await
+        .unwrap();
+    // Taken at Mercado Pago under the first claim: its id is stored with the
+    // claim let go, and it is pending still.
+    let taken = refund.accepted(ProviderRefundId::parse("REF01TAKEN").unwrap(), at(2_500));
+    store
+        .claim_refund_ask(&taken, refund.ask.number)
+        .await
+        .unwrap();
+    let stored = store.refunds_of(paid.id()).await.unwrap();
+    assert_eq!(stored, vec![taken.clone()]);
+    assert!(stored[0].is_accepted());
+    assert_eq!(stored[0].claim_ask(at(2_600)), None, "never asked again");
+    // Under a claim that is not the current one, nothing is written.
+    let other = refund.accepted(ProviderRefundId::parse("REF01OTHER").unwrap(), at(2_700));
+    assert!(is_conflict(
+        store.claim_refund_ask(&other, refund.ask.number + 5).await
+    ));
+
+    // It fails at Mercado Pago: failed, with its kind, amount released, announced.
+    let failed = taken.failed(
+        RefundFailure::FailedAtProvider,
+        "failed at Mercado Pago",
+        at(3_000),
+    );
+    let (released, event) = reserved.refund_failed_at_provider(
+        &failed,
+        false,
+        EventId::from_ulid(ulid::Ulid::new()),
+        at(3_000),
+    );
+    let outbox = OutboxEvent::from(&event);
+    store
+        .settle_refund(&RefundSettlement {
+            payment: &released,
+            expected_version: reserved.version(),
+            refund: &failed,
+            event: Some(&outbox),
+            move_lock: false,
+        })
+        .await
+        .unwrap();
+    let stored = store.refunds_of(paid.id()).await.unwrap();
+    assert_eq!(stored, vec![failed]);
+    assert_eq!(stored[0].failure, Some(RefundFailure::FailedAtProvider));
+    let payment = store.get(paid.id()).await.unwrap().unwrap();
+    assert_eq!(payment.refundable(), 2590, "refundable again");
+    assert!(store
+        .pending_events(10)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.event_id == outbox.event_id && e.body.contains("payment.refund_failed")));
+}
+
+async fn an_order_is_read_once_per_window_for_late_notifications(store: Arc<dyn PaymentStore>) {
+    let order = ProviderOrderId::parse(&format!("ORD{}", ulid::Ulid::new())).unwrap();
+    let other = ProviderOrderId::parse(&format!("ORD{}", ulid::Ulid::new())).unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    // Real times: a store may expire items by their TTL.
+    let base = payments_tests::now_millis();
+    let at = |offset: i64| Timestamp::from_unix_millis(base + offset).unwrap();
+    assert!(store
+        .take_order_read(&order, at(10_000), at(10_000).plus(minute))
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .take_order_read(&order, at(40_000), at(40_000).plus(minute))
+            .await
+            .unwrap(),
+        "held for the minute"
+    );
+    assert!(
+        store
+            .take_order_read(&other, at(40_000), at(40_000).plus(minute))
+            .await
+            .unwrap(),
+        "another order is its own"
+    );
+    assert!(
+        store
+            .take_order_read(&order, at(71_000), at(71_000).plus(minute))
+            .await
+            .unwrap(),
+        "free again after the minute"
+    );
+}
+
 on_both_backends!(Arc<dyn PaymentStore> =>
+    a_refund_mercado_pago_took_keeps_its_id_and_a_failure_keeps_its_kind,
+    an_order_is_read_once_per_window_for_late_notifications,
     creates_and_reads_back,
     a_held_or_moved_lock_refuses_a_second_payment_atomically,
     updates_are_guarded_by_version,

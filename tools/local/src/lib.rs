@@ -25,7 +25,8 @@ use payments::app::{
     SweepOverduePayments,
 };
 use payments::compose::{self, InitError};
-use payments::domain::CorrelationId;
+use payments::config::{parse_points_of_sale, ConfigError};
+use payments::domain::{CorrelationId, PointsOfSale};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -34,7 +35,9 @@ use tokio::task::JoinHandle;
 /// The secret the embedded mock signs with unless `MP_WEBHOOK_SECRET` is set.
 pub use mercadopago_mock::DEFAULT_WEBHOOK_SECRET;
 pub const LOCAL_ACCESS_TOKEN: &str = "TEST-local-access-token";
-pub const LOCAL_POS_ID: &str = "LOCALPOS001";
+/// The local stack's points of sale (`MP_POS_IDS` overrides them), the
+/// first the default: two kiosks of one shop.
+pub const LOCAL_POS_IDS: &str = "LOCALPOS001,LOCALPOS002";
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -56,6 +59,11 @@ pub struct LocalConfig {
     /// A connection with no bytes in either direction for this long is closed.
     /// Longer than any request can take (Mercado Pago's timeout and retries).
     pub idle_timeout: Duration,
+    /// How long the mock's refunds stay `processing` before they settle
+    /// (Mercado Pago refunds asynchronously); zero settles them at once.
+    pub refund_settle: Duration,
+    /// Where payments may be made (`MP_POS_IDS`); `None`: `LOCAL_POS_IDS`.
+    pub points_of_sale: Option<PointsOfSale>,
 }
 
 impl Default for LocalConfig {
@@ -71,6 +79,21 @@ impl Default for LocalConfig {
             scheduled_every: Some(Duration::from_secs(60)),
             kept_metrics: None,
             idle_timeout: Duration::from_secs(60),
+            refund_settle: mercadopago_mock::DEFAULT_REFUND_SETTLE,
+            points_of_sale: None,
+        }
+    }
+}
+
+impl LocalConfig {
+    /// The points of sale it serves: the ones given, else `LOCAL_POS_IDS`.
+    pub fn points_of_sale(&self) -> Result<PointsOfSale, ConfigError> {
+        match &self.points_of_sale {
+            Some(given) => Ok(given.clone()),
+            None => parse_points_of_sale(LOCAL_POS_IDS).map_err(|message| ConfigError::Invalid {
+                name: "MP_POS_IDS",
+                message,
+            }),
         }
     }
 }
@@ -106,6 +129,7 @@ pub struct LocalStack {
     pub mock: MockServer,
     pub store: Arc<MemoryStore>,
     pub publisher: Arc<MemoryPublisher>,
+    points_of_sale: PointsOfSale,
     jobs: Arc<ScheduledJobs>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -122,6 +146,7 @@ impl LocalStack {
     pub async fn start(config: LocalConfig) -> Result<Self, LocalError> {
         // Checked before anything starts: an empty secret is a mistake.
         WebhookSecret::new(config.webhook_secret.clone()).ok_or(LocalError::EmptySecret)?;
+        let points_of_sale = config.points_of_sale().map_err(InitError::from)?;
         let api_listener = bind(config.port).await?;
         let api_addr = api_listener
             .local_addr()
@@ -145,6 +170,7 @@ impl LocalStack {
                     .to_owned(),
                 default_notification_url: Some(notification_url.clone()),
                 access_token: Some(LOCAL_ACCESS_TOKEN.into()),
+                refund_settle: config.refund_settle,
             },
         )
         .map_err(|source| LocalError::Bind {
@@ -164,7 +190,6 @@ impl LocalStack {
             MercadoPagoConfig {
                 base_url: mock.base_url(),
                 access_token: AccessToken::new(LOCAL_ACCESS_TOKEN),
-                external_pos_id: LOCAL_POS_ID.into(),
                 notification_url: Some(notification_url),
                 expiration_time: format!("PT{}S", config.payment_expiry.as_secs()),
                 timeout: config.mp_timeout,
@@ -180,7 +205,7 @@ impl LocalStack {
             ),
         });
         let services = Arc::new(Services {
-            create: CreatePayment::new(&ports, config.payment_expiry),
+            create: CreatePayment::new(&ports, config.payment_expiry, points_of_sale.clone()),
             queries: PaymentQueries::new(&ports),
             cancel: CancelPayment::new(&ports),
             refund: RefundPayment::new(&ports),
@@ -190,7 +215,7 @@ impl LocalStack {
             ),
             publisher: publisher.clone(),
             metrics: config.kept_metrics.clone().unwrap_or_default(),
-            kiosk_page: routes::kiosk_page(&mock.base_url()),
+            kiosk_page: routes::kiosk_page(&mock.base_url(), &points_of_sale),
         });
 
         let (stop, stopped) = watch::channel(false);
@@ -216,6 +241,7 @@ impl LocalStack {
             mock,
             store,
             publisher,
+            points_of_sale,
             jobs,
             stop,
             tasks,
@@ -233,6 +259,11 @@ impl LocalStack {
 
     pub fn mock_url(&self) -> String {
         self.mock.base_url()
+    }
+
+    /// Where payments may be made, the default first.
+    pub fn points_of_sale(&self) -> &PointsOfSale {
+        &self.points_of_sale
     }
 
     /// Stops the API, the schedule and the mock, and waits for all of them.

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use payments::config::parse_iso8601_duration;
-use payments_local::{KeptMetrics, LocalConfig, LocalStack, DEFAULT_WEBHOOK_SECRET};
+use payments::config::{parse_iso8601_duration, parse_points_of_sale, PointsOfSale};
+use payments::domain::PosId;
+use payments_local::{KeptMetrics, LocalConfig, LocalStack, DEFAULT_WEBHOOK_SECRET, LOCAL_POS_IDS};
 
 /// The whole payments service on one machine: the real handlers, an in-memory
 /// store and the embedded Mercado Pago mock, on 127.0.0.1.
@@ -28,6 +29,14 @@ struct Args {
     /// their schedules do on AWS; shorten it for demos and tests (PT1S).
     #[arg(long, env = "SCHEDULE_EVERY", default_value = "PT60S", value_parser = duration)]
     schedule_every: Duration,
+    /// How long the mock's refunds stay `processing` before they settle, in
+    /// milliseconds, as Mercado Pago's do (0: at once).
+    #[arg(long, env = "MP_MOCK_REFUND_SETTLE_MS", default_value_t = 500)]
+    refund_settle_ms: u64,
+    /// The Mercado Pago points of sale payments may name, comma-separated,
+    /// the first the default (a payment without `pos_id` is made there).
+    #[arg(long, env = "MP_POS_IDS", default_value = LOCAL_POS_IDS, value_parser = parse_points_of_sale)]
+    pos_ids: PointsOfSale,
 }
 
 fn duration(raw: &str) -> Result<Duration, String> {
@@ -44,6 +53,8 @@ impl Args {
             payment_expiry: self.payment_expiry,
             scheduled_every: Some(self.schedule_every),
             kept_metrics: KeptMetrics::install(),
+            refund_settle: Duration::from_millis(self.refund_settle_ms),
+            points_of_sale: Some(self.pos_ids),
             ..LocalConfig::default()
         }
     }
@@ -60,6 +71,7 @@ async fn main() -> ExitCode {
     };
     let expiry = config.payment_expiry;
     let schedule = config.scheduled_every.unwrap_or_default();
+    let refund_settle = config.refund_settle;
     let stack = match LocalStack::start(config).await {
         Ok(stack) => stack,
         Err(error) => {
@@ -68,6 +80,12 @@ async fn main() -> ExitCode {
         }
     };
     let api = stack.api_url();
+    let points_of_sale = stack
+        .points_of_sale()
+        .iter()
+        .map(PosId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     eprintln!(
         "payments-local is up\n\
          \x20 API               {api}  (POST /payments, GET /payments/{{id}}, GET /payments?order_id=)\n\
@@ -77,9 +95,11 @@ async fn main() -> ExitCode {
          \x20 events            {api}/local/events (each also printed below as a JSON line)\n\
          \x20 metrics           {api}/local/metrics (what Lambda would send to CloudWatch)\n\
          \x20 Mercado Pago mock {mock}  (POST /mock/orders/{{id}}/pay {{\"outcome\":\"approved\"|\"rejected\"}}, /expire, /mock/faults)\n\
+         \x20 points of sale    {points_of_sale} (the first is the default; MP_POS_IDS)\n\
          \x20 webhook secret    {secret_origin}\n\
          \x20 payment expiry    {expiry:?}\n\
          \x20 schedule          event relay + payment sweeper every {schedule:?} (SCHEDULE_EVERY)\n\
+         \x20 refunds settle    {refund_settle:?} after Mercado Pago takes them (MP_MOCK_REFUND_SETTLE_MS)\n\
          \x20 store             in memory (lost on exit)\n\
          Ctrl-C stops it.",
         mock = stack.mock_url(),

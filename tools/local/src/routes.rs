@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use payments::domain::{PointsOfSale, PosId};
 use payments::http::{
     handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
     handle_webhook, HttpResponse, Problem, RequestError, MAX_BODY_BYTES,
@@ -199,9 +200,13 @@ async fn openapi() -> Response {
 /// from elsewhere but this stack's API and the mock's customer actions.
 const KIOSK_PAGE: &str = include_str!("kiosk.html");
 
-/// The page as this stack serves it, naming its own mock; made once at start.
-pub(crate) fn kiosk_page(mock_url: &str) -> String {
-    KIOSK_PAGE.replace("__MOCK_URL__", mock_url)
+/// The page as this stack serves it, naming its own mock and its points of
+/// sale (a JSON array, the default first); made once at start.
+pub(crate) fn kiosk_page(mock_url: &str, points_of_sale: &PointsOfSale) -> String {
+    let points_of_sale: Vec<&str> = points_of_sale.iter().map(PosId::as_str).collect();
+    KIOSK_PAGE
+        .replace("__MOCK_URL__", mock_url)
+        .replace("\"__POINTS_OF_SALE__\"", &json!(points_of_sale).to_string())
 }
 
 async fn kiosk(State(services): State<Arc<Services>>) -> Response {

@@ -122,3 +122,124 @@ fn serves_on_the_given_ports_and_stops_cleanly_on_ctrl_c() {
     assert!(status.success(), "exit status {status:?}");
     assert!(TcpStream::connect(&api).is_err(), "port released");
 }
+
+/// Starts the binary on free ports with `env`; answers the child and its
+/// banner, read up to its last line.
+fn start_with_env(env: &[(&str, &str)]) -> (std::process::Child, Vec<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payments-local"));
+    command
+        .args(["--port", "0", "--mock-port", "0"])
+        .env_remove("MP_POS_IDS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let mut banner = Vec::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        let last = line.starts_with("Ctrl-C");
+        banner.push(line);
+        if last {
+            break;
+        }
+    }
+    (child, banner)
+}
+
+fn banner_line<'a>(banner: &'a [String], label: &str) -> &'a str {
+    banner
+        .iter()
+        .find(|line| line.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("banner has a {label} line: {banner:?}"))
+}
+
+fn api_of(banner: &[String]) -> String {
+    banner_line(banner, "API")
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .map(|w| w.trim_start_matches("http://").to_owned())
+        .expect("the API address")
+}
+
+fn stop(mut child: std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+const ORDER: &str = r#""amount":1000,"currency":"BRL","items":[{"sku":"X","title":"X","quantity":1,"unit_price":1000}]"#;
+
+#[test]
+fn the_banner_prints_the_local_points_of_sale_and_the_first_is_the_default() {
+    let (child, banner) = start_with_env(&[]);
+    let line = banner_line(&banner, "points of sale");
+    assert!(line.contains("LOCALPOS001, LOCALPOS002"), "{line}");
+    assert!(line.contains("MP_POS_IDS"), "it names the variable: {line}");
+    let api = api_of(&banner);
+    let created = http(
+        &api,
+        "POST",
+        "/payments",
+        &format!(r#"{{"order_id":"ord-pos-1",{ORDER}}}"#),
+    );
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    assert_eq!(json_body(&created)["pos_id"], "LOCALPOS001");
+    let page = http_get(&api, "/kiosk");
+    assert!(
+        page.contains(r#"const POINTS_OF_SALE = ["LOCALPOS001","LOCALPOS002"];"#),
+        "the kiosk page offers them"
+    );
+    stop(child);
+}
+
+#[test]
+fn mp_pos_ids_replaces_the_local_points_of_sale() {
+    let (child, banner) = start_with_env(&[("MP_POS_IDS", "SHOPA1,SHOPB2")]);
+    let line = banner_line(&banner, "points of sale");
+    assert!(line.contains("SHOPA1, SHOPB2"), "{line}");
+    let api = api_of(&banner);
+    let named = http(
+        &api,
+        "POST",
+        "/payments",
+        &format!(r#"{{"order_id":"ord-pos-2","pos_id":"SHOPB2",{ORDER}}}"#),
+    );
+    assert!(named.starts_with("HTTP/1.1 201"), "{named}");
+    assert_eq!(json_body(&named)["pos_id"], "SHOPB2");
+    let local = http(
+        &api,
+        "POST",
+        "/payments",
+        &format!(r#"{{"order_id":"ord-pos-3","pos_id":"LOCALPOS001",{ORDER}}}"#),
+    );
+    assert!(local.starts_with("HTTP/1.1 422"), "{local}");
+    assert_eq!(json_body(&local)["errors"][0]["field"], "pos_id");
+    stop(child);
+}
+
+#[test]
+fn a_malformed_mp_pos_ids_stops_the_binary_naming_the_entry() {
+    for (wrong, why) in [
+        ("SHOPA1,", "entry 2 (``) must be"),
+        ("SHOPA1,SHOP-B2", "entry 2 (`SHOP-B2`) must be"),
+        ("SHOPA1,SHOPA1", "names SHOPA1 twice"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_payments-local"))
+            .args(["--port", "0", "--mock-port", "0"])
+            .env("MP_POS_IDS", wrong)
+            .output()
+            .expect("binary runs");
+        assert_eq!(output.status.code(), Some(2), "{wrong}: usage error");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("pos-ids") && stderr.contains(why),
+            "{wrong}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("payments-local is up"),
+            "{wrong}: {stderr}"
+        );
+    }
+}

@@ -2,7 +2,9 @@
 
 Starts the standalone mock binary on a free loopback port, points the SDK's
 base URL at it, and drives sdk.order().create/get/cancel/refund, the
-idempotency-key rules, and the webhook signature through the SDK's own
+idempotency-key rules, Mercado Pago's path-id and cancel rules, asynchronous
+refunds (processing, then processed and notified; refund_in_progress
+meanwhile), and the webhook signature through the SDK's own
 WebhookSignatureValidator; then a second mock started with --access-token
 accepts only the SDK's configured token.
 Exits non-zero on the first broken expectation; prints "sdk-compat: N passed, 0 failed".
@@ -28,7 +30,31 @@ from mercadopago.webhook.validator import (  # noqa: E402
 )
 
 SECRET = "sdk-compat-secret"
+# Well-formed (ORD + 26) and unknown to any mock.
+UNKNOWN_ORDER = "ORD00000000000000000000000000"
 check = Checks()
+
+
+def until(probe, within=5.0):
+    """Calls probe() every 50 ms until it returns something truthy, at most `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s")
+        time.sleep(0.05)
+
+
+def settled(sdk, order_id, count):
+    """The order once it lists `count` refunds, none still processing."""
+    def probe():
+        order = sdk.order().get(order_id)["response"]
+        refunds = order.get("transactions", {}).get("refunds", [])
+        done = len(refunds) == count and all(r["status"] == "processed" for r in refunds)
+        return order if done else None
+    return until(probe)
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -103,10 +129,19 @@ def main(mock_binary):
         read = sdk.order().get(order["id"])
         check(read["status"] == 200 and read["response"]["status"] == "created", f"get: {read}")
         check(read["response"]["external_reference"] == "pay_sdk_1", "external_reference")
-        check(sdk.order().get("ORD01MISSING")["status"] == 404, "unknown order is 404")
+        check(sdk.order().get(UNKNOWN_ORDER)["status"] == 404, "unknown order is 404")
+        malformed = sdk.order().get("ORD01MISSING")
+        check(malformed["status"] == 400
+              and malformed["response"]["errors"][0]["code"] == "invalid_path_param",
+              f"an id not ORD + 26 characters is 400 invalid_path_param: {malformed}")
 
         canceled = sdk.order().cancel(fresh["response"]["id"])
         check(canceled["status"] == 200 and canceled["response"]["status"] == "canceled", f"cancel: {canceled}")
+        # The SDK sends a fresh key per call: a second cancel is a new request.
+        again = sdk.order().cancel(fresh["response"]["id"])
+        check(again["status"] == 409
+              and again["response"]["errors"][0]["code"] == "order_already_canceled",
+              f"only an order still created can be canceled: {again}")
 
         # Pay through the control endpoint; the mock sends a signed webhook.
         request = urllib.request.Request(
@@ -134,31 +169,48 @@ def main(mock_binary):
         check(rejected, "the validator rejects a wrong secret")
         check(sdk.order().get(order["id"])["response"]["status"] == "processed", "order processed")
 
-        # Refunds through the SDK's own method: partial, then the rest.
+        # Refunds through the SDK's own method: partial, then the rest. The mock
+        # settles refunds after --refund-settle-ms (500 by default), as Mercado
+        # Pago settles them later: first "processing", the order unchanged.
         payment_id = order["transactions"]["payments"][0]["id"]
         part = sdk.order().refund(
             order["id"], {"transactions": [{"id": payment_id, "amount": "10.00"}]})
         check(part["status"] == 201, f"partial refund: {part}")
-        check(part["response"]["status"] == "processed"
-              and part["response"]["status_detail"] == "partially_refunded",
-              f"partially refunded: {part['response']['status_detail']}")
         refunds = part["response"]["transactions"]["refunds"]
         check(len(refunds) == 1 and refunds[0]["amount"] == "10.00"
               and refunds[0]["transaction_id"] == payment_id
-              and refunds[0]["id"].startswith("REF"), f"refund listed: {refunds}")
+              and refunds[0]["id"].startswith("REF")
+              and refunds[0]["status"] == "processing", f"refund taken, processing: {refunds}")
+        check(part["response"]["status"] == "processed"
+              and part["response"]["status_detail"] == "accredited",
+              f"the order waits for the refund: {part['response']['status_detail']}")
+        busy = sdk.order().refund(order["id"])
+        check(busy["status"] == 409
+              and busy["response"]["errors"][0]["code"] == "refund_in_progress",
+              f"one refund at a time: {busy}")
+        read = settled(sdk, order["id"], 1)
+        check(read["status"] == "processed" and read["status_detail"] == "partially_refunded",
+              f"partially refunded once settled: {read['status_detail']}")
+        notified = until(lambda: len(Receiver.received) >= 2)
+        check(notified and json.loads(Receiver.received[1][2])["action"] == "order.refunded",
+              "the settled refund is notified")
+
         rest = sdk.order().refund(order["id"])
         check(rest["status"] == 201, f"full refund of the rest: {rest}")
-        check(rest["response"]["status"] == "refunded"
-              and rest["response"]["status_detail"] == "refunded", "order refunded")
-        refunds = rest["response"]["transactions"]["refunds"]
+        check(rest["response"]["transactions"]["refunds"][1]["status"] == "processing",
+              "the rest is processing")
+        read = settled(sdk, order["id"], 2)
+        check(read["status"] == "refunded" and read["status_detail"] == "refunded", "order refunded")
+        refunds = read["transactions"]["refunds"]
         check([r["amount"] for r in refunds] == ["10.00", "15.90"], f"refunds: {refunds}")
-        read = sdk.order().get(order["id"])["response"]
-        check(read["transactions"]["refunds"] == refunds, "get shows the refunds")
         again = sdk.order().refund(order["id"])
-        check(again["status"] == 409 and again["response"]["errors"][0]["code"],
-              f"a refunded order cannot be refunded again: {again['status']}")
+        check(again["status"] == 409
+              and again["response"]["errors"][0]["code"] == "order_already_refunded",
+              f"a refunded order cannot be refunded again: {again}")
         unpaid = sdk.order().refund(fresh["response"]["id"])
-        check(unpaid["status"] == 409, f"a canceled order cannot be refunded: {unpaid['status']}")
+        check(unpaid["status"] == 409
+              and unpaid["response"]["errors"][0]["code"] == "cannot_refund_order",
+              f"a canceled order cannot be refunded: {unpaid}")
     finally:
         mock.terminate()
         mock.wait(timeout=10)

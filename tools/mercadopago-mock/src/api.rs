@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,15 +13,29 @@ use sha2::{Digest, Sha256};
 
 use crate::emvco;
 use crate::refund;
-use crate::state::{KeyEntry, MockState, Order, RefundKey};
+use crate::state::{Endpoint, KeyAnswer, KeyEntry, MockState, Order};
 use crate::validate;
 
+/// MP's error shape: `{"errors": [{"code", "message", "details": [...]}]}`.
 pub(crate) fn mp_error(status: StatusCode, code: &str, message: &str) -> Response {
+    mp_error_with(status, code, message, Vec::new())
+}
+
+pub(crate) fn mp_error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    details: Vec<String>,
+) -> Response {
     (
         status,
-        Json(json!({"errors": [{"code": code, "message": message}]})),
+        Json(json!({"errors": [{"code": code, "message": message, "details": details}]})),
     )
         .into_response()
+}
+
+pub(crate) fn not_found() -> Response {
+    mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found")
 }
 
 pub(crate) fn now_iso() -> String {
@@ -30,19 +44,97 @@ pub(crate) fn now_iso() -> String {
         .unwrap_or_default()
 }
 
+/// An order id as MP makes them: `ORD` and 26 upper-case letters or digits.
+pub(crate) fn is_order_id(id: &str) -> bool {
+    id.len() == 29
+        && id.starts_with("ORD")
+        && id[3..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// A 400 a handler answers before looking at any order.
+struct BadRequest {
+    code: &'static str,
+    message: &'static str,
+}
+
+impl BadRequest {
+    fn response(self) -> Response {
+        mp_error(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
+/// 400 `invalid_path_param` for an order id not of MP's form, checked before
+/// the order is looked up.
+fn check_path_id(id: &str) -> Result<(), BadRequest> {
+    if is_order_id(id) {
+        Ok(())
+    } else {
+        Err(BadRequest {
+            code: "invalid_path_param",
+            message: "the order_id in the path must be ORD followed by 26 characters",
+        })
+    }
+}
+
+/// Which `/v1` endpoint a request is for (None: none of the four).
+fn endpoint_of(method: &Method, path: &str) -> Option<Endpoint> {
+    let rest = path.strip_prefix("/v1/orders")?;
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    match (method, parts.as_slice()) {
+        (&Method::POST, []) => Some(Endpoint::Create),
+        (&Method::GET, [_]) => Some(Endpoint::Get),
+        (&Method::POST, [_, "cancel"]) => Some(Endpoint::Cancel),
+        (&Method::POST, [_, "refund"]) => Some(Endpoint::Refund),
+        _ => None,
+    }
+}
+
+/// The code an injected failure carries when the switch names none: MP's
+/// where it documents one for the status, else a generic one.
+fn default_fault_code(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "order_not_found",
+        409 => "conflict",
+        423 => "idempotency_key_locked",
+        429 => "too_many_requests",
+        500 => "internal_error",
+        502 => "bad_gateway",
+        503 => "service_unavailable",
+        504 => "gateway_timeout",
+        _ => "injected_fault",
+    }
+}
+
 /// Auth and fault switches, in front of every `/v1` call (a route layer).
 pub(crate) async fn gate(
     State(state): State<Arc<MockState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let fault = state.next_fault();
+    let endpoint = endpoint_of(request.method(), request.uri().path());
+    let fault = state.next_fault(endpoint);
     if let Some(delay) = fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(status) = fault.fail_with {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return mp_error(status, "injected_fault", "fault injected by the mock");
+    if let Some(failure) = fault.fail_with {
+        let status =
+            StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = failure
+            .code
+            .unwrap_or_else(|| default_fault_code(failure.status).to_owned());
+        let mut response = mp_error(status, &code, "fault injected by the mock");
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let seconds = failure.retry_after.unwrap_or(1);
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        return response;
     }
     let token = request
         .headers()
@@ -68,39 +160,57 @@ pub(crate) async fn gate(
 
 /// The `X-Idempotency-Key` MP requires on every write (create, cancel,
 /// refund): absent, 400 `empty_required_header`; present, 1 to 64 characters.
-fn idempotency_key(headers: &HeaderMap) -> Result<String, KeyRefusal> {
-    let value = headers
-        .get("x-idempotency-key")
-        .ok_or(KeyRefusal::Missing)?;
+fn idempotency_key(headers: &HeaderMap) -> Result<String, BadRequest> {
+    let value = headers.get("x-idempotency-key").ok_or(BadRequest {
+        code: "empty_required_header",
+        message: "the header X-Idempotency-Key is required",
+    })?;
     value
         .to_str()
         .ok()
         .filter(|key| !key.is_empty() && key.len() <= 64)
         .map(str::to_owned)
-        .ok_or(KeyRefusal::Invalid)
+        .ok_or(BadRequest {
+            code: "invalid_idempotency_key",
+            message: "X-Idempotency-Key header of 1 to 64 characters is required",
+        })
 }
 
-/// Why a write's `X-Idempotency-Key` was refused.
-enum KeyRefusal {
-    Missing,
-    Invalid,
+fn key_already_used() -> Response {
+    mp_error(
+        StatusCode::CONFLICT,
+        "idempotency_key_already_used",
+        "key already used with a different request",
+    )
 }
 
-impl KeyRefusal {
-    fn response(self) -> Response {
-        match self {
-            Self::Missing => mp_error(
-                StatusCode::BAD_REQUEST,
-                "empty_required_header",
-                "the header X-Idempotency-Key is required",
-            ),
-            Self::Invalid => mp_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                "X-Idempotency-Key header of 1 to 64 characters is required",
-            ),
+/// RFC 7386 merge patch: objects merge key by key, `null` removes, anything
+/// else replaces.
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
         }
     }
+}
+
+/// 201 with `answer`, with the pending `next-create-answer` patch merged in.
+fn created(state: &MockState, mut answer: Value) -> Response {
+    if let Some(patch) = state.lock().next_create_answer.take() {
+        merge_patch(&mut answer, &patch);
+    }
+    (StatusCode::CREATED, Json(answer)).into_response()
 }
 
 pub(crate) async fn create_order(
@@ -114,12 +224,19 @@ pub(crate) async fn create_order(
     };
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
-        Err(_) => return mp_error(StatusCode::BAD_REQUEST, "invalid_body", "body is not JSON"),
+        Err(error) => {
+            return mp_error_with(
+                StatusCode::BAD_REQUEST,
+                "json_syntax_error",
+                "the body is not valid JSON",
+                vec![error.to_string()],
+            )
+        }
     };
     let body_hash = hex::encode(Sha256::digest(request.to_string().as_bytes()));
 
     // Claim the key, or answer from what it already holds.
-    {
+    let replay = {
         let mut inner = state.lock();
         match inner.keys.get(&key) {
             Some(KeyEntry::Processing) => {
@@ -134,27 +251,30 @@ pub(crate) async fn create_order(
                 order_id,
             }) => {
                 if *first != body_hash {
-                    return mp_error(
-                        StatusCode::CONFLICT,
-                        "idempotency_key_already_used",
-                        "key already used with a different body",
-                    );
+                    return key_already_used();
                 }
-                return match inner.orders.get(order_id) {
-                    Some(order) => (StatusCode::CREATED, Json(order.to_json())).into_response(),
-                    None => mp_error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal_error",
-                        "lost order",
-                    ),
-                };
+                match inner.orders.get(order_id) {
+                    Some(order) => Some(order.to_json()),
+                    None => {
+                        return mp_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "internal_error",
+                            "lost order",
+                        )
+                    }
+                }
             }
-            None => {}
+            None => {
+                if let Err(invalid) = validate::create_order(&request) {
+                    return invalid.response();
+                }
+                inner.keys.insert(key.clone(), KeyEntry::Processing);
+                None
+            }
         }
-        if let Err(invalid) = validate::create_order(&request) {
-            return mp_error(StatusCode::BAD_REQUEST, invalid.code, &invalid.message);
-        }
-        inner.keys.insert(key.clone(), KeyEntry::Processing);
+    };
+    if let Some(order) = replay {
+        return created(&state, order);
     }
 
     let now = now_iso();
@@ -180,6 +300,7 @@ pub(crate) async fn create_order(
         updated: now,
         refunds: Vec::new(),
         refund_window_open: true,
+        partial_refunds: true,
         last_action: None,
     };
     let rendered = order.to_json();
@@ -195,47 +316,78 @@ pub(crate) async fn create_order(
         inner.orders.insert(order.id.clone(), order);
     }
     state.count_order();
-    (StatusCode::CREATED, Json(rendered)).into_response()
+    created(&state, rendered)
 }
 
 pub(crate) async fn get_order(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
 ) -> Response {
+    if let Err(refusal) = check_path_id(&id) {
+        return refusal.response();
+    }
     match state.lock().orders.get(&id) {
         Some(order) => (StatusCode::OK, Json(order.to_json())).into_response(),
-        None => mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found"),
+        None => not_found(),
     }
 }
 
+/// `POST /v1/orders/{id}/cancel`: only an order still `created` is canceled
+/// (else 409 `order_already_canceled`, MP's code for any status that forbids
+/// it). The key's first answer is replayed for the same order; another order
+/// with the same key is 409 `idempotency_key_already_used`. A refused cancel
+/// does not use up its key.
 pub(crate) async fn cancel_order(
     State(state): State<Arc<MockState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = idempotency_key(&headers) {
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(refusal) => return refusal.response(),
+    };
+    if let Err(refusal) = check_path_id(&id) {
         return refusal.response();
     }
     let mut inner = state.lock();
+    if let Some(first) = inner.cancel_keys.get(&key) {
+        if first.request_hash != id {
+            return key_already_used();
+        }
+        return (StatusCode::OK, Json(first.answer.clone())).into_response();
+    }
     let Some(order) = inner.orders.get_mut(&id) else {
-        return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
+        return not_found();
     };
-    if order.status != "created" && order.status != "canceled" {
+    if order.status != "created" {
         return mp_error(
             StatusCode::CONFLICT,
-            "cannot_cancel_order",
-            &format!("order in status {} cannot be canceled", order.status),
+            "order_already_canceled",
+            &format!(
+                "order in status {} cannot be canceled: only an order in status created can",
+                order.status
+            ),
         );
     }
     order.status = "canceled".into();
     order.status_detail = "canceled".into();
     order.payment_status = "canceled".into();
     order.updated = now_iso();
-    (StatusCode::OK, Json(order.to_json())).into_response()
+    let answer = order.to_json();
+    inner.cancel_keys.insert(
+        key,
+        KeyAnswer {
+            request_hash: id,
+            answer: answer.clone(),
+        },
+    );
+    (StatusCode::OK, Json(answer)).into_response()
 }
 
 /// `POST /v1/orders/{id}/refund`: all that remains (no body, or `{}`), or
-/// `{"transactions": [{"id": "PAY...", "amount": "12.95"}]}`. 201 with the order.
+/// `{"transactions": [{"id": "PAY...", "amount": "12.95"}]}`. 201 with the
+/// order, its new refunds `processing` (settled after `refund_settle`, then
+/// the order's webhook), or already `processed` when `refund_settle` is zero.
 /// Same key + same order and body: the first answer again; other order or
 /// body: 409. A refused refund does not use up its key.
 pub(crate) async fn refund_order(
@@ -248,37 +400,103 @@ pub(crate) async fn refund_order(
         Ok(key) => key,
         Err(refusal) => return refusal.response(),
     };
+    if let Err(refusal) = check_path_id(&id) {
+        return refusal.response();
+    }
     let (request, ask) = match refund::parse_api_body(&body) {
         Ok(parsed) => parsed,
         Err(refusal) => return refusal.response(),
     };
     // The key covers the order too: the same key on another order is another request.
     let request_hash = hex::encode(Sha256::digest(format!("{id}\n{request}").as_bytes()));
+    let settle_now = state.config.refund_settle.is_zero();
 
-    let mut inner = state.lock();
-    if let Some(first) = inner.refund_keys.get(&key) {
-        if first.request_hash != request_hash {
-            return mp_error(
-                StatusCode::CONFLICT,
-                "idempotency_key_already_used",
-                "key already used with a different body",
-            );
+    let (answer, made) = {
+        let mut inner = state.lock();
+        if let Some(first) = inner.refund_keys.get(&key) {
+            if first.request_hash != request_hash {
+                return key_already_used();
+            }
+            return (StatusCode::CREATED, Json(first.answer.clone())).into_response();
         }
-        return (StatusCode::CREATED, Json(first.answer.clone())).into_response();
-    }
-    let Some(order) = inner.orders.get_mut(&id) else {
-        return mp_error(StatusCode::NOT_FOUND, "order_not_found", "order not found");
+        let Some(order) = inner.orders.get_mut(&id) else {
+            return not_found();
+        };
+        // Settled at once, an API refund sends no webhook (as the synchronous
+        // mock always did); settled later, it does.
+        let made = match refund::record(order, &ask, settle_now, !settle_now) {
+            Ok(made) => made,
+            Err(refusal) => return refusal.response(),
+        };
+        let answer = order.to_json();
+        inner.refund_keys.insert(
+            key,
+            KeyAnswer {
+                request_hash,
+                answer: answer.clone(),
+            },
+        );
+        (answer, made)
     };
-    if let Err(refusal) = refund::record(order, &ask) {
-        return refusal.response();
+    if !settle_now {
+        state.settle_later(id, made.into_iter().map(|r| r.id).collect());
     }
-    let answer = order.to_json();
-    inner.refund_keys.insert(
-        key,
-        RefundKey {
-            request_hash,
-            answer: answer.clone(),
-        },
-    );
     (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_ids_are_ord_and_26_upper_case_alphanumerics() {
+        assert!(is_order_id("ORD01JDX3M8Q4S7V2C9K5T6W1Y0ZB"));
+        assert!(is_order_id(&format!("ORD{}", ulid::Ulid::new())));
+        for bad in [
+            "ORD01",
+            "ORD01JDX3M8Q4S7V2C9K5T6W1Y0Z",
+            "ORD01JDX3M8Q4S7V2C9K5T6W1Y0ZBX",
+            "ORD01jdx3m8q4s7v2c9k5t6w1y0zb",
+            "PAY01JDX3M8Q4S7V2C9K5T6W1Y0ZB",
+            "ORD01JDX3M8Q4S7V2C9K5T6W1Y0Z-",
+            "ORD01JDX3M8Q4S7V2C9K5T6W1Y0ZÉ",
+        ] {
+            assert!(!is_order_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_merge_patch_merges_objects_and_removes_nulls() {
+        let mut answer =
+            json!({"id": "ORD1", "type_response": {"qr_data": "x"}, "total_amount": "25.90"});
+        merge_patch(
+            &mut answer,
+            &json!({"currency": "USD", "total_amount": "1.00", "type_response": null}),
+        );
+        assert_eq!(
+            answer,
+            json!({"id": "ORD1", "currency": "USD", "total_amount": "1.00"})
+        );
+    }
+
+    #[test]
+    fn the_endpoint_of_a_request_is_read_from_its_method_and_path() {
+        assert_eq!(
+            endpoint_of(&Method::POST, "/v1/orders"),
+            Some(Endpoint::Create)
+        );
+        assert_eq!(
+            endpoint_of(&Method::GET, "/v1/orders/ORD1"),
+            Some(Endpoint::Get)
+        );
+        assert_eq!(
+            endpoint_of(&Method::POST, "/v1/orders/ORD1/cancel"),
+            Some(Endpoint::Cancel)
+        );
+        assert_eq!(
+            endpoint_of(&Method::POST, "/v1/orders/ORD1/refund"),
+            Some(Endpoint::Refund)
+        );
+        assert_eq!(endpoint_of(&Method::GET, "/v1/orders"), None);
+    }
 }

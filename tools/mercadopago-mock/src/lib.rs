@@ -1,8 +1,10 @@
 //! A stand-in for Mercado Pago's Orders API (in-person QR), for tests and the
 //! local stack. It speaks MP's HTTP API, honours `X-Idempotency-Key` as MP does
 //! (same key + same body: same order; other body: 409; still processing: 423),
-//! validates bodies like MP (400), and signs webhooks exactly as MP documents.
-//! Control endpoints under `/mock/` act as the customer and inject faults.
+//! validates bodies like MP (400, MP's error codes), refunds asynchronously
+//! (`processing`, then `processed` or `failed`), and signs webhooks exactly as
+//! MP documents. Control endpoints under `/mock/` act as the customer and
+//! MP's dashboard, and inject faults.
 
 mod api;
 mod control;
@@ -15,6 +17,7 @@ mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{header, Method};
 use axum::middleware;
@@ -25,14 +28,18 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::cors::{Any, CorsLayer};
 
-pub use state::MockState;
+pub use state::{ControlError, Endpoint, Faults, MockState, RefundStatus};
+pub use webhook::Delivery;
 
 /// The secret the mock signs with unless told otherwise; payments-local checks
 /// webhooks with the same one.
 pub const DEFAULT_WEBHOOK_SECRET: &str = "local-webhook-secret";
 
-/// How the mock signs, where it sends webhooks when an order names no URL, and
-/// which access token its `/v1` API accepts.
+/// How long a refund stays `processing` unless told otherwise.
+pub const DEFAULT_REFUND_SETTLE: Duration = Duration::from_millis(500);
+
+/// How the mock signs, where it sends webhooks when an order names no URL,
+/// which access token its `/v1` API accepts, and how long refunds take.
 #[derive(Clone)]
 pub struct MockConfig {
     pub webhook_secret: String,
@@ -40,6 +47,10 @@ pub struct MockConfig {
     /// Some: `/v1` calls must carry exactly `Authorization: Bearer {token}`
     /// (else 401). None: any non-empty bearer token is accepted.
     pub access_token: Option<String>,
+    /// How long a new refund stays `processing` before it is settled
+    /// (`processed`, the order updated, its webhook sent). Zero: refunds are
+    /// `processed` in the answer itself and an API refund sends no webhook.
+    pub refund_settle: Duration,
 }
 
 impl Default for MockConfig {
@@ -48,6 +59,7 @@ impl Default for MockConfig {
             webhook_secret: DEFAULT_WEBHOOK_SECRET.into(),
             default_notification_url: None,
             access_token: None,
+            refund_settle: DEFAULT_REFUND_SETTLE,
         }
     }
 }
@@ -62,6 +74,7 @@ impl std::fmt::Debug for MockConfig {
                 "access_token",
                 &self.access_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("refund_settle", &self.refund_settle)
             .finish()
     }
 }
@@ -86,8 +99,21 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/mock/orders/{id}/notify", post(control::notify))
         .route("/mock/orders/{id}/refund", post(control::dashboard_refund))
         .route(
+            "/mock/orders/{id}/refunds/{refund_id}/fail",
+            post(control::fail_refund),
+        )
+        .route(
             "/mock/orders/{id}/refund-window",
             post(control::refund_window),
+        )
+        .route(
+            "/mock/orders/{id}/partial-refunds",
+            post(control::partial_refunds),
+        )
+        .route("/mock/orders/{id}/status", post(control::set_status))
+        .route(
+            "/mock/next-create-answer",
+            post(control::next_create_answer),
         )
         .route(
             "/mock/faults",

@@ -1,7 +1,8 @@
-//! `cargo run -p mercadopago-mock -- --port 3001 [--secret S] [--notification-url URL] [--access-token T]`
+//! `cargo run -p mercadopago-mock -- --port 3001 [--secret S] [--notification-url URL] [--access-token T] [--refund-settle-ms MS]`
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use mercadopago_mock::{MockConfig, MockServer, DEFAULT_WEBHOOK_SECRET};
@@ -27,6 +28,9 @@ struct Args {
     /// The only access token the /v1 API accepts (default: any non-empty one).
     #[arg(long, env = "MP_MOCK_ACCESS_TOKEN", hide_env_values = true)]
     access_token: Option<String>,
+    /// How long a refund stays `processing` before it settles, in ms (0: at once).
+    #[arg(long, env = "MP_MOCK_REFUND_SETTLE_MS", default_value_t = 500)]
+    refund_settle_ms: u64,
 }
 
 #[tokio::main]
@@ -38,6 +42,7 @@ async fn main() -> ExitCode {
         default_notification_url: args.notification_url,
         // An empty token (e.g. an exported but empty variable) means none.
         access_token: args.access_token.filter(|token| !token.is_empty()),
+        refund_settle: Duration::from_millis(args.refund_settle_ms),
     };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = match MockServer::start(addr, config).await {

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
 use serde_json::{json, Value};
 
 use crate::validate;
+use crate::webhook::{deliver, Delivery};
 use crate::MockConfig;
 
 #[derive(Debug, Clone)]
@@ -23,13 +25,36 @@ pub(crate) struct Order {
     pub qr_data: String,
     pub created: String,
     pub updated: String,
-    /// Every refund made so far, oldest first.
+    /// Every refund asked so far (processing, processed or failed), oldest first.
     pub refunds: Vec<Refund>,
-    /// MP refunds only within 180 days of payment; `/mock/.../refund-window` closes it.
+    /// MP refunds only within a period after payment; `/mock/.../refund-window` closes it.
     pub refund_window_open: bool,
+    /// Whether a refund of part of the order is allowed; `/mock/.../partial-refunds` says no.
+    pub partial_refunds: bool,
     /// The action of the last event that changed the order (`order.processed`,
     /// `order.refunded`, ...): what a redelivery sends. None: `order.{status}`.
     pub last_action: Option<String>,
+}
+
+/// Where a refund stands: MP takes a refund first and settles it later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// Taken; its money counts as refunded for what remains refundable.
+    Processing,
+    /// The money went back to the customer.
+    Processed,
+    /// It did not happen: its money is refundable again.
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "processing",
+            Self::Processed => "processed",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// One refund of the order's payment, in the order's minor units.
@@ -37,6 +62,9 @@ pub(crate) struct Order {
 pub(crate) struct Refund {
     pub id: String,
     pub amount: u64,
+    pub status: RefundStatus,
+    /// Whether settling (or failing) it sends the order's webhook.
+    pub notify: bool,
 }
 
 impl Order {
@@ -58,13 +86,33 @@ impl Order {
         validate::minor_units(total, self.decimals()).unwrap_or(0)
     }
 
-    pub fn refunded_minor(&self) -> u64 {
-        self.refunds.iter().map(|r| r.amount).sum()
+    fn sum(&self, keep: impl Fn(RefundStatus) -> bool) -> u64 {
+        self.refunds
+            .iter()
+            .filter(|r| keep(r.status))
+            .map(|r| r.amount)
+            .sum()
     }
 
-    /// What is paid and not yet refunded.
+    /// Refunded or being refunded: what is no longer refundable.
+    pub fn taken_minor(&self) -> u64 {
+        self.sum(|s| s != RefundStatus::Failed)
+    }
+
+    /// Refunds whose money went back.
+    pub fn processed_minor(&self) -> u64 {
+        self.sum(|s| s == RefundStatus::Processed)
+    }
+
+    /// What is paid and neither refunded nor being refunded.
     pub fn refundable_minor(&self) -> u64 {
-        self.total_minor().saturating_sub(self.refunded_minor())
+        self.total_minor().saturating_sub(self.taken_minor())
+    }
+
+    pub fn refund_processing(&self) -> bool {
+        self.refunds
+            .iter()
+            .any(|r| r.status == RefundStatus::Processing)
     }
 
     pub fn amount(&self, minor: u64) -> String {
@@ -83,12 +131,30 @@ impl Order {
             .unwrap_or_else(|| format!("order.{}", self.status))
     }
 
+    /// The order's status once its processed refunds are counted: all the
+    /// money back is `refunded`; part of it, `processed`/`partially_refunded`.
+    pub fn apply_processed_refunds(&mut self) {
+        let back = self.processed_minor();
+        if back == 0 {
+            return;
+        }
+        if back >= self.total_minor() {
+            self.status = "refunded".into();
+            self.status_detail = "refunded".into();
+            self.payment_status = "refunded".into();
+        } else {
+            self.status = "processed".into();
+            self.status_detail = "partially_refunded".into();
+            self.payment_status = "processed".into();
+        }
+    }
+
     pub fn refund_json(&self, refund: &Refund) -> Value {
         json!({
             "id": refund.id,
             "transaction_id": self.payment_id,
             "amount": self.amount(refund.amount),
-            "status": "processed",
+            "status": refund.status.as_str(),
         })
     }
 
@@ -137,21 +203,57 @@ pub(crate) enum KeyEntry {
     },
 }
 
-/// A refund key's first answer: a repeat with the same order and body gets it
-/// again. A refund is recorded under one lock, so a refund key is never seen
-/// half-processed (create's 423 cannot arise here).
+/// A write key's first answer (refund or cancel): a repeat with the same
+/// request gets it again. Such a write is recorded under one lock, so its key
+/// is never seen half-processed (create's 423 cannot arise here).
 #[derive(Debug, Clone)]
-pub(crate) struct RefundKey {
+pub(crate) struct KeyAnswer {
     pub request_hash: String,
     pub answer: Value,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Faults {
+/// A `/v1` endpoint, as the fault switches name it (`"on"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /v1/orders`
+    Create,
+    /// `GET /v1/orders/{id}`
+    Get,
+    /// `POST /v1/orders/{id}/cancel`
+    Cancel,
+    /// `POST /v1/orders/{id}/refund`
+    Refund,
+}
+
+impl Endpoint {
+    /// `create`, `get`, `cancel` or `refund`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "create" => Some(Self::Create),
+            "get" => Some(Self::Get),
+            "cancel" => Some(Self::Cancel),
+            "refund" => Some(Self::Refund),
+            _ => None,
+        }
+    }
+}
+
+/// What the fault switches do to the next `/v1` calls.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Fail this many calls (of `on`, else of any endpoint) ...
     pub fail_next: u32,
-    pub fail_status: u16,
+    /// ... with this status (400..=599) ...
+    pub status: u16,
+    /// ... and this MP error code (None: the usual one for the status).
+    pub code: Option<String>,
+    /// A 429's `Retry-After`, in seconds (None: 1).
+    pub retry_after: Option<u64>,
+    /// Delay this many calls (of `on`, else of any endpoint) by `delay` first.
     pub delay_next: u32,
     pub delay: Duration,
+    /// Only calls to this endpoint are faulted and counted down.
+    pub on: Option<Endpoint>,
 }
 
 #[derive(Debug, Default)]
@@ -159,8 +261,12 @@ pub(crate) struct Inner {
     pub orders: HashMap<String, Order>,
     pub keys: HashMap<String, KeyEntry>,
     /// `X-Idempotency-Key`s of `POST /v1/orders/{id}/refund`, apart from create's.
-    pub refund_keys: HashMap<String, RefundKey>,
+    pub refund_keys: HashMap<String, KeyAnswer>,
+    /// `X-Idempotency-Key`s of `POST /v1/orders/{id}/cancel`.
+    pub cancel_keys: HashMap<String, KeyAnswer>,
     pub faults: Faults,
+    /// Merged into the next `POST /v1/orders` answer, then forgotten.
+    pub next_create_answer: Option<Value>,
 }
 
 pub struct MockState {
@@ -174,8 +280,39 @@ pub struct MockState {
 /// What the fault switches decide for one API call: wait first, then maybe fail.
 pub(crate) struct FaultAction {
     pub delay: Option<Duration>,
-    pub fail_with: Option<u16>,
+    pub fail_with: Option<InjectedFailure>,
 }
+
+pub(crate) struct InjectedFailure {
+    pub status: u16,
+    pub code: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+/// Why a control call on an order or refund was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    /// No such order.
+    OrderNotFound,
+    /// The order has no such refund.
+    RefundNotFound,
+    /// The refund is not `processing` (its status is given).
+    RefundNotProcessing(&'static str),
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OrderNotFound => f.write_str("order not found"),
+            Self::RefundNotFound => f.write_str("refund not found"),
+            Self::RefundNotProcessing(status) => {
+                write!(f, "refund is {status}, not processing")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
 
 impl MockState {
     pub fn new(config: MockConfig) -> Self {
@@ -210,11 +347,26 @@ impl MockState {
         self.orders_created.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Fail the next `count` API calls with `status`.
+    /// Fail the next `count` API calls (any endpoint) with `status`, and MP's
+    /// usual code for it.
     pub fn fail_next(&self, count: u32, status: u16) {
         let mut inner = self.lock();
         inner.faults.fail_next = count;
-        inner.faults.fail_status = status;
+        inner.faults.status = status;
+        inner.faults.code = None;
+        inner.faults.retry_after = None;
+        inner.faults.on = None;
+    }
+
+    /// Fail the next `count` calls to `endpoint` with `status` (other
+    /// endpoints pass and do not count).
+    pub fn fail_next_on(&self, endpoint: Endpoint, count: u32, status: u16) {
+        let mut inner = self.lock();
+        inner.faults.fail_next = count;
+        inner.faults.status = status;
+        inner.faults.code = None;
+        inner.faults.retry_after = None;
+        inner.faults.on = Some(endpoint);
     }
 
     /// Delay the next `count` API calls by `delay` before serving them.
@@ -224,38 +376,162 @@ impl MockState {
         inner.faults.delay = delay;
     }
 
+    /// Replaces every fault switch at once (what `POST /mock/faults` does).
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+
     pub fn clear_faults(&self) {
         self.lock().faults = Faults::default();
     }
 
-    /// The status of an order, if it exists.
     /// The order as `GET /v1/orders/{id}` shows it.
     pub fn order_json(&self, id: &str) -> Option<Value> {
         self.lock().orders.get(id).map(Order::to_json)
     }
 
+    /// The status of an order, if it exists.
     pub fn order_status(&self, id: &str) -> Option<String> {
         self.lock().orders.get(id).map(|o| o.status.clone())
     }
 
-    pub(crate) fn next_fault(&self) -> FaultAction {
+    /// Allows (`true`, the default) or refuses partial refunds of the order:
+    /// refused, a refund naming amounts answers 400
+    /// `unsupported_partially_refunds`. False when there is no such order.
+    pub fn set_partial_refunds(&self, order_id: &str, supported: bool) -> bool {
+        match self.lock().orders.get_mut(order_id) {
+            Some(order) => {
+                order.partial_refunds = supported;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets any `status`/`status_detail` on the order (one MP may add later),
+    /// leaving the rest as it is. No webhook. False when there is no such order.
+    pub fn set_order_status(&self, order_id: &str, status: &str, status_detail: &str) -> bool {
+        match self.lock().orders.get_mut(order_id) {
+            Some(order) => {
+                order.status = status.into();
+                order.status_detail = status_detail.into();
+                order.updated = crate::api::now_iso();
+                order.last_action = Some(format!("order.{status}"));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Merges `patch` (a JSON merge patch: objects merge, `null` removes)
+    /// into the answer of the next `POST /v1/orders` that answers 201, and
+    /// only that one; the order itself is not changed.
+    pub fn set_next_create_answer(&self, patch: Value) {
+        self.lock().next_create_answer = Some(patch);
+    }
+
+    /// Fails a refund still `processing` at once: it becomes `failed`, its
+    /// amount refundable again, the order's status unchanged; then the order's
+    /// webhook is sent (as settling would, `order.refunded`) when the refund
+    /// was to notify. Returns the order, the refund and the delivery.
+    pub async fn fail_refund(
+        &self,
+        order_id: &str,
+        refund_id: &str,
+    ) -> Result<(Value, Value, Option<Delivery>), ControlError> {
+        let (order, refund, notify) = {
+            let mut inner = self.lock();
+            let order = inner
+                .orders
+                .get_mut(order_id)
+                .ok_or(ControlError::OrderNotFound)?;
+            let refund = order
+                .refunds
+                .iter_mut()
+                .find(|r| r.id == refund_id)
+                .ok_or(ControlError::RefundNotFound)?;
+            if refund.status != RefundStatus::Processing {
+                return Err(ControlError::RefundNotProcessing(refund.status.as_str()));
+            }
+            refund.status = RefundStatus::Failed;
+            let refund = refund.clone();
+            order.updated = crate::api::now_iso();
+            order.last_action = Some("order.refunded".into());
+            let notify = refund.notify;
+            (order.clone(), refund, notify)
+        };
+        let delivery = if notify {
+            deliver(self, &order, "order.refunded").await
+        } else {
+            None
+        };
+        Ok((order.to_json(), order.refund_json(&refund), delivery))
+    }
+
+    /// Settles the order's refunds `ids` that are still `processing`: they
+    /// become `processed`, the order `refunded` or `partially_refunded`; then
+    /// the order's webhook, when they were to notify. None when none was left
+    /// to settle (failed meanwhile, or no such order).
+    pub(crate) async fn settle_refunds(&self, order_id: &str, ids: &[String]) -> Option<Value> {
+        let (order, notify) = {
+            let mut inner = self.lock();
+            let order = inner.orders.get_mut(order_id)?;
+            let mut settled = false;
+            let mut notify = false;
+            for refund in order.refunds.iter_mut() {
+                if ids.contains(&refund.id) && refund.status == RefundStatus::Processing {
+                    refund.status = RefundStatus::Processed;
+                    settled = true;
+                    notify |= refund.notify;
+                }
+            }
+            if !settled {
+                return None;
+            }
+            order.apply_processed_refunds();
+            order.updated = crate::api::now_iso();
+            order.last_action = Some("order.refunded".into());
+            (order.clone(), notify)
+        };
+        if notify {
+            deliver(self, &order, "order.refunded").await;
+        }
+        Some(order.to_json())
+    }
+
+    /// After `config.refund_settle`, settles the refunds `ids` (see
+    /// `settle_refunds`) in the background.
+    pub(crate) fn settle_later(self: &Arc<Self>, order_id: String, ids: Vec<String>) {
+        let state = Arc::clone(self);
+        let delay = self.config.refund_settle;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            state.settle_refunds(&order_id, &ids).await;
+        });
+    }
+
+    pub(crate) fn next_fault(&self, endpoint: Option<Endpoint>) -> FaultAction {
         self.api_calls.fetch_add(1, Ordering::SeqCst);
         let mut inner = self.lock();
         let faults = &mut inner.faults;
-        let delay = take_delay(faults);
+        if faults.on.is_some() && faults.on != endpoint {
+            return FaultAction {
+                delay: None,
+                fail_with: None,
+            };
+        }
+        let delay = (faults.delay_next > 0).then(|| {
+            faults.delay_next -= 1;
+            faults.delay
+        });
         let fail_with = (faults.fail_next > 0).then(|| {
             faults.fail_next -= 1;
-            faults.fail_status
+            InjectedFailure {
+                status: faults.status,
+                code: faults.code.clone(),
+                retry_after: faults.retry_after,
+            }
         });
         FaultAction { delay, fail_with }
-    }
-}
-
-fn take_delay(faults: &mut Faults) -> Option<Duration> {
-    if faults.delay_next > 0 {
-        faults.delay_next -= 1;
-        Some(faults.delay)
-    } else {
-        None
     }
 }

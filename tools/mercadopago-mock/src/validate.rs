@@ -1,11 +1,38 @@
 //! Body checks in the spirit of MP's: required fields, exact decimal amounts,
-//! amounts that add up. Errors carry MP's `{errors: [{code, message}]}` shape.
+//! amounts that add up, no property MP does not know. Errors carry MP's codes
+//! (`required_properties`, `property_type`, `property_value`,
+//! `unsupported_properties`, `invalid_total_amount`) in its
+//! `{errors: [{code, message, details}]}` shape.
 
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::Value;
+
+use crate::api::mp_error_with;
 
 pub(crate) struct Invalid {
     pub code: &'static str,
     pub message: String,
+}
+
+impl Invalid {
+    /// 400 in MP's shape; the message is repeated as the one detail.
+    pub fn response(&self) -> Response {
+        let summary = match self.code {
+            "required_properties" => "Missing properties",
+            "property_type" => "Invalid property type",
+            "property_value" => "Invalid property value",
+            "unsupported_properties" => "Unsupported properties",
+            "invalid_total_amount" => "Invalid total amount",
+            _ => "Invalid request",
+        };
+        mp_error_with(
+            StatusCode::BAD_REQUEST,
+            self.code,
+            summary,
+            vec![self.message.clone()],
+        )
+    }
 }
 
 fn invalid(code: &'static str, message: impl Into<String>) -> Invalid {
@@ -13,6 +40,18 @@ fn invalid(code: &'static str, message: impl Into<String>) -> Invalid {
         code,
         message: message.into(),
     }
+}
+
+fn missing(path: &str) -> Invalid {
+    invalid("required_properties", format!("missing property: {path}"))
+}
+
+fn wrong_type(path: &str, expected: &str) -> Invalid {
+    invalid("property_type", format!("{path} must be {expected}"))
+}
+
+fn bad_value(path: &str, why: impl std::fmt::Display) -> Invalid {
+    invalid("property_value", format!("{path}: {why}"))
 }
 
 /// Minor units of a decimal string with at most `decimals` fraction digits
@@ -59,108 +98,221 @@ pub(crate) fn format_minor(minor: u64, decimals: u32) -> String {
     }
 }
 
-/// Cents of a positive decimal with at most two fraction digits ("25.90" -> 2590).
-pub(crate) fn cents(raw: &Value, field: &str) -> Result<u64, Invalid> {
-    let text = raw
-        .as_str()
-        .ok_or_else(|| invalid("invalid_amount", format!("{field} must be a string")))?;
+/// Cents of a positive decimal string with at most two fraction digits
+/// ("25.90" -> 2590): absent, `required_properties`; not a string,
+/// `property_type`; malformed or zero, `property_value`.
+pub(crate) fn cents(raw: Option<&Value>, path: &str) -> Result<u64, Invalid> {
+    let raw = raw.ok_or_else(|| missing(path))?;
+    let text = raw.as_str().ok_or_else(|| wrong_type(path, "a string"))?;
     let value = minor_units(text, 2).ok_or_else(|| {
-        invalid(
-            "invalid_amount",
-            format!("{field} `{text}` is not a valid amount"),
+        bad_value(
+            path,
+            format!("`{text}` is not a decimal with at most two fraction digits"),
         )
     })?;
     if value == 0 {
-        return Err(invalid(
-            "invalid_amount",
-            format!("{field} must be greater than zero"),
-        ));
+        return Err(bad_value(path, "must be greater than zero"));
     }
     Ok(value)
 }
 
-fn non_empty_str<'a>(body: &'a Value, pointer: &str) -> Result<&'a str, Invalid> {
-    body.pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            invalid(
-                "required_properties",
-                format!(
-                    "{} is required",
-                    pointer.trim_start_matches('/').replace('/', ".")
-                ),
-            )
-        })
+/// `unsupported_properties` for any key of `object` not in `known`.
+fn only(
+    object: &serde_json::Map<String, Value>,
+    path: &str,
+    known: &[&str],
+) -> Result<(), Invalid> {
+    match object.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(key) => {
+            let name = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            Err(invalid(
+                "unsupported_properties",
+                format!("unsupported property: {name}"),
+            ))
+        }
+        None => Ok(()),
+    }
 }
 
+fn object<'a>(
+    value: Option<&'a Value>,
+    path: &str,
+) -> Result<&'a serde_json::Map<String, Value>, Invalid> {
+    value
+        .ok_or_else(|| missing(path))?
+        .as_object()
+        .ok_or_else(|| wrong_type(path, "an object"))
+}
+
+fn string<'a>(value: Option<&'a Value>, path: &str) -> Result<&'a str, Invalid> {
+    let text = value
+        .ok_or_else(|| missing(path))?
+        .as_str()
+        .ok_or_else(|| wrong_type(path, "a string"))?;
+    if text.is_empty() {
+        return Err(bad_value(path, "must not be empty"));
+    }
+    Ok(text)
+}
+
+fn optional_string<'a>(
+    body: &'a serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, Invalid> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_str()
+            .map(Some)
+            .ok_or_else(|| wrong_type(key, "a string")),
+    }
+}
+
+/// Properties of a QR order's create body (MP's reference for
+/// `POST /v1/orders`, QR; `notification_url` is what the mock notifies).
+const ORDER_PROPERTIES: &[&str] = &[
+    "type",
+    "external_reference",
+    "total_amount",
+    "description",
+    "expiration_time",
+    "processing_mode",
+    "marketplace_fee",
+    "config",
+    "transactions",
+    "items",
+    "integration_data",
+    "taxes",
+    "discounts",
+    "notification_url",
+];
+const ITEM_PROPERTIES: &[&str] = &[
+    "title",
+    "unit_price",
+    "quantity",
+    "unit_measure",
+    "external_code",
+    "external_categories",
+    "description",
+    "picture_url",
+];
+
 pub(crate) fn create_order(body: &Value) -> Result<(), Invalid> {
-    if !body.is_object() {
-        return Err(invalid("invalid_body", "body must be a JSON object"));
+    let body = body
+        .as_object()
+        .ok_or_else(|| invalid("property_type", "the body must be a JSON object"))?;
+    only(body, "", ORDER_PROPERTIES)?;
+    if string(body.get("type"), "type")? != "qr" {
+        return Err(bad_value("type", "the only type is `qr`"));
     }
-    if non_empty_str(body, "/type")? != "qr" {
-        return Err(invalid("invalid_type", "type must be `qr`"));
-    }
-    let reference = non_empty_str(body, "/external_reference")?;
-    if reference.len() > 64 {
-        return Err(invalid(
-            "invalid_external_reference",
-            "external_reference is too long",
+    let reference = string(body.get("external_reference"), "external_reference")?;
+    if reference.len() > 64
+        || !reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(bad_value(
+            "external_reference",
+            "at most 64 characters of letters, digits, - and _",
         ));
     }
-    let total = cents(&body["total_amount"], "total_amount")?;
-    non_empty_str(body, "/config/qr/external_pos_id")?;
-    let mode = non_empty_str(body, "/config/qr/mode")?;
+    let total = cents(body.get("total_amount"), "total_amount")?;
+    if let Some(description) = optional_string(body, "description")? {
+        if description.chars().count() > 150 {
+            return Err(bad_value("description", "at most 150 characters"));
+        }
+    }
+    if let Some(mode) = optional_string(body, "processing_mode")? {
+        if mode != "automatic" {
+            return Err(bad_value("processing_mode", "the only mode is `automatic`"));
+        }
+    }
+    let config = object(body.get("config"), "config")?;
+    only(config, "config", &["qr"])?;
+    let qr = object(config.get("qr"), "config.qr")?;
+    only(qr, "config.qr", &["external_pos_id", "mode"])?;
+    string(qr.get("external_pos_id"), "config.qr.external_pos_id")?;
+    let mode = string(qr.get("mode"), "config.qr.mode")?;
     if !matches!(mode, "static" | "dynamic" | "hybrid") {
-        return Err(invalid(
-            "invalid_mode",
-            "config.qr.mode must be static, dynamic or hybrid",
+        return Err(bad_value(
+            "config.qr.mode",
+            "one of static, dynamic, hybrid",
         ));
     }
-    let payments = body
-        .pointer("/transactions/payments")
-        .and_then(Value::as_array)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| invalid("required_properties", "transactions.payments is required"))?;
-    let mut paid = 0;
+    let transactions = object(body.get("transactions"), "transactions")?;
+    only(transactions, "transactions", &["payments"])?;
+    let payments = transactions
+        .get("payments")
+        .ok_or_else(|| missing("transactions.payments"))?
+        .as_array()
+        .ok_or_else(|| wrong_type("transactions.payments", "an array"))?;
+    if payments.is_empty() {
+        return Err(bad_value("transactions.payments", "at least one payment"));
+    }
+    let mut paid = 0u64;
     for payment in payments {
-        paid += cents(&payment["amount"], "transactions.payments.amount")?;
+        let payment = payment
+            .as_object()
+            .ok_or_else(|| wrong_type("transactions.payments[]", "an object"))?;
+        only(payment, "transactions.payments[]", &["amount"])?;
+        paid = paid.saturating_add(cents(
+            payment.get("amount"),
+            "transactions.payments.amount",
+        )?);
     }
     if paid != total {
         return Err(invalid(
-            "amount_mismatch",
-            "transactions.payments amounts must add up to total_amount",
+            "invalid_total_amount",
+            "total_amount is not the sum of transactions.payments.amount",
         ));
     }
     if let Some(items) = body.get("items") {
         let items = items
             .as_array()
-            .ok_or_else(|| invalid("invalid_items", "items must be an array"))?;
-        let mut sum = 0;
+            .ok_or_else(|| wrong_type("items", "an array"))?;
+        let mut sum = 0u64;
         for item in items {
-            non_empty_str(item, "/title")?;
-            let quantity = item["quantity"]
+            let item = item
+                .as_object()
+                .ok_or_else(|| wrong_type("items[]", "an object"))?;
+            only(item, "items[]", ITEM_PROPERTIES)?;
+            string(item.get("title"), "items.title")?;
+            let quantity = item
+                .get("quantity")
+                .ok_or_else(|| missing("items.quantity"))?;
+            if !(quantity.is_u64() || quantity.is_i64()) {
+                return Err(wrong_type("items.quantity", "an integer"));
+            }
+            // An integer below 1 (negative ones included) is a bad value.
+            let quantity = quantity
                 .as_u64()
                 .filter(|q| *q >= 1)
-                .ok_or_else(|| invalid("invalid_quantity", "items.quantity must be >= 1"))?;
-            sum += quantity * cents(&item["unit_price"], "items.unit_price")?;
+                .ok_or_else(|| bad_value("items.quantity", "at least 1"))?;
+            let price = cents(item.get("unit_price"), "items.unit_price")?;
+            sum = sum.saturating_add(quantity.saturating_mul(price));
         }
         if !items.is_empty() && sum != total {
             return Err(invalid(
-                "amount_mismatch",
-                "items must add up to total_amount",
+                "invalid_total_amount",
+                "total_amount is not the sum of items unit_price x quantity",
             ));
         }
     }
-    if let Some(expiration) = body.get("expiration_time") {
-        let ok = expiration
-            .as_str()
-            .is_some_and(|e| e.starts_with('P') && e.len() > 1);
-        if !ok {
-            return Err(invalid(
-                "invalid_expiration_time",
-                "expiration_time must be an ISO-8601 duration",
+    if let Some(expiration) = optional_string(body, "expiration_time")? {
+        if !(expiration.starts_with('P') && expiration.len() > 1) {
+            return Err(bad_value(
+                "expiration_time",
+                "an ISO-8601 duration such as PT15M",
             ));
+        }
+    }
+    if let Some(url) = optional_string(body, "notification_url")? {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(bad_value("notification_url", "an http(s) URL"));
         }
     }
     Ok(())

@@ -17,15 +17,25 @@ use payments::app::{
 };
 use payments::domain::{
     CallerId, Currency, IdempotencyKey, Item, Items, Money, OrderId, PaymentId, PaymentStatus,
-    ProviderOrderId, Sku, Title,
+    PointsOfSale, PosId, ProviderOrderId, Sku, Timestamp, Title,
 };
-use payments::ports::{PaymentStore, Ports};
+use payments::ports::{Clock, PaymentStore, Ports};
 
 use crate::executor::{ActorFuture, Answer, Executor, Gates, Slice};
 use crate::faults::{Dice, Faults, Rates};
 use crate::mercadopago::{MercadoPago, MpStatus};
 use crate::ports::{Journal, SimProvider, SimStore, SimTopic, Wiring};
 use crate::system::{SimClock, SimIds};
+
+/// The template's function timeouts: 60 s for the scheduled functions,
+/// 20 s for the others.
+fn lambda_timeout(actor: &str) -> Duration {
+    if actor.starts_with("sweeper") || actor.starts_with("relay") {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_secs(20)
+    }
+}
 
 /// How long a QR code stays payable, here and at Mercado Pago.
 pub const EXPIRY: Duration = Duration::from_secs(15 * 60);
@@ -72,6 +82,11 @@ pub struct History {
     deliveries: Vec<ProviderOrderId>,
     orders: usize,
     keys: usize,
+    /// When each running actor's Lambda times out (random histories only:
+    /// a scripted one runs its actors as its test says). An actor past it
+    /// is stopped at its next gate, as Lambda stops a function: this is
+    /// what makes a claim's lease (longer than any function lives) hold.
+    deadlines: Option<BTreeMap<usize, Timestamp>>,
 }
 
 impl History {
@@ -85,20 +100,39 @@ impl History {
             sns: *dice.pick(&level).unwrap_or(&0.0),
             after_applied: 0.5,
         };
-        Self::with_rates(dice, rates)
+        // Mercado Pago refunds asynchronously; some histories see it answer
+        // a refund already processed, as the mock's `--refund-settle-ms 0`.
+        let settle = [
+            None,
+            Some(Duration::from_secs(20)),
+            Some(Duration::from_secs(90)),
+        ];
+        let refund_settle = *dice.pick(&settle).unwrap_or(&None);
+        let mut history = Self::with_rates(dice, rates, refund_settle);
+        history.deadlines = Some(BTreeMap::new());
+        history
     }
 
-    /// A world without faults whose steps a test chooses itself.
+    /// A world without faults whose steps a test chooses itself; refunds
+    /// are processed at once.
     pub fn scripted() -> Self {
-        Self::with_rates(Dice::new(0), Rates::default())
+        Self::with_rates(Dice::new(0), Rates::default(), None)
     }
 
-    fn with_rates(dice: Dice, rates: Rates) -> Self {
+    /// A scripted world whose refunds stay processing for `settle`.
+    pub fn scripted_with_refund_settle(settle: Duration) -> Self {
+        Self::with_rates(Dice::new(0), Rates::default(), Some(settle))
+    }
+
+    fn with_rates(dice: Dice, rates: Rates, refund_settle: Option<Duration>) -> Self {
         let faults = Faults::new(dice.clone(), rates);
         let journal = Journal::default();
         journal.note(format!(
-            "faults: provider {:.2}, store {:.2}, sns {:.2}",
-            rates.provider, rates.store, rates.sns
+            "faults: provider {:.2}, store {:.2}, sns {:.2}; refunds settle {}",
+            rates.provider,
+            rates.store,
+            rates.sns,
+            refund_settle.map_or("at once".to_owned(), |d| format!("after {}s", d.as_secs()))
         ));
         let gates = Arc::new(Gates::default());
         let wiring = Wiring {
@@ -109,7 +143,12 @@ impl History {
         let clock = Arc::new(SimClock::new());
         let ids = Arc::new(SimIds::default());
         let store = Arc::new(MemoryStore::new());
-        let mercadopago = Arc::new(MercadoPago::new(clock.clone(), ids.clone(), EXPIRY));
+        let mercadopago = Arc::new(MercadoPago::new(
+            clock.clone(),
+            ids.clone(),
+            EXPIRY,
+            refund_settle,
+        ));
         let topic = Arc::new(SimTopic {
             delivered: Mutex::new(Vec::new()),
             wiring: wiring.clone(),
@@ -146,6 +185,7 @@ impl History {
             deliveries: Vec::new(),
             orders,
             keys: 0,
+            deadlines: None,
         }
     }
 
@@ -226,8 +266,13 @@ impl History {
 
     /// Starts an actor; the journal names it.
     fn spawn(&mut self, name: String, future: ActorFuture) -> usize {
+        let timeout = lambda_timeout(&name);
         let id = self.executor.spawn(name, future);
         self.note(format!("spawn {}", self.executor.name(id)));
+        let deadline = self.world.clock.now().plus(timeout);
+        if let Some(deadlines) = &mut self.deadlines {
+            deadlines.insert(id, deadline);
+        }
         id
     }
 
@@ -266,6 +311,17 @@ impl History {
 
     fn run_slice(&mut self, id: usize) {
         let name = self.executor.name(id);
+        let now = self.world.clock.now();
+        let timed_out = self
+            .deadlines
+            .as_ref()
+            .and_then(|deadlines| deadlines.get(&id))
+            .is_some_and(|deadline| *deadline < now);
+        if timed_out {
+            self.note(format!("TIMEOUT {name} (its Lambda's time is up)"));
+            self.executor.kill(id);
+            return;
+        }
         match self.executor.run_slice(id) {
             Some(Slice::AtGate { made: Some(call) }) => self.note(format!("{name} {call}")),
             Some(Slice::AtGate { made: None }) => {}
@@ -317,6 +373,7 @@ impl History {
             amount,
             items: Items::new(vec![item], amount).ok()?,
             description: None,
+            pos_id: None,
         })
     }
 
@@ -343,7 +400,12 @@ impl History {
         let Some(command) = self.command(&ask) else {
             return 0;
         };
-        let create = CreatePayment::new(&self.ports, EXPIRY);
+        let Ok(points_of_sale) =
+            PosId::parse("SIMPOS1").and_then(|pos| PointsOfSale::new(vec![pos]))
+        else {
+            return 0;
+        };
+        let create = CreatePayment::new(&self.ports, EXPIRY, points_of_sale);
         let key = ask.key.clone();
         let name = format!(
             "create(ord-{}{}{})",
@@ -481,7 +543,12 @@ impl History {
             return;
         };
         let mp = &self.world.mercadopago;
-        match self.dice.below(4) {
+        match self.dice.below(5) {
+            4 => {
+                if mp.fail_a_refund(&order) {
+                    self.note(format!("Mercado Pago fails a processing refund of {order}"));
+                }
+            }
             0 => {
                 let open = self.dice.chance(0.5);
                 mp.set_refund_window(&order, open);
@@ -569,10 +636,15 @@ impl History {
     }
 
     fn time_passes(&mut self) {
-        let by = if self.dice.chance(0.2) {
+        // Most moves are seconds, within a function's life (its calls are
+        // slow, its peers run meanwhile); the rest outlast every function
+        // in flight, which Lambda then stops.
+        let by = if self.dice.chance(0.75) {
+            Duration::from_secs(self.dice.range(1, 8))
+        } else if self.dice.chance(0.4) {
             EXPIRY + SCHEDULE
         } else {
-            Duration::from_secs(self.dice.range(5, 180))
+            Duration::from_secs(self.dice.range(20, 180))
         };
         self.world.clock.advance(by);
         self.world.mercadopago.tick();

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use payments::domain::{Payment, PaymentStatus, Refund, RefundSource, RefundStatus};
+use payments::domain::{Payment, PaymentStatus, Refund, RefundFailure, RefundSource, RefundStatus};
 use payments::ports::OutboxEvent;
 
 use crate::executor::Answer;
 use crate::history::World;
 use crate::mercadopago::{MpOrder, MpStatus};
+use payments::ports::ProviderRefundStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -87,7 +88,11 @@ fn money_adds_up(
             ),
         );
     }
-    for made in &order.refunds {
+    let processed = order
+        .refunds
+        .iter()
+        .filter(|r| r.status == ProviderRefundStatus::Processed);
+    for made in processed {
         // A refund we only recorded (made in the dashboard) asked of Mercado Pago again.
         if let Some(resent) = refunds.iter().find(|r| {
             r.source == RefundSource::Provider && made.key.as_deref() == Some(r.refund_id.as_str())
@@ -123,7 +128,7 @@ fn money_adds_up(
         let rightly = match &made.key {
             None => by.source == RefundSource::Provider,
             Some(key) if key.starts_with("late-") => {
-                by.source == RefundSource::LatePayment && *key == format!("late-{id}")
+                by.source == RefundSource::LatePayment && *key == format!("late-{}", by.refund_id)
             }
             Some(key) => by.source == RefundSource::Api && by.refund_id.as_str() == key,
         };
@@ -144,10 +149,12 @@ fn money_adds_up(
         .iter()
         .filter(|r| r.status == RefundStatus::Succeeded)
     {
-        let made = refund
-            .provider_refund_id
-            .as_ref()
-            .is_some_and(|p| order.refunds.iter().any(|m| m.id == *p));
+        let made = refund.provider_refund_id.as_ref().is_some_and(|p| {
+            order
+                .refunds
+                .iter()
+                .any(|m| m.id == *p && m.status == ProviderRefundStatus::Processed)
+        });
         if !made {
             checks.fail(
                 1,
@@ -330,7 +337,7 @@ fn events_match_records(
         let moves: Vec<&str> = events
             .iter()
             .map(|e| e.event_type.as_str())
-            .filter(|t| *t != "payment.refunded")
+            .filter(|t| *t != "payment.refunded" && *t != "payment.refund_failed")
             .collect();
         let expected_moves = usize::from(payment.status() != PaymentStatus::Pending);
         if moves.len() != expected_moves {
@@ -370,6 +377,36 @@ fn events_match_records(
             checks.fail(
                 4,
                 format!("{id}: payment.refunded for {refund}, which did not succeed"),
+            );
+        }
+        // A refund Mercado Pago took and then failed is announced once.
+        let failed_there: BTreeSet<String> = refunds
+            .iter()
+            .filter(|r| {
+                r.payment_id == *id
+                    && r.status == RefundStatus::Failed
+                    && r.failure == Some(RefundFailure::FailedAtProvider)
+            })
+            .map(|r| r.refund_id.to_string())
+            .collect();
+        let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+        for event in events
+            .iter()
+            .filter(|e| e.event_type.as_str() == "payment.refund_failed")
+        {
+            let refund = serde_json::from_str::<serde_json::Value>(&event.body)
+                .ok()
+                .and_then(|b| b["refund"]["refund_id"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            *failures.entry(refund).or_default() += 1;
+        }
+        let announced_failures: BTreeSet<String> = failures.keys().cloned().collect();
+        if failures.values().any(|n| *n != 1) || announced_failures != failed_there {
+            checks.fail(
+                4,
+                format!(
+                    "{id}: refunds failed at Mercado Pago {failed_there:?}, payment.refund_failed {failures:?}"
+                ),
             );
         }
     }

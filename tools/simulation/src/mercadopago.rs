@@ -15,7 +15,8 @@ use payments::domain::{
     Money, Payment, ProviderOrderId, ProviderPaymentId, ProviderRefundId, Timestamp,
 };
 use payments::ports::{
-    Clock, ProviderError, ProviderOrder, ProviderOrderState, ProviderRefund, RefundRequest,
+    Clock, ProviderError, ProviderOrder, ProviderOrderState, ProviderRefund, ProviderRefundStatus,
+    RefundRequest, Refusal,
 };
 
 use crate::system::{SimClock, SimIds};
@@ -49,6 +50,9 @@ pub struct MpRefund {
     pub amount: i64,
     /// The `X-Idempotency-Key` that made it; None: made in the dashboard.
     pub key: Option<String>,
+    pub status: ProviderRefundStatus,
+    /// When a processing refund settles on its own.
+    pub settles_at: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -66,8 +70,28 @@ pub struct MpOrder {
 }
 
 impl MpOrder {
+    /// Money given back: refunds processed.
     pub fn refunded(&self) -> i64 {
-        self.refunds.iter().map(|r| r.amount).sum()
+        self.refunds
+            .iter()
+            .filter(|r| r.status == ProviderRefundStatus::Processed)
+            .map(|r| r.amount)
+            .sum()
+    }
+
+    /// Money taken for refunds: processed, or still processing.
+    fn taken(&self) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.status != ProviderRefundStatus::Failed)
+            .map(|r| r.amount)
+            .sum()
+    }
+
+    fn processing(&self) -> bool {
+        self.refunds
+            .iter()
+            .any(|r| r.status == ProviderRefundStatus::Processing)
     }
 
     /// The customer's money Mercado Pago still holds for this order.
@@ -81,7 +105,7 @@ impl MpOrder {
 
     fn state(&self) -> ProviderOrderState {
         let detail = match self.status {
-            MpStatus::Processed if !self.refunds.is_empty() => "partially_refunded",
+            MpStatus::Processed if self.refunded() > 0 => "partially_refunded",
             MpStatus::Processed => "accredited",
             MpStatus::Failed => "rejected_by_issuer",
             other => other.as_str(),
@@ -101,6 +125,7 @@ impl MpOrder {
                     amount: Money::new(r.amount, self.total.currency())
                         .map(Money::to_decimal_string)
                         .unwrap_or_default(),
+                    status: r.status,
                 })
                 .collect(),
         }
@@ -130,37 +155,83 @@ pub struct MercadoPago {
     clock: Arc<SimClock>,
     ids: Arc<SimIds>,
     expiry: Duration,
+    /// How long a refund stays processing; None: it is processed at once.
+    refund_settle: Option<Duration>,
 }
 
 fn rejected(status: u16, code: &str) -> ProviderError {
+    refused(status, code, Refusal::Other)
+}
+
+fn refused(status: u16, code: &str, refusal: Refusal) -> ProviderError {
     ProviderError::Rejected {
         status,
+        refusal,
         detail: code.into(),
     }
 }
 
 impl MercadoPago {
-    pub fn new(clock: Arc<SimClock>, ids: Arc<SimIds>, expiry: Duration) -> Self {
+    pub fn new(
+        clock: Arc<SimClock>,
+        ids: Arc<SimIds>,
+        expiry: Duration,
+        refund_settle: Option<Duration>,
+    ) -> Self {
         Self {
             books: Mutex::new(Books::default()),
             clock,
             ids,
             expiry,
+            refund_settle,
         }
     }
 
-    /// Orders past their `expiration_time` expire, with their notification.
+    /// Orders past their `expiration_time` expire, and refunds past their
+    /// processing time are processed, each with its notification.
     pub fn tick(&self) {
         let now = self.clock.now();
         let mut books = self.books.lock();
-        let mut expired = Vec::new();
+        let mut changed = Vec::new();
         for order in books.orders.values_mut() {
             if order.status == MpStatus::Created && order.created_at.plus(self.expiry) <= now {
                 order.status = MpStatus::Expired;
-                expired.push(order.id.clone());
+                changed.push(order.id.clone());
+            }
+            let mut settled = false;
+            for refund in &mut order.refunds {
+                if refund.status == ProviderRefundStatus::Processing && refund.settles_at <= now {
+                    refund.status = ProviderRefundStatus::Processed;
+                    settled = true;
+                }
+            }
+            if settled {
+                if order.refunded() == order.total.minor_units() {
+                    order.status = MpStatus::Refunded;
+                }
+                changed.push(order.id.clone());
             }
         }
-        books.notifications.extend(expired);
+        books.notifications.extend(changed);
+    }
+
+    /// Mercado Pago fails a refund it is still processing: the money stays
+    /// with the merchant, and the order says so in its notification.
+    pub fn fail_a_refund(&self, id: &ProviderOrderId) -> bool {
+        let failed = self
+            .with_order(id, |order| {
+                Ok(order
+                    .refunds
+                    .iter_mut()
+                    .find(|r| r.status == ProviderRefundStatus::Processing)
+                    .map(|refund| refund.status = ProviderRefundStatus::Failed)
+                    .is_some())
+            })
+            .unwrap_or(false);
+        if failed {
+            self.notify(id);
+        }
+        failed
     }
 
     pub fn orders(&self) -> Vec<MpOrder> {
@@ -216,6 +287,8 @@ impl MercadoPago {
             order_id: order.id.clone(),
             payment_id: Some(order.provider_payment_id.clone()),
             qr_data: format!("qr-{ulid}"),
+            total_amount: Some(order.total.to_decimal_string()),
+            currency: None,
         })
     }
 
@@ -279,6 +352,7 @@ impl MercadoPago {
                 request.amount,
                 refund_id,
                 Some(&request.idempotency_key),
+                self.settling(),
             )?;
             Ok(order.state())
         })?;
@@ -346,13 +420,18 @@ impl MercadoPago {
                     .map(|a| Money::new(a, order.total.currency()))
                     .transpose()
                     .map_err(|_| rejected(400, "invalid_refund_amount"))?;
-                make_refund(order, amount, refund_id, None)
+                make_refund(order, amount, refund_id, None, self.settling())
             })
             .is_ok();
         if made {
             self.notify(id);
         }
         made
+    }
+
+    /// When a refund made now settles; None: at once.
+    fn settling(&self) -> Option<Timestamp> {
+        self.refund_settle.map(|after| self.clock.now().plus(after))
     }
 
     pub fn set_refund_window(&self, id: &ProviderOrderId, open: bool) {
@@ -371,27 +450,49 @@ impl MercadoPago {
 
 /// The mock's rules for a refund: a paid order, inside its window, at most
 /// what remains; the last one makes the order `refunded`.
+/// `settles_at`: None, processed at once; else processing until then.
 fn make_refund(
     order: &mut MpOrder,
     amount: Option<Money>,
     id: ProviderRefundId,
     key: Option<&String>,
+    settles_at: Option<Timestamp>,
 ) -> MpResult<()> {
     if order.status != MpStatus::Processed {
         return Err(rejected(409, "cannot_refund_order"));
     }
-    if !order.refund_window_open {
-        return Err(rejected(400, "refund_period_expired"));
+    if order.processing() {
+        return Err(ProviderError::Busy("refund_in_progress".into()));
     }
-    let remaining = order.total.minor_units() - order.refunded();
+    if !order.refund_window_open {
+        return Err(refused(
+            400,
+            "refund_period_expired",
+            Refusal::RefundPeriodExpired,
+        ));
+    }
+    let remaining = order.total.minor_units() - order.taken();
     let asked = amount.map_or(remaining, Money::minor_units);
-    if remaining == 0 || asked <= 0 || asked > remaining {
+    if remaining == 0 || asked > remaining {
+        return Err(refused(
+            400,
+            "refund_amount_exceeds",
+            Refusal::AmountAboveRemaining,
+        ));
+    }
+    if asked <= 0 {
         return Err(rejected(400, "invalid_refund_amount"));
     }
+    let (status, at) = match settles_at {
+        Some(at) => (ProviderRefundStatus::Processing, at),
+        None => (ProviderRefundStatus::Processed, order.created_at),
+    };
     order.refunds.push(MpRefund {
         id,
         amount: asked,
         key: key.cloned(),
+        status,
+        settles_at: at,
     });
     if order.refunded() == order.total.minor_units() {
         order.status = MpStatus::Refunded;

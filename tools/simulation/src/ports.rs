@@ -12,9 +12,10 @@ use payments::domain::{
 };
 use payments::ports::{
     DueItem, DuePayments, EventPublisher, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
-    KeyClaim, MadeRefund, OrderLock, Outbox, OutboxEvent, PaymentCreation, PaymentProvider,
-    PaymentReads, PaymentTransitions, ProviderError, ProviderOrder, ProviderOrderState,
-    PublishError, RefundKey, RefundRequest, RefundSettlement, Refunds, StoreError, UnreadableItem,
+    KeyClaim, MadeRefund, OrderLock, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
+    PaymentProvider, PaymentReads, PaymentTransitions, ProviderError, ProviderOrder,
+    ProviderOrderState, PublishError, RefundKey, RefundRequest, RefundSettlement, Refunds,
+    StoreError, UnreadableItem,
 };
 
 use crate::executor::Gates;
@@ -227,6 +228,22 @@ impl IdempotencyKeys for SimStore {
             self,
             "store.complete_idempotency_key",
             self.inner.complete_idempotency_key(key, outcome)
+        )
+    }
+}
+
+#[async_trait]
+impl OrderReadLimits for SimStore {
+    async fn take_order_read(
+        &self,
+        order: &ProviderOrderId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        write!(
+            self,
+            "store.take_order_read",
+            self.inner.take_order_read(order, now, until)
         )
     }
 }

@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
     AskClaim, CallerId, CorrelationId, Currency, Description, EventId, EventType, Fingerprint,
-    Item, Items, Money, OrderId, Payment, PaymentId, PaymentParts, PaymentStatus, ProviderOrderId,
-    ProviderPaymentId, ProviderRef, ProviderRefundId, Refund, RefundId, RefundReason, RefundSource,
-    RefundStatus, Sku, SweepSchedule, Timestamp, Title,
+    Item, Items, Money, OrderId, Payment, PaymentId, PaymentParts, PaymentStatus, PosId,
+    ProviderOrderId, ProviderPaymentId, ProviderRef, ProviderRefundId, Refund, RefundFailure,
+    RefundId, RefundReason, RefundSource, RefundStatus, Sku, SweepSchedule, Timestamp, Title,
 };
 use crate::ports::{
     DueItem, IdempotencyRecord, IdempotentOutcome, OrderLock, OrderLockState, OutboxEvent,
@@ -82,7 +82,8 @@ pub mod keys {
 
     pub const PAYMENT_SK: &str = "PAYMENT";
     /// The key the init-time pre-warm reads: no item has it, since every
-    /// partition key starts with `PAYMENT#`, `ORDER#` or `IDEMPOTENCY#`.
+    /// partition key starts with `PAYMENT#`, `ORDER#`, `IDEMPOTENCY#` or
+    /// `PROVIDERORDER#`.
     pub const PREWARM_KEY: &str = "PREWARM";
     pub const ORDER_SK: &str = "ORDER";
 
@@ -107,6 +108,12 @@ pub mod keys {
     pub fn refund_key_sk(key: &crate::domain::IdempotencyKey) -> String {
         format!("REFUNDKEY#{}#{}", key.caller(), key.as_str())
     }
+
+    /// A provider order's read slot for late or unsigned notifications.
+    pub fn order_read_pk(id: &crate::domain::ProviderOrderId) -> String {
+        format!("PROVIDERORDER#{id}")
+    }
+    pub const ORDER_READ_SK: &str = "READ";
 
     /// Scoped to its caller: the same key from two callers is two items.
     pub fn idempotency_pk(key: &crate::domain::IdempotencyKey) -> String {
@@ -153,6 +160,9 @@ pub(crate) fn payment_item(payment: &Payment, shards: IndexShards) -> DynamoItem
     item.insert("fingerprint".into(), s(p.fingerprint.as_str()));
     if let Some(description) = &p.description {
         item.insert("description".into(), s(description.as_str()));
+    }
+    if let Some(pos_id) = &p.pos_id {
+        item.insert("pos_id".into(), s(pos_id.as_str()));
     }
     if let Some(provider) = &p.provider {
         item.insert("provider_order_id".into(), s(provider.order_id.as_str()));
@@ -264,6 +274,10 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
         items: domain(Items::new(lines, amount))?,
         description: opt_s(item, "description")
             .map(|d| domain(Description::parse(&d)))
+            .transpose()?,
+        // Payments written before points of sale were recorded have none.
+        pos_id: opt_s(item, "pos_id")
+            .map(|pos| domain(PosId::parse(&pos)))
             .transpose()?,
         fingerprint: domain(Fingerprint::parse(get_s(item, "fingerprint")?))?,
         provider,
@@ -407,6 +421,9 @@ pub(crate) fn refund_item(refund: &Refund) -> DynamoItem {
     if let Some(failure) = &refund.failure_reason {
         item.insert("failure_reason".into(), s(failure));
     }
+    if let Some(failure) = refund.failure {
+        item.insert("failure_kind".into(), s(failure.as_str()));
+    }
     item.insert("ask_number".into(), n(refund.ask.number));
     if let Some(until) = refund.ask.until {
         item.insert("ask_until".into(), s(until.to_rfc3339()));
@@ -429,6 +446,9 @@ pub(crate) fn refund_from_item(item: &DynamoItem) -> Result<Refund, StoreError> 
             .map(|id| domain(ProviderRefundId::parse(&id)))
             .transpose()?,
         failure_reason: opt_s(item, "failure_reason"),
+        failure: opt_s(item, "failure_kind")
+            .map(|kind| domain(RefundFailure::parse(&kind)))
+            .transpose()?,
         created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
         updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
         // Refunds written before claims existed: nobody holds one.
@@ -484,6 +504,31 @@ mod tests {
             "{per_shard:?}"
         );
         assert_eq!(shards.all().count(), 8);
+    }
+
+    #[test]
+    fn a_payment_item_keeps_its_point_of_sale_and_an_older_item_reads_without_one() {
+        let payment = crate::domain::payment::tests::sample_payment();
+        let item = payment_item(&payment, IndexShards::default());
+        assert_eq!(
+            item.get("pos_id")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str),
+            Some("POS001")
+        );
+        let read = payment_from_item(&item).unwrap();
+        assert_eq!(read.pos_id(), payment.pos_id());
+        assert_eq!(read, payment);
+
+        let mut older = item.clone();
+        older.remove("pos_id");
+        assert_eq!(payment_from_item(&older).unwrap().pos_id(), None);
+        let mut garbled = item;
+        garbled.insert("pos_id".into(), s("POS-1"));
+        assert!(matches!(
+            payment_from_item(&garbled),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]

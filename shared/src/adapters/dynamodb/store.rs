@@ -11,12 +11,14 @@ use super::items::{
     refund_key_item, s, DynamoItem, Index, IndexShards,
 };
 use crate::domain::{
-    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundStatus, Timestamp,
+    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
+    RefundStatus, Timestamp,
 };
 use crate::ports::{
     DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
-    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
+    MadeRefund, OrderLock, OrderLockState, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
+    PaymentReads, PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
+    UnreadableItem,
 };
 use futures_util::future::try_join_all;
 
@@ -533,6 +535,36 @@ fn claim_is(number: u32) -> &'static str {
 }
 
 #[async_trait]
+impl OrderReadLimits for DynamoStore {
+    async fn take_order_read(
+        &self,
+        order: &ProviderOrderId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::order_read_pk(order)))
+            .item("sk", s(keys::ORDER_READ_SK))
+            // Seconds, as TTL reads it; TTL deletion lags, so a past one is free.
+            .item("ttl", n(until.unix_seconds()))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem order read", e));
+        match put {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+#[async_trait]
 impl DuePayments for DynamoStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError> {
         self.query_every_shard(
@@ -622,7 +654,7 @@ impl Refunds for DynamoStore {
         claimed: &Refund,
         expected_claim: u32,
     ) -> Result<(), StoreError> {
-        let mut update = self
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -635,12 +667,25 @@ impl Refunds for DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":pending", s(RefundStatus::Pending.as_str()))
             .expression_attribute_values(":number", n(claimed.ask.number));
+        // Mercado Pago's id, once it took the refund (never removed).
+        let (taken, mut update) = match &claimed.provider_refund_id {
+            Some(id) => (
+                ", provider_refund_id = :taken, updated_at = :updated",
+                update
+                    .expression_attribute_values(":taken", s(id.as_str()))
+                    .expression_attribute_values(":updated", s(claimed.updated_at.to_rfc3339())),
+            ),
+            None => ("", update),
+        };
         update = match claimed.ask.until {
             Some(until) => update
-                .update_expression("SET ask_number = :number, ask_until = :until")
+                .update_expression(format!(
+                    "SET ask_number = :number, ask_until = :until{taken}"
+                ))
                 .expression_attribute_values(":until", s(until.to_rfc3339())),
             // Let go: the next asker need not wait.
-            None => update.update_expression("SET ask_number = :number REMOVE ask_until"),
+            None => update
+                .update_expression(format!("SET ask_number = :number{taken} REMOVE ask_until")),
         };
         if expected_claim > 0 {
             update = update.expression_attribute_values(":claim", n(expected_claim));

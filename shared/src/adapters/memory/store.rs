@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::domain::{
-    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, Refund, RefundId,
-    RefundStatus, Timestamp,
+    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
+    RefundId, RefundStatus, Timestamp,
 };
 use crate::ports::{
     DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, OrderLockState, Outbox, OutboxEvent, PaymentCreation, PaymentReads,
-    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
+    MadeRefund, OrderLock, OrderLockState, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
+    PaymentReads, PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
+    UnreadableItem,
 };
 
 #[derive(Default)]
@@ -26,6 +27,8 @@ struct Tables {
     refund_keys: HashMap<(PaymentId, IdempotencyKey), (RefundId, Fingerprint)>,
     /// Who may publish an event, until when (`Outbox::claim_publish`).
     publishing: HashMap<EventId, Timestamp>,
+    /// Provider orders read for a late or unsigned notification, until when.
+    order_reads: HashMap<ProviderOrderId, Timestamp>,
 }
 
 impl Tables {
@@ -412,6 +415,28 @@ impl IdempotencyKeys for MemoryStore {
 }
 
 #[async_trait]
+impl OrderReadLimits for MemoryStore {
+    async fn take_order_read(
+        &self,
+        order: &ProviderOrderId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        if tables
+            .order_reads
+            .get(order)
+            .is_some_and(|held| *held > now)
+        {
+            return Ok(false);
+        }
+        tables.order_reads.insert(order.clone(), until);
+        Ok(true)
+    }
+}
+
+#[async_trait]
 impl DuePayments for MemoryStore {
     async fn due_payments(&self, now: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError> {
         self.suspend().await;
@@ -501,6 +526,10 @@ impl Refunds for MemoryStore {
             return Err(conflict("refund claimed or settled meanwhile"));
         };
         stored.ask = claimed.ask;
+        if claimed.provider_refund_id.is_some() {
+            stored.provider_refund_id = claimed.provider_refund_id.clone();
+            stored.updated_at = claimed.updated_at;
+        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::domain::{Payment, ProviderOrderId};
 use crate::ports::{
-    PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, RefundRequest,
+    PaymentProvider, ProviderError, ProviderOrder, ProviderOrderState, RefundRequest, Refusal,
 };
 
 use super::wire::{
@@ -61,7 +61,6 @@ impl RetryPolicy {
 pub struct MercadoPagoConfig {
     pub base_url: String,
     pub access_token: AccessToken,
-    pub external_pos_id: String,
     pub notification_url: Option<String>,
     /// ISO-8601 duration sent as `expiration_time`.
     pub expiration_time: String,
@@ -131,6 +130,7 @@ impl MercadoPagoClient {
             let started = std::time::Instant::now();
             let sent = request.send().await;
             crate::app::metrics::provider_latency(started.elapsed().as_secs_f64() * 1000.0);
+            let mut wait = None;
             let failure = match sent {
                 Ok(response) => {
                     let status = response.status();
@@ -141,6 +141,7 @@ impl MercadoPagoClient {
                         return serde_json::from_slice(&bytes)
                             .map_err(|e| ProviderError::InvalidResponse(format!("{path}: {e}")));
                     }
+                    wait = retry_after(response.headers());
                     let detail = response.text().await.unwrap_or_default();
                     match classify(status, detail) {
                         Retry::No(error) => return Err(failed(error)),
@@ -160,8 +161,21 @@ impl MercadoPagoClient {
                     "{method} {path} after {attempt} attempts: {failure}"
                 ))));
             }
-            tracing::warn!(%method, path, attempt, reason = %failure, "Mercado Pago call failed; retrying");
-            tokio::time::sleep(self.config.retry.delay_before(attempt)).await;
+            let delay = match wait {
+                // Mercado Pago says when to come back: waited if it is soon
+                // enough for this call, else the call fails now (the caller
+                // keeps what it was doing for a later retry).
+                Some(wait) if wait > MAX_RETRY_AFTER => {
+                    return Err(failed(ProviderError::Unavailable(format!(
+                        "{method} {path}: {failure}, asked to wait {}s",
+                        wait.as_secs()
+                    ))))
+                }
+                Some(wait) => wait,
+                None => self.config.retry.delay_before(attempt),
+            };
+            tracing::warn!(%method, path, attempt, reason = %failure, delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "Mercado Pago call failed; retrying");
+            tokio::time::sleep(delay).await;
         }
     }
 }
@@ -179,26 +193,97 @@ enum Retry {
     No(ProviderError),
 }
 
-fn classify(status: StatusCode, detail: String) -> Retry {
-    let detail: String = detail.chars().take(300).collect();
-    match status.as_u16() {
-        404 => Retry::No(ProviderError::NotFound),
-        423 | 429 | 500..=599 => Retry::Yes(format!("status {status}")),
-        code => Retry::No(ProviderError::Rejected {
-            status: code,
+/// The longest `Retry-After` a call waits out; a longer one fails the call.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// `Retry-After` in seconds (the form Mercado Pago sends); an HTTP date or
+/// anything else is ignored (our own backoff applies).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+fn classify(status: StatusCode, body: String) -> Retry {
+    let code = error_code(&body);
+    let detail: String = body.chars().take(300).collect();
+    match (status.as_u16(), code.as_deref()) {
+        (404, _) => Retry::No(ProviderError::NotFound),
+        (423 | 429 | 500..=599, _) => Retry::Yes(format!("status {status}")),
+        // Another refund of the order is still processing: not now, later.
+        (409, Some("refund_in_progress")) => Retry::No(ProviderError::Busy(detail)),
+        (status, code) => Retry::No(ProviderError::Rejected {
+            status,
+            refusal: refusal_of(code),
             detail,
         }),
     }
 }
 
-fn order_path(id: &ProviderOrderId) -> String {
-    // The id's alphabet ([A-Za-z0-9_-]) is safe in a URL path as it is.
-    format!("/v1/orders/{id}")
+/// Mercado Pago's error codes that change what we do, in our terms.
+fn refusal_of(code: Option<&str>) -> Refusal {
+    match code {
+        Some("unsupported_partially_refunds" | "partial_refund_forbidden_with_tips") => {
+            Refusal::PartialRefundNotSupported
+        }
+        Some("refund_amount_exceeds") => Refusal::AmountAboveRemaining,
+        Some("refund_period_expired") => Refusal::RefundPeriodExpired,
+        _ => Refusal::Other,
+    }
+}
+
+/// The first error code of a Mercado Pago error body: `{"errors": [{"code"}]}`
+/// (the Orders API) or `{"cause": [{"code"}]}` / `{"error"}` (older APIs).
+fn error_code(body: &str) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_str(body).ok()?;
+    let first = |list: &str| {
+        body.get(list)?
+            .as_array()?
+            .first()?
+            .get("code")?
+            .as_str()
+            .map(str::to_owned)
+    };
+    first("errors")
+        .or_else(|| first("cause"))
+        .or_else(|| body.get("error")?.as_str().map(str::to_owned))
+}
+
+/// The order's path. Mercado Pago's order ids are `ORD` and 26 upper-case
+/// letters or digits, and it refuses any other with 400
+/// `invalid_path_param`: such an id names no order of Mercado Pago's, so it
+/// is answered `NotFound` here without a call.
+fn order_path(id: &ProviderOrderId) -> Result<String, ProviderError> {
+    let well_formed = id.as_str().strip_prefix("ORD").is_some_and(|rest| {
+        rest.len() == 26
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    });
+    if !well_formed {
+        return Err(ProviderError::NotFound);
+    }
+    // That alphabet is safe in a URL path as it is.
+    Ok(format!("/v1/orders/{id}"))
 }
 
 #[async_trait]
 impl PaymentProvider for MercadoPagoClient {
     async fn create_order(&self, payment: &Payment) -> Result<ProviderOrder, ProviderError> {
+        // Every payment the create use case hands over names one; without
+        // it Mercado Pago would refuse the order (400), so it is not sent.
+        let Some(pos_id) = payment.pos_id() else {
+            return Err(ProviderError::Rejected {
+                status: 400,
+                refusal: Refusal::Other,
+                detail: format!("payment {} names no point of sale", payment.id()),
+            });
+        };
         let total = payment.amount().to_decimal_string();
         let fallback_description = format!("Order {}", payment.order_id());
         let body = CreateOrderBody {
@@ -213,7 +298,7 @@ impl PaymentProvider for MercadoPagoClient {
             expiration_time: &self.config.expiration_time,
             config: OrderConfig {
                 qr: QrConfig {
-                    external_pos_id: &self.config.external_pos_id,
+                    external_pos_id: pos_id.as_str(),
                     mode: "dynamic",
                 },
             },
@@ -252,11 +337,13 @@ impl PaymentProvider for MercadoPagoClient {
             order_id: state.order_id,
             payment_id: state.payment_id,
             qr_data,
+            total_amount: state.total_amount,
+            currency: state.currency,
         })
     }
 
     async fn get_order(&self, id: &ProviderOrderId) -> Result<ProviderOrderState, ProviderError> {
-        self.call::<()>(Method::GET, &order_path(id), None, None)
+        self.call::<()>(Method::GET, &order_path(id)?, None, None)
             .await?
             .into_state()
     }
@@ -266,7 +353,7 @@ impl PaymentProvider for MercadoPagoClient {
         id: &ProviderOrderId,
         idempotency_key: &str,
     ) -> Result<ProviderOrderState, ProviderError> {
-        let path = format!("{}/cancel", order_path(id));
+        let path = format!("{}/cancel", order_path(id)?);
         self.call::<()>(Method::POST, &path, None, Some(idempotency_key))
             .await?
             .into_state()
@@ -277,7 +364,7 @@ impl PaymentProvider for MercadoPagoClient {
         id: &ProviderOrderId,
         request: &RefundRequest,
     ) -> Result<ProviderOrderState, ProviderError> {
-        let path = format!("{}/refund", order_path(id));
+        let path = format!("{}/refund", order_path(id)?);
         // A full refund has no body; a partial one names the payment and amount.
         let body = match (&request.amount, &request.payment_id) {
             (Some(amount), Some(payment_id)) => Some(RefundBody {

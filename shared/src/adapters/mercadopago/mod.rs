@@ -8,7 +8,8 @@ mod wire;
 
 pub use client::{AccessToken, MercadoPagoClient, MercadoPagoConfig, RetryPolicy};
 pub use signature::{
-    manifest, SignatureError, SignaturePolicy, SignedParts, WebhookSecret, REPLAY_WINDOW_MILLIS,
+    manifest, SignatureError, SignaturePolicy, SignedParts, Verified, WebhookSecret,
+    REPLAY_WINDOW_MILLIS,
 };
 pub use webhook::{MercadoPagoWebhook, WebhookDelivery, WebhookError};
 pub use wire::outcome_of;

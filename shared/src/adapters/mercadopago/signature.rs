@@ -46,6 +46,9 @@ pub enum SignatureError {
     Missing,
     #[error("x-signature header is malformed")]
     Malformed,
+    /// Signed with the secret, but `ts` is outside the replay window: Mercado
+    /// Pago's retries may carry the first attempt's signature, so this is a
+    /// late delivery, not a forgery (`SignaturePolicy::verify` lets it in).
     #[error("signature timestamp is outside the replay window")]
     Stale,
     #[error("signature does not match")]
@@ -60,21 +63,39 @@ pub struct SignedParts<'a> {
     pub signature_header: Option<&'a str>,
 }
 
+/// How far a delivery that passed the check can be trusted to be new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Signed with the secret, within the replay window.
+    Fresh,
+    /// Signed with the secret, older than the window (Mercado Pago retries
+    /// every 15 minutes, possibly with the first signature): a replay cannot
+    /// be told from a retry, so what it may cause is bounded.
+    Late,
+    /// Not checked (`MP_WEBHOOK_SIGNATURE=unsigned`): bounded the same way.
+    Unsigned,
+}
+
 impl SignaturePolicy {
     /// Checks the signature against the secret as it is now.
     pub async fn verify(
         &self,
         parts: SignedParts<'_>,
         now: Timestamp,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<Verified, SignatureError> {
         match self {
-            Self::Unsigned => Ok(()),
+            Self::Unsigned => Ok(Verified::Unsigned),
             Self::Required(secret) => {
                 let current = secret.current().await;
                 // An empty secret (a parameter that could not be read) matches nothing.
-                WebhookSecret::new(current.expose_secret())
+                let verified = WebhookSecret::new(current.expose_secret())
                     .ok_or(SignatureError::Mismatch)?
-                    .verify(parts, now)
+                    .verify(parts, now);
+                match verified {
+                    Ok(()) => Ok(Verified::Fresh),
+                    Err(SignatureError::Stale) => Ok(Verified::Late),
+                    Err(other) => Err(other),
+                }
             }
         }
     }
@@ -95,9 +116,6 @@ impl WebhookSecret {
         }
         let (ts, v1) = parse_header(header)?;
         let ts_millis = timestamp_millis(ts)?;
-        if (now.unix_millis() - ts_millis).abs() > REPLAY_WINDOW_MILLIS {
-            return Err(SignatureError::Stale);
-        }
         let expected = hex::decode(v1).map_err(|_| SignatureError::Malformed)?;
         // MP's docs lowercase an alphanumeric id; its Python SDK signs it as
         // received. Both forms need the secret, so either is accepted.
@@ -114,11 +132,15 @@ impl WebhookSecret {
         // deliveries, a second only for an id signed as received.
         let matched = signed_with(lowered.as_deref())
             || (lowered.as_deref() != parts.data_id && signed_with(parts.data_id));
-        if matched {
-            Ok(())
-        } else {
-            Err(SignatureError::Mismatch)
+        if !matched {
+            return Err(SignatureError::Mismatch);
         }
+        // Only a signature made with the secret can be late: anything else
+        // was refused above.
+        if (now.unix_millis() - ts_millis).abs() > REPLAY_WINDOW_MILLIS {
+            return Err(SignatureError::Stale);
+        }
+        Ok(())
     }
 }
 
@@ -242,6 +264,15 @@ mod tests {
             verify("ord1", Some(&sign("ord1", "req-1", &old)), NOW_MS),
             Err(SignatureError::Stale)
         );
+        // Late only when signed with the secret: a wrong one is a mismatch.
+        assert_eq!(
+            verify(
+                "ord1",
+                Some(&sign_with("other", "ord1", "req-1", &old)),
+                NOW_MS
+            ),
+            Err(SignatureError::Mismatch)
+        );
         let edge = (NOW_MS - REPLAY_WINDOW_MILLIS).to_string();
         assert_eq!(
             verify("ord1", Some(&sign("ord1", "req-1", &edge)), NOW_MS),
@@ -314,7 +345,10 @@ mod tests {
             signature_header: None,
         };
         let now = Timestamp::from_unix_millis(NOW_MS).unwrap();
-        assert_eq!(SignaturePolicy::Unsigned.verify(parts, now).await, Ok(()));
+        assert_eq!(
+            SignaturePolicy::Unsigned.verify(parts, now).await,
+            Ok(Verified::Unsigned)
+        );
         let secret = WebhookSecret::new(SECRET).unwrap();
         assert!(!format!("{secret:?}").contains(SECRET));
         assert!(WebhookSecret::new("").is_none());

@@ -4,15 +4,19 @@
 //! use case reads the order at Mercado Pago.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::app::metrics as app_metrics;
 use crate::app::{AppError, ApplyNotification, NotificationOutcome, VerifiedNotification};
 use crate::domain::ProviderOrderId;
-use crate::ports::{Clock, Ports};
+use crate::ports::{Clock, OrderReadLimits, Ports};
 
-use super::signature::{SignatureError, SignaturePolicy, SignedParts};
+use super::signature::{SignatureError, SignaturePolicy, SignedParts, Verified};
+
+/// How often a late or unsigned notification may make us read one order.
+pub const BOUNDED_READ_EVERY: Duration = Duration::from_secs(60);
 
 /// A notification as Mercado Pago delivers it, nothing trusted yet.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +44,7 @@ pub enum WebhookError {
 pub struct MercadoPagoWebhook {
     signature: SignaturePolicy,
     clock: Arc<dyn Clock>,
+    read_limits: Arc<dyn OrderReadLimits>,
     notifications: ApplyNotification,
 }
 
@@ -48,6 +53,7 @@ impl MercadoPagoWebhook {
         Self {
             signature,
             clock: ports.clock.clone(),
+            read_limits: ports.store.clone(),
             notifications: ApplyNotification::new(ports),
         }
     }
@@ -68,15 +74,26 @@ impl MercadoPagoWebhook {
                 self.clock.now(),
             )
             .await;
-        if let Err(rejected) = verified {
-            let reason = match rejected {
-                SignatureError::Missing => "missing",
-                SignatureError::Malformed => "malformed",
-                SignatureError::Mismatch => "mismatch",
-                SignatureError::Stale => "stale",
-            };
-            app_metrics::count_with("WebhookRejected", "Reason", reason);
-            return Err(rejected.into());
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(rejected) => {
+                let reason = match rejected {
+                    SignatureError::Missing => "missing",
+                    SignatureError::Malformed => "malformed",
+                    SignatureError::Mismatch => "mismatch",
+                    SignatureError::Stale => "stale",
+                };
+                app_metrics::count_with("WebhookRejected", "Reason", reason);
+                return Err(rejected.into());
+            }
+        };
+        match verified {
+            Verified::Fresh => {}
+            Verified::Late => tracing::info!(
+                "signed with our secret outside the replay window (a retry of Mercado Pago's); \
+                 its order is read at most once a minute"
+            ),
+            Verified::Unsigned => app_metrics::count("WebhookUnsigned"),
         }
         // Payments, chargebacks and the rest are not ours to act on.
         if delivery.kind.as_deref() != Some("order") {
@@ -90,6 +107,22 @@ impl MercadoPagoWebhook {
             tracing::warn!(provider_order_id = %data_id, "notification for an unknown provider order");
             return Ok(NotificationOutcome::Ignored("unknown provider order"));
         };
+        // A late or unsigned delivery cannot be told from a replay: it may
+        // make us read the order, but not more than once a minute per order.
+        if verified != Verified::Fresh {
+            let now = self.clock.now();
+            let read_now = self
+                .read_limits
+                .take_order_read(&provider_order_id, now, now.plus(BOUNDED_READ_EVERY))
+                .await
+                .map_err(AppError::from)?;
+            if !read_now {
+                tracing::info!(%provider_order_id, "order read within the last minute; not read again");
+                return Ok(NotificationOutcome::Ignored(
+                    "order read within the last minute",
+                ));
+            }
+        }
         Ok(self
             .notifications
             .execute(VerifiedNotification { provider_order_id })

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{ProviderOrderId, ProviderPaymentId, ProviderRefundId};
-use crate::ports::{ProviderError, ProviderOrderState, ProviderOutcome, ProviderRefund};
+use crate::ports::{
+    ProviderError, ProviderOrderState, ProviderOutcome, ProviderRefund, ProviderRefundStatus,
+};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct CreateOrderBody<'a> {
@@ -80,6 +82,7 @@ pub(crate) struct ResponseTransactions {
 pub(crate) struct ResponseRefund {
     pub id: String,
     pub amount: String,
+    pub status: Option<String>,
 }
 
 /// A partial refund's body; a full refund has none.
@@ -120,12 +123,14 @@ impl OrderResponse {
                 Ok(ProviderRefund {
                     id: ProviderRefundId::parse(&r.id).map_err(invalid)?,
                     amount: r.amount.clone(),
+                    status: refund_status_of(&self.id, r.status.as_deref()),
                 })
             })
             .collect::<Result<Vec<_>, ProviderError>>()?;
         Ok(ProviderOrderState {
             order_id: ProviderOrderId::parse(&self.id).map_err(invalid)?,
-            outcome: outcome_of(
+            outcome: read_outcome(
+                &self.id,
                 self.status.as_deref().unwrap_or_default(),
                 self.status_detail.as_deref(),
             ),
@@ -138,19 +143,66 @@ impl OrderResponse {
     }
 }
 
-/// Mercado Pago's order status, mapped to our outcome (docs/mercadopago.md).
+/// Mercado Pago's order status, mapped to our outcome (docs/mercadopago.md);
+/// a status or detail it does not document is `Pending`.
 pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome {
-    match status {
-        "processed" => ProviderOutcome::Approved,
-        "failed" => ProviderOutcome::Declined {
-            reason: Some(status_detail.unwrap_or(status).to_owned()),
+    known_outcome(status, status_detail).unwrap_or(ProviderOutcome::Pending)
+}
+
+/// The outcome of a status and detail Mercado Pago documents; None for one
+/// it does not (a new one: nothing is decided on it).
+fn known_outcome(status: &str, status_detail: Option<&str>) -> Option<ProviderOutcome> {
+    Some(match (status, status_detail) {
+        // With `partially_refunded` it stays approved: its refunds are read from the order.
+        ("processed", Some("accredited" | "partially_refunded")) => ProviderOutcome::Approved,
+        // Orders of other channels end fully refunded this way.
+        ("processed", Some("refunded")) | ("refunded", _) => ProviderOutcome::Refunded,
+        ("failed", detail) => ProviderOutcome::Declined {
+            reason: Some(detail.unwrap_or(status).to_owned()),
         },
-        "canceled" => ProviderOutcome::Canceled,
-        // `processed` with `partially_refunded` stays approved: its refunds are read from the order.
-        "refunded" => ProviderOutcome::Refunded,
-        "expired" => ProviderOutcome::Expired,
-        // created, action_required, at_terminal and anything new: not final yet.
-        _ => ProviderOutcome::Pending,
+        ("canceled", _) => ProviderOutcome::Canceled,
+        ("expired", _) => ProviderOutcome::Expired,
+        // Not final yet.
+        ("created" | "processing" | "action_required" | "at_terminal", _) => {
+            ProviderOutcome::Pending
+        }
+        _ => return None,
+    })
+}
+
+/// The order's outcome; one Mercado Pago does not document leaves the
+/// payment pending, counted and logged with its value so a person can map it.
+fn read_outcome(order_id: &str, status: &str, status_detail: Option<&str>) -> ProviderOutcome {
+    known_outcome(status, status_detail).unwrap_or_else(|| {
+        crate::app::metrics::count("ProviderUnknownStatus");
+        tracing::error!(
+            provider_order_id = order_id,
+            status,
+            status_detail,
+            metric = "ProviderUnknownStatus",
+            "Mercado Pago answered an order status we do not know; the payment stays pending"
+        );
+        ProviderOutcome::Pending
+    })
+}
+
+/// A listed refund's status. One not documented counts as not yet back:
+/// money is never reported given back without Mercado Pago saying so.
+fn refund_status_of(order_id: &str, status: Option<&str>) -> ProviderRefundStatus {
+    match status {
+        Some("processed" | "approved" | "refunded") => ProviderRefundStatus::Processed,
+        Some("failed" | "rejected" | "canceled" | "cancelled") => ProviderRefundStatus::Failed,
+        Some("processing" | "in_process" | "pending") => ProviderRefundStatus::Processing,
+        other => {
+            crate::app::metrics::count("ProviderUnknownStatus");
+            tracing::error!(
+                provider_order_id = order_id,
+                refund_status = other,
+                metric = "ProviderUnknownStatus",
+                "Mercado Pago listed a refund status we do not know; kept as processing"
+            );
+            ProviderRefundStatus::Processing
+        }
     }
 }
 
@@ -227,6 +279,36 @@ mod tests {
         assert_eq!(outcome_of("expired", None), ProviderOutcome::Expired);
         for pending in ["created", "action_required", "at_terminal", "something_new"] {
             assert_eq!(outcome_of(pending, None), ProviderOutcome::Pending);
+        }
+    }
+
+    #[test]
+    fn an_undocumented_status_or_detail_decides_nothing() {
+        assert_eq!(known_outcome("something_new", None), None);
+        // Paid, but in a way Mercado Pago does not document: not approved on a guess.
+        assert_eq!(known_outcome("processed", Some("something_new")), None);
+        assert_eq!(known_outcome("processed", None), None);
+        assert_eq!(
+            known_outcome("processed", Some("refunded")),
+            Some(ProviderOutcome::Refunded)
+        );
+    }
+
+    #[test]
+    fn a_refund_is_back_only_when_listed_processed() {
+        assert_eq!(
+            refund_status_of("ORD1", Some("processed")),
+            ProviderRefundStatus::Processed
+        );
+        assert_eq!(
+            refund_status_of("ORD1", Some("failed")),
+            ProviderRefundStatus::Failed
+        );
+        for not_yet in [Some("processing"), None, Some("something_new")] {
+            assert_eq!(
+                refund_status_of("ORD1", not_yet),
+                ProviderRefundStatus::Processing
+            );
         }
     }
 }

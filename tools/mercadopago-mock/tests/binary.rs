@@ -1,0 +1,117 @@
+//! The `mercadopago-mock` binary: `--refund-settle-ms` and
+//! `MP_MOCK_REFUND_SETTLE_MS` decide how long refunds stay `processing`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+/// The binary on a free port; killed when dropped.
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mercadopago-mock"));
+    command
+        .args(["--port", "0"])
+        .args(args)
+        .env_remove("MP_MOCK_REFUND_SETTLE_MS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("Mercado Pago mock on ")
+        .unwrap_or_else(|| panic!("banner: {line:?}"))
+        .to_owned();
+    Running { child, base }
+}
+
+/// Creates and pays an order, refunds it all; the refund's status in the answer.
+async fn refund_status(mock: &Running) -> String {
+    let http = reqwest::Client::new();
+    let order: Value = http
+        .post(format!("{}/v1/orders", mock.base))
+        .bearer_auth("TEST-binary")
+        .header("x-idempotency-key", "binary-1")
+        .json(&json!({
+            "type": "qr", "external_reference": "pay_binary", "total_amount": "10.00",
+            "config": {"qr": {"external_pos_id": "POS001", "mode": "dynamic"}},
+            "transactions": {"payments": [{"amount": "10.00"}]},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = order["id"].as_str().unwrap();
+    let paid = http
+        .post(format!("{}/mock/orders/{id}/pay", mock.base))
+        .json(&json!({"outcome": "approved", "notify": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    let refunded: Value = http
+        .post(format!("{}/v1/orders/{id}/refund", mock.base))
+        .bearer_auth("TEST-binary")
+        .header("x-idempotency-key", "binary-refund")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    refunded["transactions"]["refunds"][0]["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_binary_settles_refunds_after_half_a_second_by_default() {
+    let mock = start(&[], &[]);
+    assert_eq!(refund_status(&mock).await, "processing");
+}
+
+#[tokio::test]
+async fn the_refund_settle_flag_and_its_variable_set_the_delay() {
+    let flag = start(&["--refund-settle-ms", "0"], &[]);
+    assert_eq!(refund_status(&flag).await, "processed");
+    let variable = start(&[], &[("MP_MOCK_REFUND_SETTLE_MS", "0")]);
+    assert_eq!(refund_status(&variable).await, "processed");
+    // A flag wins over its variable.
+    let both = start(
+        &["--refund-settle-ms", "60000"],
+        &[("MP_MOCK_REFUND_SETTLE_MS", "0")],
+    );
+    assert_eq!(refund_status(&both).await, "processing");
+}
+
+#[test]
+fn the_help_names_the_refund_settle_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_mercadopago-mock"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(help.contains("--refund-settle-ms"), "{help}");
+    assert!(help.contains("MP_MOCK_REFUND_SETTLE_MS"), "{help}");
+}
