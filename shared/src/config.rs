@@ -100,10 +100,15 @@ impl ProviderSettings {
         let expiry_text = env
             .get("PAYMENT_EXPIRY")
             .unwrap_or_else(|| "PT15M".to_owned());
-        let payment_expiry =
-            parse_iso8601_duration(&expiry_text).ok_or_else(|| ConfigError::Invalid {
+        // Mercado Pago takes an `expiration_time` from 30 seconds to 3600
+        // hours: outside that every create would be refused.
+        let payment_expiry = parse_iso8601_duration(&expiry_text)
+            .filter(|expiry| {
+                (Duration::from_secs(30)..=Duration::from_secs(3600 * 3600)).contains(expiry)
+            })
+            .ok_or_else(|| ConfigError::Invalid {
                 name: "PAYMENT_EXPIRY",
-                message: "must be an ISO-8601 duration such as PT15M".into(),
+                message: "must be an ISO-8601 duration from PT30S to PT3600H, such as PT15M".into(),
             })?;
         let timeout_ms = match env.get("MP_TIMEOUT_MS") {
             None => 5000,
@@ -344,6 +349,31 @@ mod tests {
             "", "P", "PT", "15M", "PT15", "PTM", "PT0S", "PT15M1H", "PT1.5M", "P1H",
         ] {
             assert_eq!(parse_iso8601_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_payment_expiry_mercado_pago_would_refuse_fails_init() {
+        let with_expiry = |expiry: &str| {
+            ProviderSettings::from_env(&env(&[
+                ("MP_ACCESS_TOKEN", "TEST-token"),
+                ("MP_EXTERNAL_POS_ID", "POS1"),
+                ("PAYMENT_EXPIRY", expiry),
+            ]))
+        };
+        assert!(with_expiry("PT30S").is_ok());
+        assert!(with_expiry("PT3600H").is_ok());
+        for refused in ["PT29S", "PT3600H1S", "P151D"] {
+            assert!(
+                matches!(
+                    with_expiry(refused),
+                    Err(ConfigError::Invalid {
+                        name: "PAYMENT_EXPIRY",
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
         }
     }
 

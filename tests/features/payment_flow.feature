@@ -150,4 +150,4 @@ Feature: Paying an order with a Mercado Pago QR code
     Then the notification is answered 200 "applied"
     And the payment is "approved"
     When Mercado Pago re-sends the notification signed 16 minutes ago
-    Then the notification is answered 200 "ignored"
+    Then the notification is deferred for Mercado Pago to deliver again

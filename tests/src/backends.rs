@@ -100,6 +100,7 @@ async fn start_mock() -> MockServer {
             // Refunds processed in the answer; a test of asynchronous
             // refunds starts its own mock with a delay.
             refund_settle: Duration::ZERO,
+            points_of_sale: None,
         },
     )
     .await

@@ -153,6 +153,13 @@ async fn resends_old_signature(kiosk: &mut Kiosk, minutes: i64) {
     kiosk.answers.push(reply);
 }
 
+#[then("the notification is deferred for Mercado Pago to deliver again")]
+async fn notification_deferred(kiosk: &mut Kiosk) {
+    let reply = kiosk.last();
+    assert_eq!(reply.status, 429, "{:?}", reply.body);
+    assert_eq!(reply.body["type"], "/problems/notification-deferred");
+}
+
 #[then(expr = "the notification is answered 200 {string}")]
 async fn notification_answered(kiosk: &mut Kiosk, outcome: String) {
     let reply = kiosk.last();

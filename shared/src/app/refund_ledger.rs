@@ -237,6 +237,21 @@ impl RefundLedger {
             );
             return Ok(self.settle(&refund, &verdict).await?.1);
         }
+        if !whole && self.clock.now() >= refund.created_at.plus(KEY_TRUSTED_FOR) {
+            // Mercado Pago remembers a key for 24 hours: asked after that,
+            // the same key would make a second refund if the first was made
+            // and its answer lost. A whole refund cannot be paid twice (it
+            // is "all that remains"); a partial one is left to a person.
+            tracing::error!(
+                payment_id = %payment.id(),
+                order_id = %payment.order_id(),
+                refund_id = %refund.refund_id,
+                "a partial refund unanswered for 23 hours is not asked again (Mercado Pago \
+                 forgets its key after a day); needs review"
+            );
+            self.flag(payment).await?;
+            return self.release(refund).await;
+        }
         let request = RefundRequest {
             idempotency_key,
             payment_id: provider.payment_id.clone(),
@@ -692,7 +707,14 @@ impl RefundLedger {
         let Some(Ok(total)) = order.total_amount.as_deref().map(minor) else {
             return true;
         };
-        let refunded: Result<i64, _> = order.refunds.iter().map(|r| minor(&r.amount)).sum();
+        // Only what Mercado Pago gave back or is giving back: a failed
+        // refund moved no money.
+        let refunded: Result<i64, _> = order
+            .refunds
+            .iter()
+            .filter(|r| r.status != ProviderRefundStatus::Failed)
+            .map(|r| minor(&r.amount))
+            .sum();
         refunded.map_or(true, |refunded| refunded < total)
     }
 
@@ -713,6 +735,11 @@ impl RefundLedger {
             metric = "LatePaymentRefundFailed",
             "Mercado Pago refused to give a late payment back; asked again later, needs review"
         );
+        self.flag(payment).await
+    }
+
+    /// Flags the payment for a person (`needs_review`), unless it is already.
+    async fn flag(&self, payment: &Payment) -> Result<(), AppError> {
         for _ in 0..MAX_ATTEMPTS {
             let current = self.payment(payment.id()).await?;
             if current.sweep().needs_review {
@@ -735,6 +762,10 @@ impl RefundLedger {
             .ok_or_else(|| AppError::PaymentNotFound(id.clone()))
     }
 }
+
+/// How long a partial refund may be asked again under its key: Mercado
+/// Pago keeps a key 24 hours, and an hour is left for clocks and retries.
+const KEY_TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(23 * 3600);
 
 /// How long a late payment's refund Mercado Pago refuses is asked again.
 const LATE_REFUND_RETRIED_FOR: std::time::Duration =

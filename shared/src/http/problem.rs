@@ -89,6 +89,7 @@ pub enum ProblemType {
     RefundRejected,
     PartialRefundNotSupported,
     ProviderMismatch,
+    NotificationDeferred,
 }
 
 impl ProblemType {
@@ -126,6 +127,7 @@ impl ProblemType {
             Self::RefundRejected => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PartialRefundNotSupported => StatusCode::UNPROCESSABLE_ENTITY,
             Self::ProviderMismatch => StatusCode::BAD_GATEWAY,
+            Self::NotificationDeferred => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -159,6 +161,7 @@ impl ProblemType {
             Self::RefundRejected => "Refund rejected",
             Self::PartialRefundNotSupported => "Partial refund not supported",
             Self::ProviderMismatch => "Payment provider answer does not match",
+            Self::NotificationDeferred => "Notification deferred",
         }
     }
 }
@@ -240,6 +243,12 @@ impl Problem {
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.kind == ProblemType::NotificationDeferred {
+            // The order may be read again after the minute.
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("60"));
         }
         response
     }
@@ -366,6 +375,7 @@ impl From<&WebhookError> for Problem {
         match error {
             WebhookError::Unauthorized(_) => Problem::new(ProblemType::InvalidSignature, detail),
             WebhookError::WithoutDataId => Problem::new(ProblemType::InvalidParameter, detail),
+            WebhookError::Deferred(_) => Problem::new(ProblemType::NotificationDeferred, detail),
             WebhookError::App(error) => Problem::from(error),
         }
     }

@@ -171,11 +171,16 @@ async fn a_late_delivery_signed_with_our_secret_is_read_at_most_once_a_minute_pe
         assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
         assert_eq!(reply.body["outcome"], "applied", "{name}");
         assert_eq!(status_of(&stack, &payment).await, "approved", "{name}");
-        // The same (or any late) delivery again within the minute: not read.
+        // The same (or any late) delivery again within the minute: not
+        // read, and not acknowledged, so Mercado Pago delivers it later.
         let calls = stack.local.mock.state.api_calls();
         let reply = stack.webhook(&query, &headers).await;
-        assert_eq!(reply.status, 200, "{name}");
-        assert_eq!(reply.body["outcome"], "ignored", "{name}");
+        assert_eq!(reply.status, 429, "{name}: {:?}", reply.body);
+        assert_eq!(
+            reply.body["type"], "/problems/notification-deferred",
+            "{name}"
+        );
+        assert_eq!(reply.headers["retry-after"], "60", "{name}");
         assert_eq!(
             stack.local.mock.state.api_calls(),
             calls,

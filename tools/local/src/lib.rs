@@ -171,6 +171,14 @@ impl LocalStack {
                 default_notification_url: Some(notification_url.clone()),
                 access_token: Some(LOCAL_ACCESS_TOKEN.into()),
                 refund_settle: config.refund_settle,
+                // The local account's points of sale: another is refused
+                // as Mercado Pago refuses it.
+                points_of_sale: Some(
+                    points_of_sale
+                        .iter()
+                        .map(|p| p.as_str().to_owned())
+                        .collect(),
+                ),
             },
         )
         .map_err(|source| LocalError::Bind {
@@ -191,7 +199,9 @@ impl LocalStack {
                 base_url: mock.base_url(),
                 access_token: AccessToken::new(LOCAL_ACCESS_TOKEN),
                 notification_url: Some(notification_url),
-                expiration_time: format!("PT{}S", config.payment_expiry.as_secs()),
+                // Mercado Pago's shortest is 30 s; a test's shorter QR
+                // lifetime is ours alone (the sweeper then cancels the order).
+                expiration_time: format!("PT{}S", config.payment_expiry.as_secs().max(30)),
                 timeout: config.mp_timeout,
                 retry: config.mp_retry,
             },

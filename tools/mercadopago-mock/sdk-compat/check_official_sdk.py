@@ -182,7 +182,7 @@ def main(mock_binary):
               and refunds[0]["id"].startswith("REF")
               and refunds[0]["status"] == "processing", f"refund taken, processing: {refunds}")
         check(part["response"]["status"] == "processed"
-              and part["response"]["status_detail"] == "accredited",
+              and part["response"]["status_detail"] == "processed",
               f"the order waits for the refund: {part['response']['status_detail']}")
         busy = sdk.order().refund(order["id"])
         check(busy["status"] == 409

@@ -171,7 +171,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, BadRequest> {
         .filter(|key| !key.is_empty() && key.len() <= 64)
         .map(str::to_owned)
         .ok_or(BadRequest {
-            code: "invalid_idempotency_key",
+            code: "invalid_idempotency_key_length",
             message: "X-Idempotency-Key header of 1 to 64 characters is required",
         })
 }
@@ -267,6 +267,16 @@ pub(crate) async fn create_order(
             None => {
                 if let Err(invalid) = validate::create_order(&request) {
                     return invalid.response();
+                }
+                let pos = request["config"]["qr"]["external_pos_id"].as_str();
+                if let (Some(known), Some(pos)) = (&state.config.points_of_sale, pos) {
+                    if !known.iter().any(|p| p == pos) {
+                        return mp_error(
+                            StatusCode::NOT_FOUND,
+                            "pos_not_found",
+                            &format!("point of sale {pos} not found"),
+                        );
+                    }
                 }
                 inner.keys.insert(key.clone(), KeyEntry::Processing);
                 None

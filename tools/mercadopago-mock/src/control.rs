@@ -40,7 +40,9 @@ where
 }
 
 /// (order status, status_detail, payment status) of each way an order ends.
-const APPROVED: (&str, &str, &str) = ("processed", "accredited", "processed");
+/// A paid QR order is `processed`/`processed` (Mercado Pago's QR status
+/// page); its payment transaction is `processed`/`accredited`.
+const APPROVED: (&str, &str, &str) = ("processed", "processed", "processed");
 const REJECTED: (&str, &str, &str) = ("failed", "rejected_by_issuer", "failed");
 const EXPIRED: (&str, &str, &str) = ("expired", "expired", "expired");
 

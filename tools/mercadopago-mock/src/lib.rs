@@ -51,6 +51,10 @@ pub struct MockConfig {
     /// (`processed`, the order updated, its webhook sent). Zero: refunds are
     /// `processed` in the answer itself and an API refund sends no webhook.
     pub refund_settle: Duration,
+    /// Some: the account's points of sale; a create naming another
+    /// `config.qr.external_pos_id` gets 404 `pos_not_found`, as Mercado Pago
+    /// answers. None: any is taken.
+    pub points_of_sale: Option<Vec<String>>,
 }
 
 impl Default for MockConfig {
@@ -60,6 +64,7 @@ impl Default for MockConfig {
             default_notification_url: None,
             access_token: None,
             refund_settle: DEFAULT_REFUND_SETTLE,
+            points_of_sale: None,
         }
     }
 }
@@ -75,6 +80,7 @@ impl std::fmt::Debug for MockConfig {
                 &self.access_token.as_ref().map(|_| "<redacted>"),
             )
             .field("refund_settle", &self.refund_settle)
+            .field("points_of_sale", &self.points_of_sale)
             .finish()
     }
 }

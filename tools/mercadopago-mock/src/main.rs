@@ -31,6 +31,10 @@ struct Args {
     /// How long a refund stays `processing` before it settles, in ms (0: at once).
     #[arg(long, env = "MP_MOCK_REFUND_SETTLE_MS", default_value_t = 500)]
     refund_settle_ms: u64,
+    /// The account's points of sale, comma-separated: a create naming
+    /// another gets 404 `pos_not_found` (default: any is taken).
+    #[arg(long, env = "MP_MOCK_POINTS_OF_SALE", value_delimiter = ',')]
+    points_of_sale: Option<Vec<String>>,
 }
 
 #[tokio::main]
@@ -43,6 +47,7 @@ async fn main() -> ExitCode {
         // An empty token (e.g. an exported but empty variable) means none.
         access_token: args.access_token.filter(|token| !token.is_empty()),
         refund_settle: Duration::from_millis(args.refund_settle_ms),
+        points_of_sale: args.points_of_sale,
     };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = match MockServer::start(addr, config).await {

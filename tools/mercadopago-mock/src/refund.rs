@@ -195,8 +195,9 @@ pub(crate) fn record(
         ));
     }
     if !order.refund_window_open {
+        // The QR refund-errors page's code for a refund past its window.
         return Err(Refusal::bad(
-            "refund_period_expired",
+            "in_store_payment_refund_order",
             "the period to refund this order has expired",
         ));
     }
@@ -272,7 +273,7 @@ mod tests {
             id: "ORD01JDX3M8Q4S7V2C9K5T6W1Y0ZB".into(),
             payment_id: "PAY01JDX3M8Q4S7V2C9K5T6W1Y0ZB".into(),
             status: "processed".into(),
-            status_detail: "accredited".into(),
+            status_detail: "processed".into(),
             payment_status: "processed".into(),
             notification_url: None,
             request: json!({"total_amount": total}),
@@ -297,7 +298,7 @@ mod tests {
         let made = record(&mut order, &twenty, false, true).unwrap();
         assert_eq!(made[0].status, RefundStatus::Processing);
         assert_eq!(order.refundable_minor(), 590, "20.00 of 25.90 is taken");
-        assert_eq!(order.status_detail, "accredited", "status waits");
+        assert_eq!(order.status_detail, "processed", "status waits");
         let refused = record(&mut order, &RefundAsk::Everything, false, true).unwrap_err();
         assert_eq!(refused.code, "refund_in_progress");
 

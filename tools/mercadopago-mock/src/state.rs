@@ -119,6 +119,16 @@ impl Order {
         validate::format_minor(minor, self.decimals())
     }
 
+    /// The payment transaction's detail: `accredited` once paid (the
+    /// order's own detail is `processed`), else the order's.
+    pub fn transaction_detail(&self) -> &str {
+        if self.payment_status == "processed" {
+            "accredited"
+        } else {
+            &self.status_detail
+        }
+    }
+
     /// Whether the customer paid (refunded orders were paid too).
     pub fn paid(&self) -> bool {
         matches!(self.status.as_str(), "processed" | "refunded")
@@ -164,7 +174,7 @@ impl Order {
             "id": self.payment_id,
             "amount": total,
             "status": self.payment_status,
-            "status_detail": self.status_detail,
+            "status_detail": self.transaction_detail(),
         }]});
         if !self.refunds.is_empty() {
             let refunds: Vec<Value> = self.refunds.iter().map(|r| self.refund_json(r)).collect();

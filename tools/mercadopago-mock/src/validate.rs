@@ -303,10 +303,13 @@ pub(crate) fn create_order(body: &Value) -> Result<(), Invalid> {
         }
     }
     if let Some(expiration) = optional_string(body, "expiration_time")? {
-        if !(expiration.starts_with('P') && expiration.len() > 1) {
+        // QR create: an ISO-8601 duration from 30 seconds to 3600 hours.
+        let in_range = duration_seconds(expiration)
+            .is_some_and(|seconds| (30..=3600 * 3600).contains(&seconds));
+        if !in_range {
             return Err(bad_value(
                 "expiration_time",
-                "an ISO-8601 duration such as PT15M",
+                "an ISO-8601 duration from PT30S to PT3600H",
             ));
         }
     }
@@ -346,5 +349,57 @@ mod tests {
         assert_eq!(format_minor(0, 2), "0.00");
         assert_eq!(format_minor(1500, 0), "1500");
         assert_eq!(format_minor(0, 0), "0");
+    }
+}
+
+/// Seconds of an ISO-8601 duration `P[nD][T[nH][nM][nS]]`; None for any
+/// other form.
+pub(crate) fn duration_seconds(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((days, time)) if !time.is_empty() => (days, time),
+        Some(_) => return None,
+        None => (rest, ""),
+    };
+    let mut seconds: u64 = 0;
+    let mut parts = 0;
+    for (part, units) in [
+        (days, &[('D', 86_400)][..]),
+        (time, &[('H', 3600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut number = String::new();
+        let mut next_unit = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let position = units[next_unit..].iter().position(|(unit, _)| *unit == c)?;
+            let (_, scale) = units[next_unit + position];
+            next_unit += position + 1;
+            let value: u64 = number.parse().ok()?;
+            seconds = seconds.checked_add(value.checked_mul(scale)?)?;
+            number.clear();
+            parts += 1;
+        }
+        if !number.is_empty() {
+            return None;
+        }
+    }
+    (parts > 0).then_some(seconds)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::duration_seconds;
+
+    #[test]
+    fn iso_durations_read_as_mercado_pago_takes_them() {
+        assert_eq!(duration_seconds("PT15M"), Some(900));
+        assert_eq!(duration_seconds("PT30S"), Some(30));
+        assert_eq!(duration_seconds("P1DT2H"), Some(93_600));
+        for bad in ["P", "PT", "15M", "PT15", "PT1M2H", "P1H", "PTXM"] {
+            assert_eq!(duration_seconds(bad), None, "{bad}");
+        }
     }
 }

@@ -38,7 +38,7 @@ async fn an_api_refund_is_processing_first_then_processed_and_notified() {
     assert_eq!(answer.status, 201, "{}", answer.body);
     let taken = answer.body;
     assert_eq!(taken["status"], "processed", "the order's status waits");
-    assert_eq!(taken["status_detail"], "accredited");
+    assert_eq!(taken["status_detail"], "processed");
     let made = refunds(&taken);
     assert_eq!(made.len(), 1);
     assert_refund(&made[0], &order, "10.00", "processing");
@@ -48,7 +48,7 @@ async fn an_api_refund_is_processing_first_then_processed_and_notified() {
     );
     let read = mock.get(&order).await;
     assert_eq!(refunds(&read)[0]["status"], "processing");
-    assert_eq!(read["status_detail"], "accredited");
+    assert_eq!(read["status_detail"], "processed");
 
     let refund_id = made[0]["id"].as_str().unwrap();
     let settled = until_refund(&mock, &order, refund_id, "processed").await;
@@ -131,7 +131,7 @@ async fn failing_a_processing_refund_keeps_the_order_and_notifies() {
     assert_eq!(failed.body["refund"]["status"], "failed");
     assert_eq!(failed.body["refund"]["id"], refund_id.as_str());
     assert_eq!(failed.body["order"]["status"], "processed");
-    assert_eq!(failed.body["order"]["status_detail"], "accredited");
+    assert_eq!(failed.body["order"]["status_detail"], "processed");
     assert_eq!(failed.body["webhook"]["status"], 200);
     let bodies = receiver.wait_for(1).await;
     assert_eq!(bodies.len(), 1);
@@ -190,7 +190,7 @@ async fn a_failed_refund_is_never_settled_afterwards() {
     let read = mock.get(&order).await;
     assert_eq!(refunds(&read)[0]["status"], "failed");
     assert_eq!(read["status"], "processed");
-    assert_eq!(read["status_detail"], "accredited");
+    assert_eq!(read["status_detail"], "processed");
     mock.stop().await;
 }
 
@@ -208,7 +208,7 @@ async fn a_dashboard_refund_settles_later_and_then_sends_its_webhook() {
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_refund(&answer.body["refund"], &order, "5.00", "processing");
-    assert_eq!(answer.body["order"]["status_detail"], "accredited");
+    assert_eq!(answer.body["order"]["status_detail"], "processed");
     assert_eq!(answer.body["webhook"], Value::Null, "not yet");
     assert!(receiver.received().is_empty());
 

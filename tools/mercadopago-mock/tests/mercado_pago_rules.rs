@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use mercadopago_mock::MockConfig;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -411,5 +412,21 @@ async fn the_next_create_answer_can_disagree_with_what_was_asked_once() {
         )
         .await;
     assert_eq!(answer.status, 400);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_at_a_point_of_sale_the_account_does_not_have_is_404_pos_not_found() {
+    let mock = Mock::with(MockConfig {
+        points_of_sale: Some(vec!["POS001".into(), "POS002".into()]),
+        ..MockConfig::default()
+    })
+    .await;
+    let mut body = Mock::create_body("25.90", None);
+    assert_eq!(mock.try_create(&body).await.status, 201, "a known one");
+    body["config"]["qr"]["external_pos_id"] = serde_json::json!("POS999");
+    let refused = mock.try_create(&body).await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(refused.code(), "pos_not_found");
     mock.stop().await;
 }

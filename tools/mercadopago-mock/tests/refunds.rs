@@ -263,7 +263,7 @@ async fn a_closed_refund_window_refuses_refunds() {
     );
     let answer = mock.refund(&order, "late", None).await;
     assert_eq!(answer.status, 400, "{}", answer.body);
-    assert_eq!(answer.code(), "refund_period_expired");
+    assert_eq!(answer.code(), "in_store_payment_refund_order");
     assert!(!answer.body["errors"][0]["message"]
         .as_str()
         .unwrap()
@@ -272,7 +272,7 @@ async fn a_closed_refund_window_refuses_refunds() {
         .control(&format!("/mock/orders/{id}/refund"), None)
         .await;
     assert_eq!(answer.status, 400);
-    assert_eq!(answer.code(), "refund_period_expired");
+    assert_eq!(answer.code(), "in_store_payment_refund_order");
     let read = mock.get(&order).await;
     assert!(refunds(&read).is_empty());
     assert_eq!(read["status"], "processed");
@@ -439,6 +439,7 @@ async fn a_dashboard_refund_without_a_body_refunds_everything() {
         default_notification_url: Some(receiver.url.clone()),
         access_token: None,
         refund_settle: Duration::ZERO,
+        points_of_sale: None,
     })
     .await;
     let order = mock.paid("25.90", None).await;
@@ -499,7 +500,7 @@ async fn a_forced_payment_pays_a_canceled_order() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     let answer = answer.body;
     assert_eq!(answer["order"]["status"], "processed");
-    assert_eq!(answer["order"]["status_detail"], "accredited");
+    assert_eq!(answer["order"]["status_detail"], "processed");
     assert_eq!(
         answer["order"]["transactions"]["payments"][0]["status"],
         "processed"
@@ -544,6 +545,7 @@ async fn a_configured_access_token_is_the_only_one_accepted() {
         default_notification_url: None,
         access_token: Some(TOKEN.into()),
         refund_settle: Duration::ZERO,
+        points_of_sale: None,
     })
     .await;
     let order = mock.create("25.90", None).await;
@@ -604,6 +606,7 @@ fn the_config_does_not_print_secrets() {
         default_notification_url: None,
         access_token: Some("TEST-t0ken".into()),
         refund_settle: Duration::ZERO,
+        points_of_sale: None,
     };
     let printed = format!("{config:?}");
     assert!(!printed.contains("s3cret") && !printed.contains("TEST-t0ken"));

@@ -136,7 +136,12 @@ impl MpOrder {
 struct KeyUse {
     request: String,
     answer: ProviderOrderState,
+    at: Timestamp,
 }
+
+/// How long Mercado Pago remembers an `X-Idempotency-Key` (its pages: the
+/// same key with another request is refused "within the last 24 hours").
+pub const KEY_KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Default)]
 struct Books {
@@ -330,7 +335,12 @@ impl MercadoPago {
         );
         self.tick();
         {
-            let books = self.books.lock();
+            let mut books = self.books.lock();
+            // Forgotten after a day: the same key then makes a new refund.
+            let now = self.clock.now();
+            books
+                .refund_keys
+                .retain(|_, first| now < first.at.plus(KEY_KEPT_FOR));
             if let Some(first) = books.refund_keys.get(&request.idempotency_key) {
                 return if first.request == fingerprint {
                     Ok(first.answer.clone())
@@ -361,6 +371,7 @@ impl MercadoPago {
             KeyUse {
                 request: fingerprint,
                 answer: answer.clone(),
+                at: self.clock.now(),
             },
         );
         self.notify(id);
@@ -467,7 +478,7 @@ fn make_refund(
     if !order.refund_window_open {
         return Err(refused(
             400,
-            "refund_period_expired",
+            "in_store_payment_refund_order",
             Refusal::RefundPeriodExpired,
         ));
     }

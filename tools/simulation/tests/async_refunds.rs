@@ -131,3 +131,75 @@ fn a_refund_mercado_pago_took_is_settled_by_the_sweeper_when_its_notification_is
     assert_eq!(refunds[0].status, RefundStatus::Succeeded);
     assert_eq!(only_payment(&history).amount_refunded(), 1000);
 }
+
+#[test]
+fn a_partial_refund_unanswered_for_a_day_is_never_asked_again_under_a_key_mercado_pago_forgot() {
+    use payments_simulation::faults::Rates;
+
+    let mut history = History::scripted();
+    let (payment_id, _) = paid_payment(&mut history);
+    // Mercado Pago makes the refund; its answer is lost.
+    history.faults().set(Rates {
+        provider: 1.0,
+        after_applied: 1.0,
+        ..Rates::default()
+    });
+    let refund = history.spawn_refund(&payment_id, Some(1000), "refund-1");
+    history.run_to_end(refund);
+    // Then it is down for more than a day: every ask fails before it is made.
+    history.faults().set(Rates {
+        provider: 1.0,
+        after_applied: 0.0,
+        ..Rates::default()
+    });
+    for _ in 0..26 {
+        history.sweep_after(Duration::from_secs(3600));
+    }
+    history.faults().clear();
+    for _ in 0..3 {
+        history.sweep_after(Duration::from_secs(3600));
+        history.deliver_notifications();
+    }
+
+    let at_mp = order_at_mercado_pago(&history);
+    assert_eq!(
+        at_mp.refunds.len(),
+        1,
+        "the refund was made once: its key, forgotten by Mercado Pago, was not asked again"
+    );
+    let payment = only_payment(&history);
+    assert!(payment.sweep().needs_review, "a person settles it");
+}
+
+#[test]
+fn a_late_payment_refund_refused_after_one_failed_at_mercado_pago_is_still_asked_again() {
+    let mut history = History::scripted_with_refund_settle(SETTLE);
+    let create = history.spawn_create(0, Some("create-1"));
+    history.run_to_end(create);
+    let payment = only_payment(&history);
+    let order = payment.provider().unwrap().order_id.clone();
+    let cancel = history.spawn_cancel(payment.id());
+    history.run_to_end(cancel);
+    history.deliver_notifications();
+    assert!(history.world().mercadopago.pay(&order, true));
+    history.deliver_notifications();
+    // The late refund is taken, then fails; the next is refused (window closed).
+    assert!(history.world().mercadopago.fail_a_refund(&order));
+    history.world().mercadopago.set_refund_window(&order, false);
+    history.deliver_notifications();
+    assert_eq!(
+        order_at_mercado_pago(&history).kept(),
+        2000,
+        "the customer's money is still there"
+    );
+    // The window reopens: the refused refund is asked again and made.
+    history.world().mercadopago.set_refund_window(&order, true);
+    let mut gap = Duration::from_secs(60);
+    for _ in 0..12 {
+        history.sweep_after(gap);
+        history.deliver_notifications();
+        gap *= 2;
+    }
+    assert_eq!(order_at_mercado_pago(&history).kept(), 0, "given back");
+    assert_eq!(only_payment(&history).status(), PaymentStatus::Refunded);
+}

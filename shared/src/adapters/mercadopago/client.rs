@@ -114,6 +114,10 @@ impl MercadoPagoClient {
     ) -> Result<OrderResponse, ProviderError> {
         let url = format!("{}{}", self.config.base_url, path);
         let token = self.config.access_token.0.current().await;
+        // Only an order's own path can answer "no such order"; a 404 to a
+        // create is a refusal (e.g. `pos_not_found`).
+        let about_an_order = path != "/v1/orders";
+        let started_call = std::time::Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -143,7 +147,7 @@ impl MercadoPagoClient {
                     }
                     wait = retry_after(response.headers());
                     let detail = response.text().await.unwrap_or_default();
-                    match classify(status, detail) {
+                    match classify(status, detail, about_an_order) {
                         Retry::No(error) => return Err(failed(error)),
                         Retry::Yes(reason) => reason,
                     }
@@ -165,7 +169,12 @@ impl MercadoPagoClient {
                 // Mercado Pago says when to come back: waited if it is soon
                 // enough for this call, else the call fails now (the caller
                 // keeps what it was doing for a later retry).
-                Some(wait) if wait > MAX_RETRY_AFTER => {
+                // Too long, or longer than what is left of the call's
+                // budget for its waits (the caller's own timeout follows).
+                Some(wait)
+                    if wait > MAX_RETRY_AFTER
+                        || started_call.elapsed() + wait > MAX_CALL_WAITING =>
+                {
                     return Err(failed(ProviderError::Unavailable(format!(
                         "{method} {path}: {failure}, asked to wait {}s",
                         wait.as_secs()
@@ -195,6 +204,9 @@ enum Retry {
 
 /// The longest `Retry-After` a call waits out; a longer one fails the call.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How long a call may have run, waits included, for a `Retry-After` to be
+/// waited out: the call then still ends inside a 20 s function.
+const MAX_CALL_WAITING: Duration = Duration::from_secs(10);
 
 /// `Retry-After` in seconds (the form Mercado Pago sends); an HTTP date or
 /// anything else is ignored (our own backoff applies).
@@ -209,14 +221,17 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-fn classify(status: StatusCode, body: String) -> Retry {
+fn classify(status: StatusCode, body: String, about_an_order: bool) -> Retry {
     let code = error_code(&body);
     let detail: String = body.chars().take(300).collect();
     match (status.as_u16(), code.as_deref()) {
-        (404, _) => Retry::No(ProviderError::NotFound),
+        (404, _) if about_an_order => Retry::No(ProviderError::NotFound),
         (423 | 429 | 500..=599, _) => Retry::Yes(format!("status {status}")),
-        // Another refund of the order is still processing: not now, later.
-        (409, Some("refund_in_progress")) => Retry::No(ProviderError::Busy(detail)),
+        // Another refund of the order is still processing, or a payment of
+        // it is (a cancel then waits): not now, later.
+        (409, Some("refund_in_progress" | "instore_order_locked_error")) => {
+            Retry::No(ProviderError::Busy(detail))
+        }
         (status, code) => Retry::No(ProviderError::Rejected {
             status,
             refusal: refusal_of(code),
@@ -232,7 +247,11 @@ fn refusal_of(code: Option<&str>) -> Refusal {
             Refusal::PartialRefundNotSupported
         }
         Some("refund_amount_exceeds") => Refusal::AmountAboveRemaining,
-        Some("refund_period_expired") => Refusal::RefundPeriodExpired,
+        // The QR refund-errors page's code for a refund past its window (the
+        // older name kept for other Orders API channels).
+        Some("in_store_payment_refund_order" | "refund_period_expired") => {
+            Refusal::RefundPeriodExpired
+        }
         _ => Refusal::Other,
     }
 }
@@ -254,17 +273,15 @@ fn error_code(body: &str) -> Option<String> {
         .or_else(|| body.get("error")?.as_str().map(str::to_owned))
 }
 
-/// The order's path. Mercado Pago's order ids are `ORD` and 26 upper-case
-/// letters or digits, and it refuses any other with 400
-/// `invalid_path_param`: such an id names no order of Mercado Pago's, so it
-/// is answered `NotFound` here without a call.
+/// The order's path. Mercado Pago's order ids are `ORD` and 26 characters
+/// (letters and digits as it issues them), and it refuses any other with
+/// 400 `invalid_path_param`: such an id names no order of Mercado Pago's,
+/// so it is answered `NotFound` here without a call.
 fn order_path(id: &ProviderOrderId) -> Result<String, ProviderError> {
-    let well_formed = id.as_str().strip_prefix("ORD").is_some_and(|rest| {
-        rest.len() == 26
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    });
+    let well_formed = id
+        .as_str()
+        .strip_prefix("ORD")
+        .is_some_and(|rest| rest.len() == 26 && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
     if !well_formed {
         return Err(ProviderError::NotFound);
     }
@@ -388,5 +405,110 @@ impl PaymentProvider for MercadoPagoClient {
         )
         .await?
         .into_state()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, body: &str, about_an_order: bool) -> Option<ProviderError> {
+        match classify(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            body.to_owned(),
+            about_an_order,
+        ) {
+            Retry::No(error) => Some(error),
+            Retry::Yes(_) => None,
+        }
+    }
+
+    fn error_body(code: &str) -> String {
+        serde_json::json!({"errors": [{"code": code, "message": "m", "details": []}]}).to_string()
+    }
+
+    #[test]
+    fn a_404_is_no_such_order_only_on_an_orders_own_path() {
+        assert_eq!(
+            refused(404, &error_body("order_not_found"), true),
+            Some(ProviderError::NotFound)
+        );
+        // A create refused for an unknown point of sale is a refusal, counted.
+        assert!(matches!(
+            refused(404, &error_body("pos_not_found"), false),
+            Some(ProviderError::Rejected { status: 404, .. })
+        ));
+    }
+
+    #[test]
+    fn work_in_progress_at_mercado_pago_is_busy_not_a_refusal() {
+        for code in ["refund_in_progress", "instore_order_locked_error"] {
+            assert!(
+                matches!(
+                    refused(409, &error_body(code), true),
+                    Some(ProviderError::Busy(_))
+                ),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            refused(409, &error_body("order_already_canceled"), true),
+            Some(ProviderError::Rejected {
+                status: 409,
+                refusal: Refusal::Other,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn refund_refusals_are_read_from_mercado_pagos_codes() {
+        let refusal = |status, code: &str| match refused(status, &error_body(code), true) {
+            Some(ProviderError::Rejected { refusal, .. }) => Some(refusal),
+            _ => None,
+        };
+        assert_eq!(
+            refusal(400, "unsupported_partially_refunds"),
+            Some(Refusal::PartialRefundNotSupported)
+        );
+        assert_eq!(
+            refusal(403, "partial_refund_forbidden_with_tips"),
+            Some(Refusal::PartialRefundNotSupported)
+        );
+        assert_eq!(
+            refusal(400, "refund_amount_exceeds"),
+            Some(Refusal::AmountAboveRemaining)
+        );
+        assert_eq!(
+            refusal(400, "in_store_payment_refund_order"),
+            Some(Refusal::RefundPeriodExpired)
+        );
+        assert_eq!(refusal(400, "property_value"), Some(Refusal::Other));
+        // Older APIs' shapes, and no body at all.
+        assert_eq!(
+            error_code(r#"{"cause": [{"code": "refund_amount_exceeds"}]}"#).as_deref(),
+            Some("refund_amount_exceeds")
+        );
+        assert_eq!(
+            error_code(r#"{"error": "bad_request"}"#).as_deref(),
+            Some("bad_request")
+        );
+        assert_eq!(error_code("not json"), None);
+    }
+
+    #[test]
+    fn an_order_id_not_of_mercado_pagos_form_is_never_sent() {
+        let path = |raw: &str| order_path(&ProviderOrderId::parse(raw).unwrap());
+        assert_eq!(
+            path("ORD01JDX3M8RZ5N6P7Q8R9S0T1V2W").as_deref().ok(),
+            Some("/v1/orders/ORD01JDX3M8RZ5N6P7Q8R9S0T1V2W")
+        );
+        for malformed in [
+            "ORD01SHORT",
+            "PAY01JDX3M8RZ5N6P7Q8R9S0T1V2W",
+            "ORD01JDX3M8RZ5N6P7Q8R9S0T1V2_",
+        ] {
+            assert_eq!(path(malformed), Err(ProviderError::NotFound), "{malformed}");
+        }
     }
 }

@@ -37,6 +37,11 @@ pub enum WebhookError {
     Unauthorized(#[from] SignatureError),
     #[error("notification is missing data.id")]
     WithoutDataId,
+    /// A late or unsigned delivery for an order read within the last
+    /// minute: not read now, and not acknowledged either, so Mercado Pago
+    /// delivers it again later (a change it announces is never dropped).
+    #[error("order {0} was read within the last minute; deliver this notification again later")]
+    Deferred(ProviderOrderId),
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -117,10 +122,8 @@ impl MercadoPagoWebhook {
                 .await
                 .map_err(AppError::from)?;
             if !read_now {
-                tracing::info!(%provider_order_id, "order read within the last minute; not read again");
-                return Ok(NotificationOutcome::Ignored(
-                    "order read within the last minute",
-                ));
+                tracing::info!(%provider_order_id, "order read within the last minute; deferred");
+                return Err(WebhookError::Deferred(provider_order_id));
             }
         }
         Ok(self

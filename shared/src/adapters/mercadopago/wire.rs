@@ -153,14 +153,19 @@ pub fn outcome_of(status: &str, status_detail: Option<&str>) -> ProviderOutcome 
 /// it does not (a new one: nothing is decided on it).
 fn known_outcome(status: &str, status_detail: Option<&str>) -> Option<ProviderOutcome> {
     Some(match (status, status_detail) {
-        // With `partially_refunded` it stays approved: its refunds are read from the order.
-        ("processed", Some("accredited" | "partially_refunded")) => ProviderOutcome::Approved,
+        // A QR order paid is `processed`/`processed` (its transaction
+        // `accredited`); with `partially_refunded` it stays approved: its
+        // refunds are read from the order.
+        ("processed", Some("processed" | "accredited" | "partially_refunded")) => {
+            ProviderOutcome::Approved
+        }
         // Orders of other channels end fully refunded this way.
         ("processed", Some("refunded")) | ("refunded", _) => ProviderOutcome::Refunded,
         ("failed", detail) => ProviderOutcome::Declined {
             reason: Some(detail.unwrap_or(status).to_owned()),
         },
-        ("canceled", _) => ProviderOutcome::Canceled,
+        // The generic Orders API spells it `cancelled`.
+        ("canceled" | "cancelled", _) => ProviderOutcome::Canceled,
         ("expired", _) => ProviderOutcome::Expired,
         // Not final yet.
         ("created" | "processing" | "action_required" | "at_terminal", _) => {
@@ -186,13 +191,13 @@ fn read_outcome(order_id: &str, status: &str, status_detail: Option<&str>) -> Pr
     })
 }
 
-/// A listed refund's status. One not documented counts as not yet back:
-/// money is never reported given back without Mercado Pago saying so.
+/// A listed refund's status. One not documented counts as not yet back and
+/// not failed: money is neither reported given back nor released on a guess.
 fn refund_status_of(order_id: &str, status: Option<&str>) -> ProviderRefundStatus {
     match status {
-        Some("processed" | "approved" | "refunded") => ProviderRefundStatus::Processed,
-        Some("failed" | "rejected" | "canceled" | "cancelled") => ProviderRefundStatus::Failed,
-        Some("processing" | "in_process" | "pending") => ProviderRefundStatus::Processing,
+        Some("processed") => ProviderRefundStatus::Processed,
+        Some("failed") => ProviderRefundStatus::Failed,
+        Some("processing" | "in_process") => ProviderRefundStatus::Processing,
         other => {
             crate::app::metrics::count("ProviderUnknownStatus");
             tracing::error!(
@@ -283,6 +288,16 @@ mod tests {
     }
 
     #[test]
+    fn a_paid_qr_order_is_approved_as_mercado_pago_spells_it() {
+        // Mercado Pago's QR status page: `processed` / `processed`.
+        assert_eq!(
+            outcome_of("processed", Some("processed")),
+            ProviderOutcome::Approved
+        );
+        assert_eq!(outcome_of("cancelled", None), ProviderOutcome::Canceled);
+    }
+
+    #[test]
     fn an_undocumented_status_or_detail_decides_nothing() {
         assert_eq!(known_outcome("something_new", None), None);
         // Paid, but in a way Mercado Pago does not document: not approved on a guess.
@@ -304,7 +319,13 @@ mod tests {
             refund_status_of("ORD1", Some("failed")),
             ProviderRefundStatus::Failed
         );
-        for not_yet in [Some("processing"), None, Some("something_new")] {
+        for not_yet in [
+            Some("processing"),
+            None,
+            Some("something_new"),
+            Some("approved"),
+            Some("rejected"),
+        ] {
             assert_eq!(
                 refund_status_of("ORD1", not_yet),
                 ProviderRefundStatus::Processing
