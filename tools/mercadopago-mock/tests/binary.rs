@@ -1,4 +1,5 @@
-//! The `mercadopago-mock` binary: `--refund-settle-ms` and
+//! The `mercadopago-mock` binary as users start it: its flags, and a cancel
+//! without `X-Idempotency-Key` refused as Mercado Pago refuses it; `--refund-settle-ms` and
 //! `MP_MOCK_REFUND_SETTLE_MS` decide how long refunds stay `processing`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
@@ -114,4 +115,43 @@ fn the_help_names_the_refund_settle_flag() {
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(help.contains("--refund-settle-ms"), "{help}");
     assert!(help.contains("MP_MOCK_REFUND_SETTLE_MS"), "{help}");
+}
+
+#[tokio::test]
+async fn the_standalone_mock_refuses_a_cancel_without_an_idempotency_key() {
+    let mock = start(&["--points-of-sale", "POS001"], &[]);
+    let http = reqwest::Client::new();
+    let order: Value = http
+        .post(format!("{}/v1/orders", mock.base))
+        .bearer_auth("TEST-binary")
+        .header("x-idempotency-key", "binary-cancel")
+        .json(&json!({
+            "type": "qr", "external_reference": "pay_binary_cancel", "total_amount": "10.00",
+            "config": {"qr": {"external_pos_id": "POS001", "mode": "dynamic"}},
+            "transactions": {"payments": [{"amount": "10.00"}]},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = order["id"].as_str().unwrap();
+    let refused = http
+        .post(format!("{}/v1/orders/{id}/cancel", mock.base))
+        .bearer_auth("TEST-binary")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "empty_required_header");
+    let canceled = http
+        .post(format!("{}/v1/orders/{id}/cancel", mock.base))
+        .bearer_auth("TEST-binary")
+        .header("x-idempotency-key", "cancel-pay_binary_cancel")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(canceled.status(), 200, "with the key it is canceled");
 }
