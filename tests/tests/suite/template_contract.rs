@@ -480,3 +480,100 @@ fn the_template_never_sends_a_notification_url_with_qr_orders() {
         "the template must leave MP_NOTIFICATION_URL unset"
     );
 }
+
+#[test]
+fn alarms_can_reach_someone_and_only_the_service_publishes_payment_events() {
+    let template = template();
+    let resources = &template["Resources"];
+    // CloudWatch cannot use the AWS-managed aws/sns key: the alarm topic's
+    // key must be one whose policy admits CloudWatch of this account.
+    let alarm_topic = serde_norway::to_string(&resources["AlarmTopic"]["Properties"]).unwrap();
+    assert!(!alarm_topic.contains("alias/aws/sns"), "{alarm_topic}");
+    assert!(alarm_topic.contains("AlarmTopicKey"), "{alarm_topic}");
+    let key = &resources["AlarmTopicKey"];
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"));
+    let statements = key["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"].as_str() == Some("cloudwatch.amazonaws.com"))
+        .expect("the key admits CloudWatch");
+    let actions = serde_norway::to_string(&cloudwatch["Action"]).unwrap();
+    assert!(actions.contains("kms:Decrypt") && actions.contains("kms:GenerateDataKey"));
+    let scoped = serde_norway::to_string(&cloudwatch["Condition"]).unwrap();
+    assert!(scoped.contains("aws:SourceAccount"), "{scoped}");
+
+    // Publishing to the payments topic: only the roles of the functions
+    // that publish (their policies grant it), everyone else denied.
+    let publishers: BTreeSet<String> = resources
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| {
+            serde_norway::to_string(&r["Properties"]["Policies"])
+                .unwrap()
+                .contains("SNSPublishMessagePolicy")
+        })
+        .map(|(name, _)| format!("{}Role", name.as_str().unwrap()))
+        .collect();
+    assert_eq!(publishers.len(), 5, "{publishers:?}");
+    let policy = &resources["PaymentsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let deny = policy
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"].as_str() == Some("Deny"))
+        .expect("a deny of everyone else");
+    assert_eq!(deny["Action"].as_str(), Some("sns:Publish"));
+    let allowed =
+        serde_norway::to_string(&deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]).unwrap();
+    for role in &publishers {
+        assert!(
+            allowed.contains(&format!("{role}.Arn")),
+            "{role} may publish: {allowed}"
+        );
+    }
+    assert_eq!(
+        allowed.matches(".Arn").count(),
+        publishers.len(),
+        "{allowed}"
+    );
+
+    // The public webhook URL cannot starve the other functions.
+    let webhook = serde_norway::to_string(
+        &resources["PaymentWebhookFunction"]["Properties"]["ReservedConcurrentExecutions"],
+    )
+    .unwrap();
+    assert!(webhook.contains("WebhookReservedConcurrency"), "{webhook}");
+    assert_eq!(
+        template["Parameters"]["WebhookReservedConcurrency"]["Default"].as_u64(),
+        Some(20)
+    );
+    // Logs are kept for the year refunds are audited.
+    assert_eq!(
+        template["Parameters"]["LogRetentionDays"]["Default"].as_u64(),
+        Some(365)
+    );
+}
+
+#[test]
+fn an_unauthenticated_api_is_refused_outside_a_sandbox() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["Stage"]["Default"].as_str(),
+        Some("prod")
+    );
+    let rules = serde_norway::to_string(&template["Rules"]).unwrap();
+    let rule = &template["Rules"]["UnauthenticatedApiOnlyInSandbox"];
+    let condition = serde_norway::to_string(&rule["RuleCondition"]).unwrap();
+    assert!(
+        condition.contains("ApiAuthorization") && condition.contains("NONE"),
+        "{rules}"
+    );
+    let assertion = serde_norway::to_string(&rule["Assertions"]).unwrap();
+    assert!(
+        assertion.contains("Stage") && assertion.contains("sandbox"),
+        "{rules}"
+    );
+}
