@@ -119,6 +119,14 @@ def with_path(event, path, payment_id):
     return event
 
 
+def mock_order(mock_url, order_id):
+    """The order as Mercado Pago's GET answers it."""
+    request = urllib.request.Request(f"{mock_url}/v1/orders/{order_id}",
+                                     headers={"authorization": "Bearer TEST-smoke-token"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
 def refund_event(payment_id, key, body):
     event = with_path(load_event("refund-payment.json"), f"/payments/{payment_id}/refunds", payment_id)
     event["headers"]["idempotency-key"] = key
@@ -175,6 +183,25 @@ def fidelity_checks(port, mock_url):
     status, _, problem = invoke(port, "create-payment", create_event("ord-2003"))
     check(status == 502 and problem["type"] == "/problems/provider-mismatch",
           f"a create answer for another total: 502 provider-mismatch: {status} {problem}")
+    # One role, two sessions (another task, a credential refresh): the same
+    # Idempotency-Key is the same refund, and Mercado Pago makes one.
+    def from_session(session, key, body):
+        event = refund_event(paid["payment_id"], key, body)
+        event["requestContext"]["authorizer"] = {"iam": {
+            "accessKey": "ASIAEXAMPLE", "accountId": "123456789012",
+            "callerId": f"AROAEXAMPLE:{session}", "userId": f"AROAEXAMPLE:{session}",
+            "userArn": f"arn:aws:sts::123456789012:assumed-role/orders-service/{session}"}}
+        return event
+    refunds_before = len(mock_order(mock_url, order)["transactions"].get("refunds", []))
+    status, _, first = invoke(port, "refund-payment", from_session("task-1", "retried", {"amount": 300}))
+    check(status in (201, 202), f"a refund from the first session: {status} {first}")
+    status, _, again = invoke(port, "refund-payment", from_session("task-2", "retried", {"amount": 300}))
+    check(status in (201, 202) and again["refund"]["refund_id"] == first["refund"]["refund_id"],
+          f"the same key from another session of the role is the same refund: {status} {again}")
+    refunds_after = len(mock_order(mock_url, order)["transactions"].get("refunds", []))
+    check(refunds_after == refunds_before + 1,
+          f"Mercado Pago made one refund for the key: {refunds_before} -> {refunds_after}")
+
     named = re.search(r"payment (pay_[0-9A-Z]{26})", problem.get("detail", ""))
     orders = json.loads(urllib.request.urlopen(f"{mock_url}/mock/orders", timeout=10).read())["items"]
     mismatched = [o["status"] for o in orders

@@ -211,6 +211,29 @@ impl CallerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Who the caller is across its sessions: for an assumed role
+    /// (`arn:P:sts::ACCOUNT:assumed-role/ROLE/SESSION`) the role itself
+    /// (`arn:P:iam::ACCOUNT:role/ROLE`), since the session changes with
+    /// every task, instance and credential refresh; any other ARN is itself.
+    /// Idempotency-Keys are scoped to it, so a retry from another session of
+    /// the same role is the same key.
+    pub fn principal(&self) -> Self {
+        let parts: Vec<&str> = self.0.splitn(6, ':').collect();
+        let [arn, partition, "sts", "", account, resource] = parts.as_slice() else {
+            return self.clone();
+        };
+        let Some((role, _session)) = resource
+            .strip_prefix("assumed-role/")
+            .and_then(|rest| rest.rsplit_once('/'))
+        else {
+            return self.clone();
+        };
+        if role.is_empty() {
+            return self.clone();
+        }
+        Self(format!("{arn}:{partition}:iam::{account}:role/{role}"))
+    }
 }
 
 impl fmt::Display for CallerId {
@@ -309,6 +332,36 @@ mod tests {
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse("tab\there").is_err());
         assert!(IdempotencyKey::parse("ключ").is_err());
+    }
+
+    #[test]
+    fn a_roles_sessions_are_one_principal_and_anything_else_is_itself() {
+        let session = |s: &str| CallerId::parse(s).unwrap().principal();
+        assert_eq!(
+            session("arn:aws:sts::123456789012:assumed-role/orders/task-1").as_str(),
+            "arn:aws:iam::123456789012:role/orders"
+        );
+        assert_eq!(
+            session("arn:aws:sts::123456789012:assumed-role/orders/task-2"),
+            session("arn:aws:sts::123456789012:assumed-role/orders/task-1")
+        );
+        assert_ne!(
+            session("arn:aws:sts::123456789012:assumed-role/kiosk/task-1"),
+            session("arn:aws:sts::123456789012:assumed-role/orders/task-1")
+        );
+        assert_eq!(
+            session("arn:aws-us-gov:sts::123456789012:assumed-role/orders/s").as_str(),
+            "arn:aws-us-gov:iam::123456789012:role/orders"
+        );
+        for itself in [
+            "arn:aws:iam::123456789012:user/ops",
+            "arn:aws:sts::123456789012:federated-user/bob",
+            "arn:aws:sts::123456789012:assumed-role/no-session",
+            "anonymous",
+            "local",
+        ] {
+            assert_eq!(session(itself).as_str(), itself);
+        }
     }
 
     #[test]

@@ -88,7 +88,9 @@ pub(crate) fn idempotency_key(
     };
     // A header that is not visible ASCII reads as empty, which the key refuses.
     IdempotencyKey::parse(value.to_str().unwrap_or_default())
-        .map(|key| Some(key.from_caller(caller(request))))
+        // Scoped to the caller across its sessions (its role), so a retry
+        // from another task or after a credential refresh is the same key.
+        .map(|key| Some(key.from_caller(caller(request).principal())))
         .map_err(|e| RequestError::bad_parameter("Idempotency-Key", e))
 }
 
