@@ -91,10 +91,13 @@ impl ProviderSettings {
         let base_url = env
             .get("MP_API_BASE_URL")
             .unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned());
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        // The access token rides on every call: plain http only to a
+        // loopback stand-in (tests, the local stack), never over a network.
+        if !(base_url.starts_with("https://") || is_loopback_http(&base_url)) {
             return Err(ConfigError::Invalid {
                 name: "MP_API_BASE_URL",
-                message: "must be an http(s) URL".into(),
+                message: "must be an https:// URL (http:// only to 127.0.0.1, [::1] or localhost)"
+                    .into(),
             });
         }
         let expiry_text = env
@@ -318,6 +321,19 @@ pub fn parse_iso8601_duration(raw: &str) -> Option<Duration> {
     (any && seconds > 0).then(|| Duration::from_secs(seconds))
 }
 
+/// `http://` to a loopback host (with an optional port and path).
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "::1" | "localhost")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +365,42 @@ mod tests {
             "", "P", "PT", "15M", "PT15", "PTM", "PT0S", "PT15M1H", "PT1.5M", "P1H",
         ] {
             assert_eq!(parse_iso8601_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn mercado_pago_is_reached_over_https_unless_it_is_a_loopback_stand_in() {
+        let with_base = |base: &str| {
+            ProviderSettings::from_env(&env(&[
+                ("MP_ACCESS_TOKEN", "TEST-token"),
+                ("MP_EXTERNAL_POS_ID", "POS1"),
+                ("MP_API_BASE_URL", base),
+            ]))
+        };
+        for accepted in [
+            "https://api.mercadopago.com",
+            "http://127.0.0.1:3001",
+            "http://localhost:3001",
+            "http://[::1]:3001/",
+        ] {
+            assert!(with_base(accepted).is_ok(), "{accepted}");
+        }
+        for refused in [
+            "http://api.example.com",
+            "http://127.0.0.1.example.com",
+            "http://localhost.evil.test:80",
+            "ftp://api.mercadopago.com",
+        ] {
+            assert!(
+                matches!(
+                    with_base(refused),
+                    Err(ConfigError::Invalid {
+                        name: "MP_API_BASE_URL",
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
         }
     }
 

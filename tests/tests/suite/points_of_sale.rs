@@ -515,3 +515,23 @@ fn the_create_sample_event_names_a_point_of_sale_of_the_templates_default() {
         "sam local invoke with the defaults accepts it"
     );
 }
+
+#[tokio::test]
+async fn every_function_refuses_a_mercado_pago_base_url_over_plain_http_to_another_host() {
+    // The access token rides on every call: https, or http to loopback only.
+    let plain = every_mercado_pago_init(&function_env(&[
+        ("MP_POS_IDS", "KIOSK1"),
+        ("MP_API_BASE_URL", "http://api.example.com"),
+    ]))
+    .await;
+    assert!(
+        plain.iter().all(|error| matches!(
+            error,
+            Some(ConfigError::Invalid {
+                name: "MP_API_BASE_URL",
+                ..
+            })
+        )),
+        "{plain:?}"
+    );
+}

@@ -88,6 +88,8 @@ impl MercadoPagoClient {
         let builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            // A redirect would carry the access token wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")));
         let builder = match roots {
             [] => builder,
@@ -494,6 +496,46 @@ mod tests {
             Some("bad_request")
         );
         assert_eq!(error_code("not json"), None);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_never_followed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut served = 0;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/steal\r\n\
+                          Content-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+                served += 1;
+                if served == 3 {
+                    break;
+                }
+            }
+        });
+        let client = MercadoPagoClient::new(MercadoPagoConfig {
+            base_url: format!("http://{addr}"),
+            access_token: AccessToken::new("TEST-token"),
+            notification_url: None,
+            expiration_time: "PT15M".into(),
+            timeout: Duration::from_secs(2),
+            retry: RetryPolicy::default(),
+        })
+        .unwrap();
+        let id = ProviderOrderId::parse("ORD01JDX3M8RZ5N6P7Q8R9S0T1V2W").unwrap();
+        let answer = client.get_order(&id).await;
+        assert!(
+            matches!(answer, Err(ProviderError::Rejected { status: 302, .. })),
+            "{answer:?}"
+        );
+        server.abort();
     }
 
     #[test]
