@@ -380,17 +380,7 @@ impl Backend {
                 crate::local_stack::customer_act(outcome, false),
             ),
         };
-        let response = reqwest::Client::new()
-            .post(format!("{}{path}", self.mock.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        crate::mercadopago::mock_control(&self.mock.base_url(), &path, &body).await;
     }
 
     pub async fn stop(self) {

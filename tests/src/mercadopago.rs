@@ -24,3 +24,18 @@ pub fn config(base_url: String, token: &str, timeout: Duration) -> MercadoPagoCo
         retry: fast_retries(),
     }
 }
+
+/// Posts a control call (`/mock/...`) to the mock at `base_url`; it must succeed.
+pub async fn mock_control(base_url: &str, path: &str, body: &serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base_url}{path}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+}

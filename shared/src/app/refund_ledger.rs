@@ -324,15 +324,12 @@ impl RefundLedger {
                 } else {
                     // A week of refusals: no more asking. Failed and flagged
                     // in one write (a person gives it back by hand); told first.
-                    metrics::count("LatePaymentRefundFailed");
-                    tracing::error!(
-                        payment_id = %payment.id(),
-                        order_id = %payment.order_id(),
-                        refund_id = %refund.refund_id,
-                        refusal,
-                        metric = "LatePaymentRefundFailed",
+                    late_refund_failed(
+                        payment,
+                        &refund,
+                        Some(&refusal),
                         "Mercado Pago refused a late payment's refund for 7 days; given up, \
-                         the money must be given back by hand"
+                         the money must be given back by hand",
                     );
                     RefundVerdict::GivenUp(refusal)
                 }
@@ -474,13 +471,12 @@ impl RefundLedger {
         reason: &str,
     ) -> Result<(Payment, Refund), AppError> {
         if refund.source == RefundSource::LatePayment {
-            metrics::count("LatePaymentRefundFailed");
-            tracing::error!(
-                payment_id = %payment.id(),
-                order_id = %payment.order_id(),
-                refund_id = %refund.refund_id,
-                metric = "LatePaymentRefundFailed",
-                "Mercado Pago failed a late payment's refund; asked again under a new key, needs review"
+            late_refund_failed(
+                payment,
+                &refund,
+                None,
+                "Mercado Pago failed a late payment's refund; asked again under a new key, \
+                 needs review",
             );
         }
         self.settle(&refund, &RefundVerdict::FailedAtProvider(reason.into()))
@@ -726,14 +722,11 @@ impl RefundLedger {
         refund: &Refund,
         refusal: &str,
     ) -> Result<(), AppError> {
-        metrics::count("LatePaymentRefundFailed");
-        tracing::error!(
-            payment_id = %payment.id(),
-            order_id = %payment.order_id(),
-            refund_id = %refund.refund_id,
-            refusal,
-            metric = "LatePaymentRefundFailed",
-            "Mercado Pago refused to give a late payment back; asked again later, needs review"
+        late_refund_failed(
+            payment,
+            refund,
+            Some(refusal),
+            "Mercado Pago refused to give a late payment back; asked again later, needs review",
         );
         self.flag(payment).await
     }
@@ -761,6 +754,20 @@ impl RefundLedger {
             .await?
             .ok_or_else(|| AppError::PaymentNotFound(id.clone()))
     }
+}
+
+/// A late payment's refund Mercado Pago would not (or could not) make: the
+/// customer's money is still there, so it is counted (alarmed) and logged.
+fn late_refund_failed(payment: &Payment, refund: &Refund, refusal: Option<&str>, what: &str) {
+    metrics::count("LatePaymentRefundFailed");
+    tracing::error!(
+        payment_id = %payment.id(),
+        order_id = %payment.order_id(),
+        refund_id = %refund.refund_id,
+        refusal,
+        metric = "LatePaymentRefundFailed",
+        "{what}"
+    );
 }
 
 /// How long a partial refund may be asked again under its key: Mercado

@@ -251,17 +251,7 @@ async fn the_mock_validates_bodies_like_mercado_pago() {
 
 /// Posts a control call to the mock (`/mock/...`).
 async fn control(mock: &MockServer, path: &str, body: Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", mock.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
+    mercadopago::mock_control(&mock.base_url(), path, &body).await;
 }
 
 #[tokio::test]

@@ -44,15 +44,13 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
     Running { child, base }
 }
 
-/// Creates and pays an order, refunds it all; the refund's status in the answer.
-async fn refund_status(mock: &Running) -> String {
-    let http = reqwest::Client::new();
-    let order: Value = http
-        .post(format!("{}/v1/orders", mock.base))
+/// An order of 10.00 at POS001, created under `key` for `reference`.
+async fn create_order(http: &reqwest::Client, mock: &Running, key: &str, reference: &str) -> Value {
+    http.post(format!("{}/v1/orders", mock.base))
         .bearer_auth("TEST-binary")
-        .header("x-idempotency-key", "binary-1")
+        .header("x-idempotency-key", key)
         .json(&json!({
-            "type": "qr", "external_reference": "pay_binary", "total_amount": "10.00",
+            "type": "qr", "external_reference": reference, "total_amount": "10.00",
             "config": {"qr": {"external_pos_id": "POS001", "mode": "dynamic"}},
             "transactions": {"payments": [{"amount": "10.00"}]},
         }))
@@ -61,7 +59,13 @@ async fn refund_status(mock: &Running) -> String {
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Creates and pays an order, refunds it all; the refund's status in the answer.
+async fn refund_status(mock: &Running) -> String {
+    let http = reqwest::Client::new();
+    let order = create_order(&http, mock, "binary-1", "pay_binary").await;
     let id = order["id"].as_str().unwrap();
     let paid = http
         .post(format!("{}/mock/orders/{id}/pay", mock.base))
@@ -121,21 +125,7 @@ fn the_help_names_the_refund_settle_flag() {
 async fn the_standalone_mock_refuses_a_cancel_without_an_idempotency_key() {
     let mock = start(&["--points-of-sale", "POS001"], &[]);
     let http = reqwest::Client::new();
-    let order: Value = http
-        .post(format!("{}/v1/orders", mock.base))
-        .bearer_auth("TEST-binary")
-        .header("x-idempotency-key", "binary-cancel")
-        .json(&json!({
-            "type": "qr", "external_reference": "pay_binary_cancel", "total_amount": "10.00",
-            "config": {"qr": {"external_pos_id": "POS001", "mode": "dynamic"}},
-            "transactions": {"payments": [{"amount": "10.00"}]},
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order = create_order(&http, &mock, "binary-cancel", "pay_binary_cancel").await;
     let id = order["id"].as_str().unwrap();
     let refused = http
         .post(format!("{}/v1/orders/{id}/cancel", mock.base))

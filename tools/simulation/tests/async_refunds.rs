@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use payments::domain::{PaymentStatus, RefundFailure, RefundSource, RefundStatus};
+use payments::domain::{PaymentStatus, ProviderOrderId, RefundFailure, RefundSource, RefundStatus};
 use payments::ports::ProviderRefundStatus;
 use payments_simulation::history::History;
 
@@ -23,6 +23,23 @@ fn event_types(history: &History) -> Vec<String> {
         .iter()
         .map(|e| e.event_type.as_str().to_owned())
         .collect()
+}
+
+/// A payment the kiosk canceled, paid anyway (late) at Mercado Pago, whose
+/// notification was delivered: its late refund is asked, and taken.
+fn paid_after_its_cancel() -> (History, ProviderOrderId) {
+    let mut history = History::scripted_with_refund_settle(SETTLE);
+    let create = history.spawn_create(0, Some("create-1"));
+    history.run_to_end(create);
+    let payment = only_payment(&history);
+    let order = payment.provider().unwrap().order_id.clone();
+    let cancel = history.spawn_cancel(payment.id());
+    history.run_to_end(cancel);
+    history.deliver_notifications();
+    assert_eq!(only_payment(&history).status(), PaymentStatus::Canceled);
+    assert!(history.world().mercadopago.pay(&order, true));
+    history.deliver_notifications();
+    (history, order)
 }
 
 #[test]
@@ -71,19 +88,8 @@ fn a_refund_mercado_pago_takes_and_then_fails_is_failed_announced_and_refundable
 
 #[test]
 fn a_late_payment_whose_refund_fails_at_mercado_pago_is_refunded_under_a_new_key() {
-    let mut history = History::scripted_with_refund_settle(SETTLE);
-    let create = history.spawn_create(0, Some("create-1"));
-    history.run_to_end(create);
-    let payment = only_payment(&history);
-    let order = payment.provider().unwrap().order_id.clone();
-    let cancel = history.spawn_cancel(payment.id());
-    history.run_to_end(cancel);
-    history.deliver_notifications();
-    assert_eq!(only_payment(&history).status(), PaymentStatus::Canceled);
-
-    // Paid while we canceled: the late refund is taken, then fails there.
-    assert!(history.world().mercadopago.pay(&order, true));
-    history.deliver_notifications();
+    let (mut history, order) = paid_after_its_cancel();
+    // The late refund is taken, then fails there.
     assert_eq!(history.world().store.refunds().len(), 1);
     assert!(history.world().mercadopago.fail_a_refund(&order));
     history.deliver_notifications();
@@ -173,16 +179,7 @@ fn a_partial_refund_unanswered_for_a_day_is_never_asked_again_under_a_key_mercad
 
 #[test]
 fn a_late_payment_refund_refused_after_one_failed_at_mercado_pago_is_still_asked_again() {
-    let mut history = History::scripted_with_refund_settle(SETTLE);
-    let create = history.spawn_create(0, Some("create-1"));
-    history.run_to_end(create);
-    let payment = only_payment(&history);
-    let order = payment.provider().unwrap().order_id.clone();
-    let cancel = history.spawn_cancel(payment.id());
-    history.run_to_end(cancel);
-    history.deliver_notifications();
-    assert!(history.world().mercadopago.pay(&order, true));
-    history.deliver_notifications();
+    let (mut history, order) = paid_after_its_cancel();
     // The late refund is taken, then fails; the next is refused (window closed).
     assert!(history.world().mercadopago.fail_a_refund(&order));
     history.world().mercadopago.set_refund_window(&order, false);
