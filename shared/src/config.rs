@@ -8,7 +8,7 @@ use thiserror::Error;
 use crate::adapters::dynamodb::IndexShards;
 use crate::adapters::mercadopago::{AccessToken, MercadoPagoConfig, RetryPolicy, WebhookSecret};
 use crate::adapters::secrets::Secret;
-use crate::domain::PosId;
+use crate::domain::{AllowedCallers, PosId};
 
 /// The allowlist `MP_POS_IDS` is parsed into. The type is the domain's (the
 /// create use case holds it, and use cases never depend on configuration);
@@ -196,6 +196,22 @@ pub fn parse_points_of_sale(raw: &str) -> Result<PointsOfSale, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     PointsOfSale::new(ids).map_err(crate::domain::DomainError::into_message)
+}
+
+/// `ALLOWED_CALLERS`: the IAM roles a route admits, comma-separated; unset
+/// or empty admits every caller the API authenticated. An entry that is not
+/// a role ARN fails init: a typo must not silently open or close the route.
+pub fn allowed_callers_from_env(env: &dyn Env) -> Result<AllowedCallers, ConfigError> {
+    let callers = AllowedCallers::parse(&env.get("ALLOWED_CALLERS").unwrap_or_default()).map_err(
+        |error| ConfigError::Invalid {
+            name: "ALLOWED_CALLERS",
+            message: error.into_message(),
+        },
+    )?;
+    if callers.is_anyone() {
+        tracing::info!("ALLOWED_CALLERS is empty: every authenticated caller is admitted");
+    }
+    Ok(callers)
 }
 
 /// Whether webhooks must be signed, and with which secret.

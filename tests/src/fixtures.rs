@@ -59,6 +59,7 @@ pub fn transition(payment: &Payment, to: PaymentStatus, at_ms: i64) -> (Payment,
                 decline_reason: (to == PaymentStatus::Declined).then(|| "rejected".to_owned()),
                 provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
                 provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
+                requested_by: None,
             },
         )
         .unwrap();

@@ -26,6 +26,8 @@ from checks import Checks, free_port  # noqa: E402
 from sign_webhook_event import signed_event  # noqa: E402
 
 SECRET = "smoke-webhook-secret"
+KIOSK_ROLE = "arn:aws:iam::123456789012:role/kiosk-backend"
+ORDERS_ROLE = "arn:aws:iam::123456789012:role/orders-service"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENV_BIN = os.path.join(ROOT, os.environ.get("VENV", ".venv"), "bin")
 check = Checks()
@@ -209,6 +211,68 @@ def fidelity_checks(port, mock_url):
     check(mismatched == ["canceled"], f"the mismatched order is canceled at Mercado Pago: {mismatched}")
 
 
+def as_caller(event, iam):
+    """The event as API Gateway hands it for another IAM context (`iam`:
+    the authorizer's `iam` object, or a session ARN)."""
+    if isinstance(iam, str):
+        session = iam.rsplit("/", 1)[-1]
+        iam = {"accessKey": "ASIAEXAMPLE", "accountId": "123456789012",
+               "callerId": f"AROAEXAMPLE:{session}", "userId": f"AROAEXAMPLE:{session}",
+               "userArn": iam}
+    event["requestContext"]["authorizer"] = {"iam": iam}
+    return event
+
+
+def access_checks(port, approved_payment_id):
+    """Who may call: ALLOWED_CALLERS admits every session of a listed role
+    and refuses anyone else, and an IAM context without a userArn, before
+    anything is read or changed; texts with invisible format characters are
+    refused."""
+    intruder = "arn:aws:sts::123456789012:assumed-role/intruder/session-1"
+    for function, event in [
+        ("create-payment", create_event("ord-3001")),
+        ("get-payment", load_event("get-payment.json")),
+        ("cancel-payment", load_event("cancel-payment.json")),
+        ("refund-payment", refund_event(approved_payment_id, "intruder-1", {"amount": 100})),
+    ]:
+        status, _, problem = invoke(port, function, as_caller(json.loads(json.dumps(event)), intruder))
+        check(status == 403 and problem["type"] == "/problems/caller-not-allowed",
+              f"{function}: a role not in ALLOWED_CALLERS is refused: {status} {problem}")
+        no_arn = {"accessKey": "ASIAEXAMPLE", "accountId": "123456789012"}
+        status, _, problem = invoke(port, function, as_caller(json.loads(json.dumps(event)), no_arn))
+        check(status == 403 and problem["type"] == "/problems/caller-not-allowed",
+              f"{function}: an IAM context without userArn is refused: {status} {problem}")
+    another_kiosk = "arn:aws:sts::123456789012:assumed-role/kiosk-backend/kiosk-task-9"
+    status, _, created = invoke(port, "create-payment", as_caller(create_event("ord-3002"), another_kiosk))
+    check(status == 201, f"another session of an allowed role creates: {status} {created}")
+    for hidden in ("\u202e", "\u200b"):
+        event = create_event("ord-3003")
+        body = json.loads(event["body"])
+        body["items"][0]["title"] = f"X-Burger{hidden}regruB"
+        event["body"] = json.dumps(body)
+        status, _, problem = invoke(port, "create-payment", event)
+        fields = [e["field"] for e in problem.get("errors", [])]
+        check(status == 422 and fields == ["items[0].title"],
+              f"a title with U+{ord(hidden):04X} is refused: {status} {problem}")
+
+
+def init_checks(env_file):
+    """A Mercado Pago base URL that would send the token in the clear to
+    another host fails init, naming the variable, in every function with a
+    Mercado Pago client."""
+    with open(env_file) as f:
+        env = dict(line.split("=", 1) for line in f.read().splitlines() if line)
+    env["MP_API_BASE_URL"] = "http://api.example.com"
+    for function in ("create-payment", "cancel-payment", "refund-payment",
+                     "payment-webhook", "payment-sweeper"):
+        out = subprocess.run([os.path.join(ROOT, "target", "debug", function)],
+                             env={**env, "PATH": os.environ.get("PATH", "")},
+                             capture_output=True, text=True, timeout=60)
+        check(out.returncode != 0 and "MP_API_BASE_URL" in out.stderr,
+              f"{function} refuses MP_API_BASE_URL=http://api.example.com at init: "
+              f"{out.returncode} {out.stderr[-500:]}")
+
+
 def create_event(order_id, pos_id="as in the sample"):
     """The create-payment sample for another order (`pos_id=None`: without one)."""
     event = load_event("create-payment.json")
@@ -251,6 +315,8 @@ def main():
         # The shortest QR lifetime Mercado Pago accepts, so one payment can
         # go overdue and be swept within the run.
         "PAYMENT_EXPIRY=PT30S",
+        # Every route admits the two roles the samples and checks call as.
+        f"ALLOWED_CALLERS={KIOSK_ROLE},{ORDERS_ROLE}",
     ]) + "\n")
     env_file.close()
 
@@ -461,6 +527,10 @@ def main():
               f"relay: an empty outbox: {backlog}")
         check(unit("OutboxOldestAge") == "Seconds", "OutboxOldestAge in seconds")
         check(unit("PaymentCreated") == "Count", f"counters are counts: {unit('PaymentCreated')}")
+
+        # After the metrics are counted: these create payments of their own.
+        access_checks(invoke_port, payment["payment_id"])
+        init_checks(env_file.name)
     finally:
         for process in reversed(started):
             try:

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Payment, PaymentId, PaymentStatus, ProviderOrderId, Refund};
+use crate::domain::{
+    AllowedCallers, CallerId, Payment, PaymentId, PaymentStatus, ProviderOrderId, Refund,
+};
 use crate::ports::{cancel_key, PaymentProvider, PaymentReads, Ports, ProviderError};
 
 use super::notification::verdict;
@@ -15,6 +17,7 @@ pub struct CancelPayment {
     payments: Arc<dyn PaymentReads>,
     provider: Arc<dyn PaymentProvider>,
     transitions: Transitions,
+    callers: AllowedCallers,
 }
 
 impl CancelPayment {
@@ -23,19 +26,34 @@ impl CancelPayment {
             payments: ports.store.clone(),
             provider: ports.provider.clone(),
             transitions: Transitions::new(ports),
+            callers: AllowedCallers::anyone(),
         }
+    }
+
+    /// Admits only `callers` (the route's `ALLOWED_CALLERS`); anyone until set.
+    pub fn admitting(self, callers: AllowedCallers) -> Self {
+        Self { callers, ..self }
+    }
+
+    pub fn allowed_callers(&self) -> &AllowedCallers {
+        &self.callers
     }
 
     /// The canceled payment and its refunds. Canceling twice is fine; a
     /// payment that is (or turns out to be) paid, or that ended otherwise, is
     /// refused.
-    pub async fn execute(&self, id: &PaymentId) -> Result<(Payment, Vec<Refund>), AppError> {
-        let payment = self.cancel(id).await?;
+    /// `caller` is kept on the payment as who canceled it.
+    pub async fn execute(
+        &self,
+        id: &PaymentId,
+        caller: &CallerId,
+    ) -> Result<(Payment, Vec<Refund>), AppError> {
+        let payment = self.cancel(id, caller).await?;
         let refunds = self.payments.refunds_of(id).await?;
         Ok((payment, refunds))
     }
 
-    async fn cancel(&self, id: &PaymentId) -> Result<Payment, AppError> {
+    async fn cancel(&self, id: &PaymentId, caller: &CallerId) -> Result<Payment, AppError> {
         let payment = self.read(id).await?;
         match payment.status() {
             PaymentStatus::Canceled => return Ok(payment),
@@ -49,20 +67,26 @@ impl CancelPayment {
             None => {
                 let outcome = self
                     .transitions
-                    .apply(id, |p| match p.provider() {
+                    .apply_for(id, Some(caller), |p| match p.provider() {
                         None => Verdict::move_to(PaymentStatus::Canceled),
                         Some(_) => Verdict::Keep,
                     })
                     .await?;
                 match (outcome, self.read(id).await?) {
                     (_, now) if now.status() == PaymentStatus::Pending => match now.provider() {
-                        Some(provider) => self.cancel_at_provider(id, &provider.order_id).await?,
+                        Some(provider) => {
+                            self.cancel_at_provider(id, &provider.order_id, caller)
+                                .await?
+                        }
                         None => return Err(AppError::Contention),
                     },
                     (outcome, _) => outcome,
                 }
             }
-            Some(provider) => self.cancel_at_provider(id, &provider.order_id).await?,
+            Some(provider) => {
+                self.cancel_at_provider(id, &provider.order_id, caller)
+                    .await?
+            }
         };
         if let NotificationOutcome::Mismatch(_) = outcome {
             return Err(ProviderError::InvalidResponse(
@@ -86,6 +110,7 @@ impl CancelPayment {
         &self,
         id: &PaymentId,
         order_id: &ProviderOrderId,
+        caller: &CallerId,
     ) -> Result<NotificationOutcome, AppError> {
         let state = match self.provider.cancel_order(order_id, &cancel_key(id)).await {
             Ok(state) => state,
@@ -98,7 +123,7 @@ impl CancelPayment {
         // The kiosk asked for it: a canceled order is a cancel here, even
         // past the QR's expiry.
         self.transitions
-            .apply(id, |p| verdict(p, &state, false))
+            .apply_for(id, Some(caller), |p| verdict(p, &state, false))
             .await
     }
 

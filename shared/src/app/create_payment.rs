@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::domain::{
-    CallerId, Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment, OrderId, Payment,
-    PaymentStatus, PointsOfSale, PosId, ProviderRef,
+    AllowedCallers, CallerId, Description, Fingerprint, IdempotencyKey, Items, Money, NewPayment,
+    OrderId, Payment, PaymentStatus, PointsOfSale, PosId, ProviderRef,
 };
 use crate::ports::{
     cancel_key, Clock, IdGenerator, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
@@ -90,6 +90,7 @@ pub struct CreatePayment {
     ids: Arc<dyn IdGenerator>,
     expiry: Duration,
     points_of_sale: PointsOfSale,
+    callers: AllowedCallers,
 }
 
 impl CreatePayment {
@@ -109,7 +110,17 @@ impl CreatePayment {
             ids: ports.ids.clone(),
             expiry,
             points_of_sale,
+            callers: AllowedCallers::anyone(),
         }
+    }
+
+    /// Admits only `callers` (the route's `ALLOWED_CALLERS`); anyone until set.
+    pub fn admitting(self, callers: AllowedCallers) -> Self {
+        Self { callers, ..self }
+    }
+
+    pub fn allowed_callers(&self) -> &AllowedCallers {
+        &self.callers
     }
 
     /// Creates the payment; with an `Idempotency-Key`, a repeat of the same

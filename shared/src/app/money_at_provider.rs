@@ -105,6 +105,7 @@ impl MoneyAtProvider {
                 payment_id: payment.id(),
                 amount: None,
                 reason: RefundReason::parse("paid after the order was closed").ok(),
+                requested_by: None,
                 source: RefundSource::LatePayment,
                 key,
             })
@@ -242,7 +243,8 @@ enum LateRefund {
     Done(bool),
 }
 
-/// A key the service makes itself; its form always parses.
+/// A key the service makes itself, in a scope no caller can name; its form
+/// always parses.
 fn fixed_key(raw: &str) -> Result<IdempotencyKey, AppError> {
-    Ok(IdempotencyKey::parse(raw)?)
+    Ok(IdempotencyKey::of_service(raw)?)
 }

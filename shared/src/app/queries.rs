@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::domain::{OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp};
+use crate::domain::{
+    AllowedCallers, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
+};
 use crate::ports::{Clock, PaymentReads, Ports};
 
 use super::AppError;
@@ -10,6 +12,7 @@ use super::AppError;
 pub struct PaymentQueries {
     store: Arc<dyn PaymentReads>,
     clock: Arc<dyn Clock>,
+    callers: AllowedCallers,
 }
 
 /// What a kiosk shows for a payment it can still be paid through.
@@ -25,7 +28,17 @@ impl PaymentQueries {
         Self {
             store: ports.store.clone(),
             clock: ports.clock.clone(),
+            callers: AllowedCallers::anyone(),
         }
+    }
+
+    /// Admits only `callers` (the route's `ALLOWED_CALLERS`); anyone until set.
+    pub fn admitting(self, callers: AllowedCallers) -> Self {
+        Self { callers, ..self }
+    }
+
+    pub fn allowed_callers(&self) -> &AllowedCallers {
+        &self.callers
     }
 
     /// The QR data of a payment the customer can still pay: `pending`, with

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    Currency, DomainError, Fingerprint, IdempotencyKey, Money, Payment, PaymentId, PaymentStatus,
-    ProviderOrderId, ProviderRefundId, Refund, RefundFailure, RefundReason, RefundSource,
-    RefundStatus,
+    CallerId, Currency, DomainError, Fingerprint, IdempotencyKey, Money, Payment, PaymentId,
+    PaymentStatus, ProviderOrderId, ProviderRefundId, Refund, RefundFailure, RefundReason,
+    RefundSource, RefundStatus,
 };
 use crate::ports::{
     Clock, DuePayments, EventPublisher, IdGenerator, MadeRefund, Outbox, PaymentCreation,
@@ -48,6 +48,8 @@ pub(crate) struct RefundAsk<'a> {
     pub reason: Option<RefundReason>,
     pub source: RefundSource,
     pub key: &'a RefundKey,
+    /// The API caller's session, kept on the refund for audit.
+    pub requested_by: Option<CallerId>,
 }
 
 /// What became of a refund Mercado Pago lists that no call of ours made.
@@ -144,7 +146,8 @@ impl RefundLedger {
                 ask.reason.clone(),
                 ask.source,
                 now,
-            );
+            )
+            .requested_by(ask.requested_by.clone());
             match self
                 .refunds
                 .reserve_refund(&reserved, payment.version(), &refund, ask.key)
@@ -586,7 +589,7 @@ impl RefundLedger {
         listed_amount: &str,
     ) -> Result<MadeAtProvider, AppError> {
         let key = RefundKey {
-            key: IdempotencyKey::parse(&format!("provider-{provider_refund_id}"))?,
+            key: IdempotencyKey::of_service(&format!("provider-{provider_refund_id}"))?,
             fingerprint: Fingerprint::of_canonical(provider_refund_id.as_str().as_bytes()),
         };
         for _ in 0..MAX_ATTEMPTS {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::domain::{
-    Fingerprint, IdempotencyKey, Payment, PaymentId, Refund, RefundFailure, RefundReason,
-    RefundSource,
+    AllowedCallers, CallerId, Fingerprint, IdempotencyKey, Payment, PaymentId, Refund,
+    RefundFailure, RefundReason, RefundSource,
 };
 use crate::ports::{PaymentProvider, PaymentReads, Ports, RefundKey};
 
@@ -25,6 +25,8 @@ pub struct RefundCommand {
     pub amount: Option<i64>,
     pub reason: Option<RefundReason>,
     pub key: IdempotencyKey,
+    /// The caller's session (audit): kept on the refund as `requested_by`.
+    pub requested_by: CallerId,
 }
 
 impl RefundCommand {
@@ -52,6 +54,7 @@ pub struct RefundPayment {
     provider: Arc<dyn PaymentProvider>,
     ledger: RefundLedger,
     money: MoneyAtProvider,
+    callers: AllowedCallers,
 }
 
 impl RefundPayment {
@@ -61,7 +64,17 @@ impl RefundPayment {
             provider: ports.provider.clone(),
             ledger: RefundLedger::new(ports),
             money: MoneyAtProvider::new(ports),
+            callers: AllowedCallers::anyone(),
         }
+    }
+
+    /// Admits only `callers` (the route's `ALLOWED_CALLERS`); anyone until set.
+    pub fn admitting(self, callers: AllowedCallers) -> Self {
+        Self { callers, ..self }
+    }
+
+    pub fn allowed_callers(&self) -> &AllowedCallers {
+        &self.callers
     }
 
     /// The refund: given back, still pending (Mercado Pago unavailable: asked
@@ -80,6 +93,7 @@ impl RefundPayment {
                 reason: command.reason.clone(),
                 source: RefundSource::Api,
                 key: &key,
+                requested_by: Some(command.requested_by.clone()),
             })
             .await?;
         let refund = match reserved {

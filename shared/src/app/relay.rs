@@ -220,6 +220,7 @@ mod tests {
                         decline_reason: None,
                         provider_order_id: None,
                         provider_payment_id: None,
+                        requested_by: None,
                     },
                 )
                 .unwrap();

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId, TransitionDetails,
+    CallerId, Payment, PaymentId, PaymentStatus, ProviderOrderId, ProviderPaymentId,
+    TransitionDetails,
 };
 use crate::ports::{
     Clock, EventPublisher, IdGenerator, Outbox, PaymentReads, PaymentTransitions, Ports, StoreError,
@@ -89,6 +90,17 @@ impl Transitions {
         payment_id: &PaymentId,
         decide: impl Fn(&Payment) -> Verdict,
     ) -> Result<NotificationOutcome, AppError> {
+        self.apply_for(payment_id, None, decide).await
+    }
+
+    /// `apply`, on behalf of the caller that asked for the move (kept on the
+    /// payment for audit when the move is a cancel).
+    pub async fn apply_for(
+        &self,
+        payment_id: &PaymentId,
+        requested_by: Option<&CallerId>,
+        decide: impl Fn(&Payment) -> Verdict,
+    ) -> Result<NotificationOutcome, AppError> {
         for _ in 0..MAX_ATTEMPTS {
             let Some(payment) = self.payments.get(payment_id).await? else {
                 tracing::warn!(%payment_id, "no such payment");
@@ -125,6 +137,7 @@ impl Transitions {
                         decline_reason,
                         provider_order_id,
                         provider_payment_id,
+                        requested_by: requested_by.cloned(),
                     },
                 ),
             };

@@ -19,8 +19,8 @@ use crate::app::{
     CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
 };
 use crate::config::{
-    signature_policy_from_env, table_from_env, topic_from_env, ConfigError, Env, ProcessEnv,
-    ProviderSettings, SecretSetting, SignatureSetting, TableSettings,
+    allowed_callers_from_env, signature_policy_from_env, table_from_env, topic_from_env,
+    ConfigError, Env, ProcessEnv, ProviderSettings, SecretSetting, SignatureSetting, TableSettings,
 };
 use crate::ports::{Ports, ProviderPort};
 
@@ -147,23 +147,24 @@ fn provider(settings: &ProviderSettings, token: Secret) -> Result<ProviderPort, 
 pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
     let table_name = table_from_env(env)?;
     let settings = ProviderSettings::from_env(env)?;
+    let callers = allowed_callers_from_env(env)?;
     let aws = sdk_config()?;
     let wanted = [&settings.access_token];
     let (secrets, table) = tokio::join!(resolve(&aws, &wanted), table_ports(&aws, table_name));
     let token = secrets?.remove(0);
     let ports = table.with_provider(provider(&settings, token)?);
-    Ok(CreatePayment::new(
-        &ports,
-        settings.payment_expiry,
-        settings.points_of_sale,
-    ))
+    Ok(
+        CreatePayment::new(&ports, settings.payment_expiry, settings.points_of_sale)
+            .admitting(callers),
+    )
 }
 
 /// get-payment: reads the table, nothing else.
 pub async fn payment_queries(env: &dyn Env) -> Result<PaymentQueries, InitError> {
     let table_name = table_from_env(env)?;
+    let callers = allowed_callers_from_env(env)?;
     let aws = sdk_config()?;
-    Ok(PaymentQueries::new(&table_ports(&aws, table_name).await))
+    Ok(PaymentQueries::new(&table_ports(&aws, table_name).await).admitting(callers))
 }
 
 /// payment-webhook: every port, and the webhook signature policy.
@@ -186,13 +187,15 @@ pub async fn mercadopago_webhook(env: &dyn Env) -> Result<MercadoPagoWebhook, In
 /// cancel-payment: every port (it cancels at Mercado Pago and announces it).
 pub async fn cancel_payment(env: &dyn Env) -> Result<CancelPayment, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
-    Ok(CancelPayment::new(&settings.build(None).await?.0))
+    let callers = allowed_callers_from_env(env)?;
+    Ok(CancelPayment::new(&settings.build(None).await?.0).admitting(callers))
 }
 
 /// refund-payment: every port (it refunds at Mercado Pago and announces it).
 pub async fn refund_payment(env: &dyn Env) -> Result<RefundPayment, InitError> {
     let settings = EveryPortSettings::from_env(env)?;
-    Ok(RefundPayment::new(&settings.build(None).await?.0))
+    let callers = allowed_callers_from_env(env)?;
+    Ok(RefundPayment::new(&settings.build(None).await?.0).admitting(callers))
 }
 
 /// event-relay: the table's outbox and the topic.

@@ -196,6 +196,13 @@ impl CallerId {
         Self("local".into())
     }
 
+    /// The service itself, for the keys it makes (a late payment's refund,
+    /// one found at Mercado Pago): a name `parse` refuses (it holds a
+    /// space), so no caller's key can ever share that scope.
+    pub fn service() -> Self {
+        Self("payments service".into())
+    }
+
     /// 1..=1024 visible ASCII characters, as an IAM ARN is.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.bytes().all(|b| b.is_ascii_graphic())
@@ -273,6 +280,11 @@ impl IdempotencyKey {
 
     pub fn from_caller(self, caller: CallerId) -> Self {
         Self { caller, ..self }
+    }
+
+    /// A key the service makes itself, in the scope only it has.
+    pub fn of_service(raw: &str) -> Result<Self, DomainError> {
+        Ok(Self::parse(raw)?.from_caller(CallerId::service()))
     }
 
     /// The key as the client sent it.
@@ -376,6 +388,19 @@ mod tests {
         assert!(CallerId::parse("").is_err());
         assert!(CallerId::parse("has space").is_err());
         assert!(CallerId::parse(&"a".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn no_caller_can_name_the_scope_of_the_services_own_keys() {
+        let service = IdempotencyKey::of_service("late-payment").unwrap();
+        assert_eq!(service.caller(), &CallerId::service());
+        assert!(CallerId::parse(CallerId::service().as_str()).is_err());
+        for caller in [CallerId::anonymous(), CallerId::local()] {
+            let theirs = IdempotencyKey::parse("late-payment")
+                .unwrap()
+                .from_caller(caller);
+            assert_ne!(theirs, service);
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Order lines. The list is non-empty, bounded, and sums to the payment amount.
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 use super::{DomainError, Money};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,7 +28,10 @@ impl Title {
     }
 }
 
-/// 1..=max characters, not blank, no control characters.
+/// 1..=max characters, not blank, no control characters and no format
+/// characters (Unicode category Cf: bidi overrides, zero-width spaces and
+/// joiners), which would reorder or hide text on Mercado Pago's checkout
+/// and the kitchen's screens.
 pub(crate) fn bounded_text(
     raw: &str,
     max: usize,
@@ -46,6 +51,18 @@ pub(crate) fn bounded_text(
         return Err(DomainError::invalid(
             field,
             "must not contain control characters",
+        ));
+    }
+    if let Some(format) = raw
+        .chars()
+        .find(|c| c.general_category() == GeneralCategory::Format)
+    {
+        return Err(DomainError::invalid(
+            field,
+            format!(
+                "must not contain invisible format characters (found U+{:04X})",
+                u32::from(format)
+            ),
         ));
     }
     Ok(raw.to_owned())
@@ -178,5 +195,41 @@ mod tests {
         assert!(Title::parse(&"é".repeat(150)).is_ok());
         assert!(Title::parse(&"é".repeat(151)).is_err());
         assert!(Title::parse("a\nb").is_err());
+    }
+
+    #[test]
+    fn texts_refuse_invisible_format_characters_but_keep_accents_and_emoji() {
+        for hidden in [
+            "X-Burger\u{202E}regruB",
+            "Free\u{200B}Fries",
+            "\u{2066}Cola\u{2069}",
+            "Suco\u{200D}",
+            "\u{FEFF}Agua",
+            "Pão\u{00AD}zinho",
+        ] {
+            let refused = Title::parse(hidden).unwrap_err().into_message();
+            assert!(
+                refused.contains("format characters"),
+                "{hidden:?}: {refused}"
+            );
+            assert!(Sku::parse(hidden).is_err(), "{hidden:?}");
+            assert!(
+                crate::domain::Description::parse(hidden).is_err(),
+                "{hidden:?}"
+            );
+            assert!(
+                crate::domain::RefundReason::parse(hidden).is_err(),
+                "{hidden:?}"
+            );
+        }
+        for shown in [
+            "Pão de queijo",
+            "Açaí 🍧",
+            "Ñoquis",
+            "寿司",
+            "X-Burger (2x)",
+        ] {
+            assert!(Title::parse(shown).is_ok(), "{shown:?}");
+        }
     }
 }

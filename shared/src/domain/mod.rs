@@ -1,5 +1,6 @@
 //! Pure types and rules of the payments domain: no I/O, no AWS, HTTP or Mercado Pago types.
 
+pub mod callers;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod refund;
 pub mod status;
 pub mod timestamp;
 
+pub use callers::AllowedCallers;
 pub use error::DomainError;
 pub use event::{EventType, PaymentEvent};
 pub use ids::{

@@ -98,6 +98,9 @@ pub struct PaymentParts {
     pub sweep: SweepSchedule,
     /// How many events it has had: the next one is number `sequence + 1`.
     pub sequence: u64,
+    /// The session that asked to cancel it, once canceled at a caller's
+    /// request (audit; an expiry has none).
+    pub canceled_by: Option<CallerId>,
     pub version: u64,
 }
 
@@ -175,6 +178,7 @@ impl Payment {
             amount_reserved: 0,
             sweep: SweepSchedule::default(),
             sequence: 0,
+            canceled_by: None,
             version: 1,
         })
     }
@@ -386,6 +390,9 @@ impl Payment {
             PaymentStatus::Declined => change.decline_reason,
             _ => None,
         };
+        if status == PaymentStatus::Canceled {
+            next.canceled_by = change.requested_by;
+        }
         if let Some(provider_payment_id) = change.provider_payment_id {
             match next.provider.as_mut() {
                 Some(provider) => provider.payment_id = Some(provider_payment_id),
@@ -587,6 +594,8 @@ pub struct TransitionDetails {
     pub decline_reason: Option<String>,
     pub provider_order_id: Option<ProviderOrderId>,
     pub provider_payment_id: Option<ProviderPaymentId>,
+    /// The caller's session when a caller asked for the move (a cancel).
+    pub requested_by: Option<CallerId>,
 }
 
 #[cfg(test)]
@@ -641,6 +650,7 @@ pub(crate) mod tests {
             decline_reason: reason.map(str::to_owned),
             provider_order_id: Some(ProviderOrderId::parse("ORD01").unwrap()),
             provider_payment_id: Some(ProviderPaymentId::parse("PAY01").unwrap()),
+            requested_by: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use strum::{Display, EnumString, IntoStaticStr};
 
 use super::item::bounded_text;
-use super::{DomainError, Money, PaymentId, ProviderRefundId, RefundId, Timestamp};
+use super::{CallerId, DomainError, Money, PaymentId, ProviderRefundId, RefundId, Timestamp};
 
 /// Why the money goes back, in the caller's words: 1..=150 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -107,6 +107,9 @@ pub struct Refund {
     pub failure: Option<RefundFailure>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The caller's full session ARN, for an API refund (audit); the service
+    /// and Mercado Pago's dashboard have none.
+    pub requested_by: Option<CallerId>,
     /// Who may ask Mercado Pago for it now, so that one asker at a time does
     /// and an answer is recorded only by the one who asked last.
     pub ask: AskClaim,
@@ -156,7 +159,16 @@ impl Refund {
             failure: None,
             created_at: at,
             updated_at: at,
+            requested_by: None,
             ask: AskClaim::first(at),
+        }
+    }
+
+    /// The same refund, recorded as asked for by `caller`.
+    pub fn requested_by(self, caller: Option<CallerId>) -> Self {
+        Self {
+            requested_by: caller,
+            ..self
         }
     }
 

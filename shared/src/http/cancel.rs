@@ -5,7 +5,7 @@ use http::StatusCode;
 use crate::app::{correlation, CancelPayment};
 
 use super::body::body_bytes;
-use super::request::{correlation_id, payment_id_in_path};
+use super::request::{admitted_caller, correlation_id, payment_id_in_path};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub async fn handle_cancel_payment(
@@ -16,12 +16,16 @@ pub async fn handle_cancel_payment(
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
     // The body says nothing (the path names the payment), but its size is bounded.
-    let id = match body_bytes(&request).and_then(|_| payment_id_in_path(&request, "/cancel")) {
-        Ok(id) => id,
+    let parsed = admitted_caller(&request, app.allowed_callers()).and_then(|caller| {
+        body_bytes(&request)?;
+        Ok((payment_id_in_path(&request, "/cancel")?, caller))
+    });
+    let (id, caller) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => return Problem::from(error).into_response(),
     };
     let request_id = correlation_id(&request);
-    match correlation::within(Some(request_id), app.execute(&id)).await {
+    match correlation::within(Some(request_id), app.execute(&id, &caller)).await {
         Ok((payment, refunds)) => json_response(StatusCode::OK, &payment_json(&payment, &refunds)),
         Err(error) => error_response(&error),
     }

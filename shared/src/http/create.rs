@@ -5,7 +5,7 @@ use http::{HeaderValue, StatusCode};
 use crate::app::{correlation, CreatePayment};
 
 use super::create_request::parse_command;
-use super::request::{correlation_id, idempotency_key};
+use super::request::{admitted_caller, correlation_id, idempotency_key};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub async fn handle_create_payment(
@@ -15,11 +15,14 @@ pub async fn handle_create_payment(
     if request.method() != http::Method::POST {
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
-    let (command, key) =
-        match parse_command(&request).and_then(|c| Ok((c, idempotency_key(&request)?))) {
-            Ok(parsed) => parsed,
-            Err(error) => return Problem::from(error).into_response(),
-        };
+    let parsed = admitted_caller(&request, app.allowed_callers()).and_then(|caller| {
+        let key = idempotency_key(&request, &caller)?;
+        Ok((parse_command(&request, caller)?, key))
+    });
+    let (command, key) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return Problem::from(error).into_response(),
+    };
     let id = correlation_id(&request);
     match correlation::within(Some(id), app.execute(command, key.as_ref())).await {
         Ok(created) => {

@@ -8,7 +8,6 @@ use crate::domain::{
 };
 
 use super::body::{body_bytes, parse_json, require_json};
-use super::request::caller;
 use super::{FieldError, RequestError};
 
 /// The wire shape. Required fields are optional here so a missing one becomes a
@@ -37,11 +36,12 @@ struct ItemBody {
 
 pub(crate) fn parse_command(
     request: &lambda_http::Request,
+    caller: CallerId,
 ) -> Result<CreatePaymentCommand, RequestError> {
     let bytes = body_bytes(request)?;
     require_json(request)?;
     let body: CreatePaymentBody = parse_json(bytes, &["items"])?;
-    validate(body, caller(request)).map_err(RequestError::Invalid)
+    validate(body, caller).map_err(RequestError::Invalid)
 }
 
 /// Collects every field error at once, so a client fixes its request in one go.

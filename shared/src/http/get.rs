@@ -8,7 +8,7 @@ use crate::app::PaymentQueries;
 use crate::domain::{OrderId, PaymentId};
 
 use super::qr_image::{qr_response, QrFormat};
-use super::request::{payment_id_in_path, query_param};
+use super::request::{admitted_caller, payment_id_in_path, query_param};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub(super) enum Route {
@@ -21,7 +21,8 @@ pub async fn handle_get_payment(
     app: &PaymentQueries,
     request: lambda_http::Request,
 ) -> HttpResponse {
-    let route = match route(&request) {
+    let route = match admitted_caller(&request, app.allowed_callers()).and_then(|_| route(&request))
+    {
         Ok(route) => route,
         Err(error) => return Problem::from(error).into_response(),
     };

@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use crate::adapters::mercadopago::WebhookError;
 use crate::app::AppError;
-use crate::domain::{DomainError, PaymentId, Refund};
+use crate::domain::{CallerId, DomainError, PaymentId, Refund};
 use crate::ports::{ProviderError, StoreError};
 
 use super::{json_response, HttpResponse};
@@ -43,6 +43,10 @@ pub enum RequestError {
     HeaderFieldsTooLarge,
     #[error("the request target is too long")]
     UriTooLong,
+    #[error("the caller could not be identified: its IAM context names no usable userArn")]
+    CallerUnidentified,
+    #[error("{} is not allowed to call this route", .0.principal())]
+    CallerNotAllowed(CallerId),
 }
 
 impl RequestError {
@@ -90,6 +94,7 @@ pub enum ProblemType {
     PartialRefundNotSupported,
     ProviderMismatch,
     NotificationDeferred,
+    CallerNotAllowed,
 }
 
 impl ProblemType {
@@ -128,6 +133,7 @@ impl ProblemType {
             Self::PartialRefundNotSupported => StatusCode::UNPROCESSABLE_ENTITY,
             Self::ProviderMismatch => StatusCode::BAD_GATEWAY,
             Self::NotificationDeferred => StatusCode::TOO_MANY_REQUESTS,
+            Self::CallerNotAllowed => StatusCode::FORBIDDEN,
         }
     }
 
@@ -162,6 +168,7 @@ impl ProblemType {
             Self::PartialRefundNotSupported => "Partial refund not supported",
             Self::ProviderMismatch => "Payment provider answer does not match",
             Self::NotificationDeferred => "Notification deferred",
+            Self::CallerNotAllowed => "Caller not allowed",
         }
     }
 }
@@ -294,6 +301,9 @@ impl From<RequestError> for Problem {
             }
             RequestError::UriTooLong => Problem::new(ProblemType::UriTooLong, detail),
             RequestError::MethodNotAllowed => Problem::new(ProblemType::MethodNotAllowed, detail),
+            RequestError::CallerUnidentified | RequestError::CallerNotAllowed(_) => {
+                Problem::new(ProblemType::CallerNotAllowed, detail)
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::arbitrary::any_json;
+use crate::domain::CallerId;
 
 use super::body::{parse_json, require_json};
 use super::create_request::parse_command;
@@ -80,7 +81,7 @@ proptest! {
         bytes in vec(any::<u8>(), 0..512),
     ) {
         if let Some(request) = json_request("/payments", bytes) {
-            if let Err(error) = parse_command(&request) {
+            if let Err(error) = parse_command(&request, CallerId::local()) {
                 refused_as_4xx(error);
             }
         }
@@ -96,7 +97,7 @@ proptest! {
         put(&mut body, path, value);
         let request = json_request("/payments", body.to_string().into_bytes());
         let Some(request) = request else { return Ok(()) };
-        if let Err(error) = parse_command(&request) {
+        if let Err(error) = parse_command(&request, CallerId::local()) {
             let problem = refused_as_4xx(error);
             let named: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
             prop_assert!(!named.is_empty(), "no field named for {path}: {problem:?}");
@@ -125,7 +126,7 @@ proptest! {
             body,
         );
         let Some(request) = request else { return Ok(()) };
-        if let Err(error) = parse_refund(&request) {
+        if let Err(error) = parse_refund(&request, CallerId::local()) {
             let problem = refused_as_4xx(error);
             let named: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
             // An unknown field is refused by serde, which names the body.
@@ -167,7 +168,7 @@ proptest! {
     ) {
         let Some(request) = request("POST", "/payments", &[("idempotency-key", &value)], vec![])
         else { return Ok(()) };
-        match idempotency_key(&request) {
+        match idempotency_key(&request, &CallerId::local()) {
             Ok(key) => {
                 let key = key.map(|key| key.as_str().as_bytes().to_vec());
                 prop_assert_eq!(key, Some(value));

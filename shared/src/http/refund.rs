@@ -8,7 +8,7 @@ use crate::app::{correlation, AppError, RefundOutcome, RefundPayment};
 use crate::domain::{RefundFailure, RefundStatus};
 
 use super::refund_request::parse_refund;
-use super::request::correlation_id;
+use super::request::{admitted_caller, correlation_id};
 use super::view::refund_json;
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
@@ -19,7 +19,9 @@ pub async fn handle_refund_payment(
     if request.method() != http::Method::POST {
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
-    let command = match parse_refund(&request) {
+    let parsed = admitted_caller(&request, app.allowed_callers())
+        .and_then(|caller| parse_refund(&request, caller));
+    let command = match parsed {
         Ok(command) => command,
         Err(error) => return Problem::from(error).into_response(),
     };

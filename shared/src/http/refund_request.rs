@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::app::RefundCommand;
-use crate::domain::{Money, RefundReason};
+use crate::domain::{CallerId, Money, RefundReason};
 
 use super::body::{body_bytes, parse_json, require_json};
 use super::request::{idempotency_key, payment_id_in_path};
@@ -19,10 +19,13 @@ struct RefundBody {
     reason: Option<String>,
 }
 
-pub(crate) fn parse_refund(request: &lambda_http::Request) -> Result<RefundCommand, RequestError> {
+pub(crate) fn parse_refund(
+    request: &lambda_http::Request,
+    caller: CallerId,
+) -> Result<RefundCommand, RequestError> {
     let bytes = body_bytes(request)?;
     let payment_id = payment_id_in_path(request, "/refunds")?;
-    let key = idempotency_key(request)?.ok_or(RequestError::IdempotencyKeyRequired)?;
+    let key = idempotency_key(request, &caller)?.ok_or(RequestError::IdempotencyKeyRequired)?;
     // An empty body is a refund of all that remains; any other must be a
     // JSON object (parse_json refuses an array read as the fields in order).
     let body = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -58,5 +61,6 @@ pub(crate) fn parse_refund(request: &lambda_http::Request) -> Result<RefundComma
         amount: body.amount,
         reason,
         key,
+        requested_by: caller,
     })
 }

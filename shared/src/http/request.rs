@@ -4,7 +4,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
 
-use crate::domain::{CallerId, CorrelationId, IdempotencyKey, PaymentId};
+use crate::domain::{AllowedCallers, CallerId, CorrelationId, IdempotencyKey, PaymentId};
 
 use super::RequestError;
 
@@ -63,25 +63,40 @@ fn percent_decoded(segment: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Who is calling: the IAM principal API Gateway authenticated, `anonymous`
-/// behind an API without authentication, `local` with no API Gateway in front.
-pub(crate) fn caller(request: &lambda_http::Request) -> CallerId {
-    match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .authorizer
-            .as_ref()
-            .and_then(|authorizer| authorizer.iam.as_ref())
-            .and_then(|iam| iam.user_arn.as_deref())
-            .and_then(|arn| CallerId::parse(arn).ok())
-            .unwrap_or_else(CallerId::anonymous),
+/// Who is calling, if the route admits it: the IAM principal API Gateway
+/// authenticated, `anonymous` behind an API without authentication, `local`
+/// with no API Gateway in front. An IAM context without a usable `userArn`
+/// is refused, never taken for `anonymous` (whose keys and rights it would
+/// share); so is a caller whose role is not on the route's list.
+pub(crate) fn admitted_caller(
+    request: &lambda_http::Request,
+    allowed: &AllowedCallers,
+) -> Result<CallerId, RequestError> {
+    let caller = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            match context.authorizer.as_ref().and_then(|a| a.iam.as_ref()) {
+                Some(iam) => iam
+                    .user_arn
+                    .as_deref()
+                    .and_then(|arn| CallerId::parse(arn).ok())
+                    .filter(|caller| caller.as_str().starts_with("arn:"))
+                    .ok_or(RequestError::CallerUnidentified)?,
+                None => CallerId::anonymous(),
+            }
+        }
         Some(_) => CallerId::anonymous(),
         None => CallerId::local(),
+    };
+    if !allowed.admits(&caller) {
+        return Err(RequestError::CallerNotAllowed(caller));
     }
+    Ok(caller)
 }
 
 /// The optional `Idempotency-Key` header, scoped to the caller.
 pub(crate) fn idempotency_key(
     request: &lambda_http::Request,
+    caller: &CallerId,
 ) -> Result<Option<IdempotencyKey>, RequestError> {
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(None);
@@ -90,7 +105,7 @@ pub(crate) fn idempotency_key(
     IdempotencyKey::parse(value.to_str().unwrap_or_default())
         // Scoped to the caller across its sessions (its role), so a retry
         // from another task or after a credential refresh is the same key.
-        .map(|key| Some(key.from_caller(caller(request).principal())))
+        .map(|key| Some(key.from_caller(caller.principal())))
         .map_err(|e| RequestError::bad_parameter("Idempotency-Key", e))
 }
 

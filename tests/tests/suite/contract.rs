@@ -175,3 +175,39 @@ async fn the_local_stack_serves_the_contract_itself() {
     assert_eq!(served.body.as_str(), Some(openapi_text().as_str()));
     stack.stop().await;
 }
+
+/// The text fields' patterns refuse exactly what the code refuses among
+/// invisible characters: every format character (Unicode category Cf) is
+/// outside the pattern and refused by the domain, so a client validating
+/// against the contract and the service agree.
+#[test]
+fn text_patterns_refuse_every_format_character_the_service_refuses() {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let document = openapi();
+    let schemas = &document["components"]["schemas"];
+    let format_characters: Vec<char> = (0..=0x10FFFF_u32)
+        .filter_map(char::from_u32)
+        .filter(|c| c.general_category() == GeneralCategory::Format)
+        .collect();
+    assert!(format_characters.contains(&'\u{202E}') && format_characters.contains(&'\u{200B}'));
+    for name in ["Sku", "Title", "Description", "RefundReason"] {
+        let pattern = schemas[name]["pattern"].as_str().expect("a pattern");
+        let pattern = regex::Regex::new(pattern).expect("the pattern compiles");
+        for shown in ["X-Burger", "Pão de queijo", "Açaí 🍧", "寿司"] {
+            assert!(pattern.is_match(shown), "{name} allows {shown:?}");
+        }
+        for c in &format_characters {
+            let text = format!("a{c}b");
+            assert!(
+                !pattern.is_match(&text),
+                "{name}'s pattern allows U+{:04X}",
+                u32::from(*c)
+            );
+            assert!(
+                payments::domain::Title::parse(&text).is_err(),
+                "the service allows U+{:04X}",
+                u32::from(*c)
+            );
+        }
+    }
+}

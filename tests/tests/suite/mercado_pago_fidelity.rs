@@ -128,6 +128,7 @@ async fn a_refund_mercado_pago_will_not_make_in_part_fails_and_keeps_nothing_res
             amount: Some(1000),
             reason: None,
             key: IdempotencyKey::parse("part").unwrap(),
+            requested_by: payments::domain::CallerId::anonymous(),
         })
         .await
         .unwrap();
@@ -145,6 +146,7 @@ async fn a_refund_mercado_pago_will_not_make_in_part_fails_and_keeps_nothing_res
             amount: None,
             reason: None,
             key: IdempotencyKey::parse("whole").unwrap(),
+            requested_by: payments::domain::CallerId::anonymous(),
         })
         .await
         .unwrap();

@@ -105,6 +105,7 @@ async fn a_partial_refund_without_mercado_pagos_payment_id_is_refused_and_reserv
                 decline_reason: None,
                 provider_order_id: None,
                 provider_payment_id: None,
+                requested_by: None,
             },
         )
         .unwrap();
@@ -119,6 +120,7 @@ async fn a_partial_refund_without_mercado_pagos_payment_id_is_refused_and_reserv
             amount: Some(1000),
             reason: None,
             key: IdempotencyKey::parse("partial-1").unwrap(),
+            requested_by: payments::domain::CallerId::anonymous(),
         })
         .await;
 

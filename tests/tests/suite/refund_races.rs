@@ -19,6 +19,7 @@ fn refund(payment: &payments::domain::Payment, amount: i64, key: &str) -> Refund
         amount: Some(amount),
         reason: None,
         key: IdempotencyKey::parse(key).unwrap(),
+        requested_by: payments::domain::CallerId::anonymous(),
     }
 }
 

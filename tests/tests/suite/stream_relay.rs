@@ -181,6 +181,7 @@ async fn events_carry_their_sequence_and_the_request_that_caused_them_on_sns() {
             amount: Some(1000),
             reason: None,
             key: IdempotencyKey::parse(&format!("refund-{n}")).unwrap(),
+            requested_by: payments::domain::CallerId::anonymous(),
         });
         correlation::within(Some(request), refund).await.unwrap();
     }

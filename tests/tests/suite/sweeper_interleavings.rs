@@ -110,6 +110,7 @@ async fn a_refund_mercado_pago_could_not_take_is_completed_by_the_sweeper(h: Bac
             amount: None,
             reason: None,
             key: IdempotencyKey::parse("refund-while-down").unwrap(),
+            requested_by: payments::domain::CallerId::anonymous(),
         })
         .await
         .unwrap();

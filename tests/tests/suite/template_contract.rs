@@ -577,3 +577,93 @@ fn an_unauthenticated_api_is_refused_outside_a_sandbox() {
         "{rules}"
     );
 }
+
+#[test]
+fn routes_admit_their_caller_roles_and_the_api_logs_who_called() {
+    let template = template();
+    let resources = &template["Resources"];
+    let expected = [
+        ("CreatePaymentFunction", Some("PaymentCallerRoles")),
+        ("GetPaymentFunction", Some("PaymentCallerRoles")),
+        ("CancelPaymentFunction", Some("PaymentCallerRoles")),
+        ("RefundPaymentFunction", Some("RefundCallerRoles")),
+        ("PaymentWebhookFunction", None),
+        ("EventRelayFunction", None),
+        ("PaymentSweeperFunction", None),
+    ];
+    for (function, roles) in expected {
+        let variable =
+            &resources[function]["Properties"]["Environment"]["Variables"]["ALLOWED_CALLERS"];
+        assert_eq!(
+            serde_norway::to_string(variable).unwrap().trim(),
+            roles.map_or("null".to_owned(), |r| format!("!Ref {r}")),
+            "{function}'s ALLOWED_CALLERS"
+        );
+    }
+    for parameter in ["PaymentCallerRoles", "RefundCallerRoles"] {
+        let parameter = &template["Parameters"][parameter];
+        assert_eq!(parameter["Default"].as_str(), Some(""), "anyone by default");
+        let pattern = parameter["AllowedPattern"].as_str().unwrap();
+        assert!(pattern.contains(":iam::[0-9]{12}:role/"), "{pattern}");
+    }
+
+    // Access logs name the caller of every request, kept as long as the rest.
+    let api = &resources["PaymentsApi"]["Properties"]["AccessLogSettings"];
+    let format = api["Format"].as_str().expect("an access log format");
+    let fields: Value = serde_json::from_str(format).expect("the format is JSON");
+    for (field, variable) in [
+        ("requestId", "$context.requestId"),
+        ("routeKey", "$context.routeKey"),
+        ("status", "$context.status"),
+        ("responseLatency", "$context.responseLatency"),
+        ("userArn", "$context.authorizer.iam.userArn"),
+    ] {
+        assert_eq!(fields[field].as_str(), Some(variable), "{format}");
+    }
+    let destination = serde_norway::to_string(&api["DestinationArn"]).unwrap();
+    assert!(
+        destination.contains("ApiAccessLogGroup.Arn"),
+        "{destination}"
+    );
+    let group = serde_norway::to_string(&resources["ApiAccessLogGroup"]["Properties"]).unwrap();
+    assert!(
+        group.contains("RetentionInDays: !Ref LogRetentionDays"),
+        "{group}"
+    );
+}
+
+#[test]
+fn secrets_under_a_customer_managed_key_can_be_decrypted_through_ssm_only() {
+    let template = template();
+    let parameter = &template["Parameters"]["SecretsKmsKeyArn"];
+    assert_eq!(parameter["Default"].as_str(), Some(""));
+    for function in [
+        "CreatePaymentFunction",
+        "GetPaymentFunction",
+        "CancelPaymentFunction",
+        "RefundPaymentFunction",
+        "PaymentWebhookFunction",
+        "EventRelayFunction",
+        "PaymentSweeperFunction",
+    ] {
+        let reads_secrets = !ssm_parameters_of(&template, function).is_empty();
+        let policies =
+            serde_norway::to_string(&template["Resources"][function]["Properties"]["Policies"])
+                .unwrap();
+        let grant = policies.find("kms:Decrypt");
+        assert_eq!(grant.is_some(), reads_secrets, "{function}: {policies}");
+        if reads_secrets {
+            for part in [
+                "SecretsKeyGiven",
+                "Resource: !Ref SecretsKmsKeyArn",
+                "kms:ViaService: !Sub ssm.${AWS::Region}.amazonaws.com",
+                "AWS::NoValue",
+            ] {
+                assert!(
+                    policies.contains(part),
+                    "{function} lacks {part}: {policies}"
+                );
+            }
+        }
+    }
+}

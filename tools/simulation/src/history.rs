@@ -458,7 +458,7 @@ impl History {
         self.spawn(
             format!("cancel({payment})"),
             Box::pin(async move {
-                let _ = cancel.execute(&payment).await;
+                let _ = cancel.execute(&payment, &CallerId::local()).await;
                 Answer::None
             }),
         )
@@ -496,6 +496,7 @@ impl History {
             amount: ask.amount,
             reason: None,
             key: key.from_caller(CallerId::local()),
+            requested_by: CallerId::local(),
         };
         let id = self.spawn(
             format!("refund({}, {:?}, {})", ask.payment, ask.amount, ask.key),

@@ -173,6 +173,9 @@ pub(crate) fn payment_item(payment: &Payment, shards: IndexShards) -> DynamoItem
     if let Some(qr) = &p.qr_data {
         item.insert("qr_data".into(), s(qr));
     }
+    if let Some(caller) = &p.canceled_by {
+        item.insert("canceled_by".into(), s(caller.as_str()));
+    }
     item.insert("created_at".into(), s(p.created_at.to_rfc3339()));
     item.insert("updated_at".into(), s(p.updated_at.to_rfc3339()));
     item.insert("expires_at".into(), s(p.expires_at.to_rfc3339()));
@@ -286,6 +289,9 @@ pub(crate) fn payment_from_item(item: &DynamoItem) -> Result<Payment, StoreError
         updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
         expires_at: domain(Timestamp::parse(get_s(item, "expires_at")?))?,
         decline_reason: opt_s(item, "decline_reason"),
+        canceled_by: opt_s(item, "canceled_by")
+            .map(|caller| domain(CallerId::parse(&caller)))
+            .transpose()?,
         // Items written before refunds existed have neither.
         amount_refunded: opt_n(item, "amount_refunded")?.unwrap_or(0),
         amount_reserved: opt_n(item, "amount_reserved")?.unwrap_or(0),
@@ -424,6 +430,9 @@ pub(crate) fn refund_item(refund: &Refund) -> DynamoItem {
     if let Some(failure) = refund.failure {
         item.insert("failure_kind".into(), s(failure.as_str()));
     }
+    if let Some(caller) = &refund.requested_by {
+        item.insert("requested_by".into(), s(caller.as_str()));
+    }
     item.insert("ask_number".into(), n(refund.ask.number));
     if let Some(until) = refund.ask.until {
         item.insert("ask_until".into(), s(until.to_rfc3339()));
@@ -451,6 +460,9 @@ pub(crate) fn refund_from_item(item: &DynamoItem) -> Result<Refund, StoreError> 
             .transpose()?,
         created_at: domain(Timestamp::parse(get_s(item, "created_at")?))?,
         updated_at: domain(Timestamp::parse(get_s(item, "updated_at")?))?,
+        requested_by: opt_s(item, "requested_by")
+            .map(|caller| domain(CallerId::parse(&caller)))
+            .transpose()?,
         // Refunds written before claims existed: nobody holds one.
         ask: AskClaim {
             number: opt_n(item, "ask_number")?.unwrap_or(0),
