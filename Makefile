@@ -8,13 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: simulate simulation test checks fmt-check clippy lint-template sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
+.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
 # cargo-test runs last: its summary line is the run's closing line.
-checks: fmt-check lint-template clippy sdk-compat invoke-smoke contract kiosk-browser simulation cargo-test
+checks: fmt-check lint-template checkov clippy sdk-compat invoke-smoke contract kiosk-browser simulation cargo-test
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,30 @@ clippy:
 
 lint-template: venv
 	$(VENV)/bin/cfn-lint template.yaml
+
+# checkov (security lint) on template.yaml, then on the template the SAM
+# transform expands it to (the roles, the function URL, the API stage). Any
+# finding not skipped fails. Skipped checks and their reasons: .checkov.yaml,
+# and resources' `Metadata: checkov: skip:` in template.yaml. Offline: no API
+# key, no download, no version check.
+# checkov has a venv of its own: it pins boto3, which moto's must not follow.
+checkov: venv $(VENV)-checkov/.installed
+	@export CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE; unset BC_API_KEY; \
+	expanded="$$(mktemp -d)"; trap 'rm -rf "$$expanded"' EXIT; \
+	$(VENV)/bin/python tools/ci/expand_template.py template.yaml >"$$expanded/template.expanded.json"; \
+	status=0; \
+	echo "checkov template.yaml"; \
+	$(VENV)-checkov/bin/checkov --config-file .checkov.yaml -f template.yaml || status=1; \
+	echo "checkov template.yaml expanded by the SAM transform"; \
+	(cd "$$expanded" && "$(CURDIR)/$(VENV)-checkov/bin/checkov" --config-file "$(CURDIR)/.checkov.yaml" \
+		-f template.expanded.json) || status=1; \
+	exit $$status
+
+$(VENV)-checkov/.installed: tools/ci/requirements-checkov.txt
+	python3 -m venv $(VENV)-checkov
+	$(VENV)-checkov/bin/pip install --quiet -r tools/ci/requirements-checkov.txt
+	touch $@
+
 
 # The mock must serve Mercado Pago's official Python SDK unchanged.
 sdk-compat: venv
@@ -103,4 +127,4 @@ local:
 	cargo run -p payments-local
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV)-checkov

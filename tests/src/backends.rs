@@ -101,6 +101,7 @@ async fn start_mock() -> MockServer {
             // refunds starts its own mock with a delay.
             refund_settle: Duration::ZERO,
             points_of_sale: None,
+            browser_origins: Vec::new(),
         },
     )
     .await

@@ -323,8 +323,9 @@ def main():
     started = []
     try:
         started.append(subprocess.Popen(
-            [os.path.join(ROOT, "target", "debug", "mercadopago-mock"), "--port", str(mock_port),
-             "--secret", SECRET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            [os.path.join(ROOT, "target", "debug", "mercadopago-mock"), "--port", str(mock_port)],
+            env={**os.environ, "MP_WEBHOOK_SECRET": SECRET},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for_port(mock_port, 30)
         watch_log = open(os.path.join(tempfile.gettempdir(), "cargo-lambda-watch.log"), "w")
         started.append(subprocess.Popen(

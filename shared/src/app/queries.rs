@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::domain::{
     AllowedCallers, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
 };
-use crate::ports::{Clock, PaymentReads, Ports};
+use crate::ports::{Clock, OrderCursor, PaymentReads, Ports};
 
 use super::AppError;
 
@@ -24,6 +24,10 @@ pub struct PayableQr {
 }
 
 impl PaymentQueries {
+    /// Most payments one answer lists: bounded work per request however many
+    /// times an order was retried.
+    pub const PAGE_SIZE: usize = 50;
+
     pub fn new<Provider, Publisher>(ports: &Ports<Provider, Publisher>) -> Self {
         Self {
             store: ports.store.clone(),
@@ -78,17 +82,24 @@ impl PaymentQueries {
         Ok((payment, refunds))
     }
 
-    /// Newest first, each with its refunds; an order without payments has an
-    /// empty list.
+    /// One page of the order's payments, newest first, each with its
+    /// refunds, after `after` (from the newest when none); an order without
+    /// payments has an empty page. The cursor of the next page comes with
+    /// it while more remain.
     pub async fn list_by_order(
         &self,
         order_id: &OrderId,
-    ) -> Result<Vec<(Payment, Vec<Refund>)>, AppError> {
-        let mut listed = Vec::new();
-        for payment in self.store.list_by_order(order_id).await? {
+        after: Option<&OrderCursor>,
+    ) -> Result<(Vec<(Payment, Vec<Refund>)>, Option<OrderCursor>), AppError> {
+        let page = self
+            .store
+            .page_by_order(order_id, after, Self::PAGE_SIZE)
+            .await?;
+        let mut listed = Vec::with_capacity(page.payments.len());
+        for payment in page.payments {
             let refunds = self.store.refunds_of(payment.id()).await?;
             listed.push((payment, refunds));
         }
-        Ok(listed)
+        Ok((listed, page.next))
     }
 }

@@ -62,6 +62,8 @@ pub enum NotificationOutcome {
     Ignored(&'static str),
     /// The provider's order contradicts our payment; logged as an error.
     Mismatch(PaymentId),
+    /// The same signed delivery was processed already: nothing was read.
+    Duplicate,
 }
 
 pub(crate) struct Transitions {

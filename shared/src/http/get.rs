@@ -6,14 +6,16 @@ use serde_json::json;
 
 use crate::app::PaymentQueries;
 use crate::domain::{OrderId, PaymentId};
+use crate::ports::OrderCursor;
 
+use super::cursor;
 use super::qr_image::{qr_response, QrFormat};
 use super::request::{admitted_caller, payment_id_in_path, query_param};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub(super) enum Route {
     One(PaymentId),
-    ByOrder(OrderId),
+    ByOrder(OrderId, Option<OrderCursor>),
     Qr(PaymentId, QrFormat),
 }
 
@@ -33,13 +35,18 @@ pub async fn handle_get_payment(
             }
             Err(error) => error_response(&error),
         },
-        Route::ByOrder(order_id) => match app.list_by_order(&order_id).await {
-            Ok(payments) => {
+        Route::ByOrder(order_id, after) => match app.list_by_order(&order_id, after.as_ref()).await
+        {
+            Ok((payments, next)) => {
                 let items: Vec<_> = payments
                     .iter()
                     .map(|(payment, refunds)| payment_json(payment, refunds))
                     .collect();
-                json_response(StatusCode::OK, &json!({ "items": items }))
+                let mut body = json!({ "items": items });
+                if let Some(next) = next {
+                    body["next_cursor"] = json!(cursor::encode(&next));
+                }
+                json_response(StatusCode::OK, &body)
             }
             Err(error) => error_response(&error),
         },
@@ -66,9 +73,12 @@ pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestErro
             name: "order_id",
             message: "is required".into(),
         })?;
-        return OrderId::parse(&raw)
-            .map(Route::ByOrder)
-            .map_err(|e| RequestError::bad_parameter("order_id", e));
+        let order_id =
+            OrderId::parse(&raw).map_err(|e| RequestError::bad_parameter("order_id", e))?;
+        let after = query_param(request, "cursor")?
+            .map(|raw| cursor::decode(&raw))
+            .transpose()?;
+        return Ok(Route::ByOrder(order_id, after));
     }
     for format in QrFormat::ALL {
         if path.ends_with(format.path_tail()) {

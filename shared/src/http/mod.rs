@@ -7,6 +7,7 @@ mod body;
 mod cancel;
 mod create;
 mod create_request;
+mod cursor;
 mod get;
 mod problem;
 #[cfg(test)]

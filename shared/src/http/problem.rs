@@ -43,6 +43,8 @@ pub enum RequestError {
     HeaderFieldsTooLarge,
     #[error("the request target is too long")]
     UriTooLong,
+    #[error("this server answers only requests addressed to a loopback host (Host: 127.0.0.1, localhost or [::1])")]
+    MisdirectedHost,
     #[error("the caller could not be identified: its IAM context names no usable userArn")]
     CallerUnidentified,
     #[error("{} is not allowed to call this route", .0.principal())]
@@ -95,6 +97,7 @@ pub enum ProblemType {
     ProviderMismatch,
     NotificationDeferred,
     CallerNotAllowed,
+    MisdirectedRequest,
 }
 
 impl ProblemType {
@@ -134,6 +137,7 @@ impl ProblemType {
             Self::ProviderMismatch => StatusCode::BAD_GATEWAY,
             Self::NotificationDeferred => StatusCode::TOO_MANY_REQUESTS,
             Self::CallerNotAllowed => StatusCode::FORBIDDEN,
+            Self::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -169,6 +173,7 @@ impl ProblemType {
             Self::ProviderMismatch => "Payment provider answer does not match",
             Self::NotificationDeferred => "Notification deferred",
             Self::CallerNotAllowed => "Caller not allowed",
+            Self::MisdirectedRequest => "Misdirected request",
         }
     }
 }
@@ -301,6 +306,7 @@ impl From<RequestError> for Problem {
             }
             RequestError::UriTooLong => Problem::new(ProblemType::UriTooLong, detail),
             RequestError::MethodNotAllowed => Problem::new(ProblemType::MethodNotAllowed, detail),
+            RequestError::MisdirectedHost => Problem::new(ProblemType::MisdirectedRequest, detail),
             RequestError::CallerUnidentified | RequestError::CallerNotAllowed(_) => {
                 Problem::new(ProblemType::CallerNotAllowed, detail)
             }

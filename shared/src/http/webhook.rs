@@ -33,6 +33,7 @@ pub async fn handle_webhook(
                 NotificationOutcome::Unchanged { .. } => "unchanged",
                 NotificationOutcome::Ignored(_) => "ignored",
                 NotificationOutcome::Mismatch(_) => "mismatch",
+                NotificationOutcome::Duplicate => "duplicate",
             };
             // The use case logged what it did to which payment (with its order).
             tracing::info!(outcome = label, "notification handled");

@@ -117,13 +117,59 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// Where a page of an order's payments ended: its last payment. The next
+/// page starts after it (newest first: older ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub created_at: Timestamp,
+    pub payment_id: PaymentId,
+}
+
+impl OrderCursor {
+    pub fn after(payment: &Payment) -> Self {
+        Self {
+            created_at: payment.created_at(),
+            payment_id: payment.id().clone(),
+        }
+    }
+}
+
+/// Up to a page of an order's payments, newest first, and where the next
+/// page starts when more remain.
+#[derive(Debug, Clone, Default)]
+pub struct OrderPage {
+    pub payments: Vec<Payment>,
+    pub next: Option<OrderCursor>,
+}
+
 /// Reading payments: all that get-payment needs.
 #[async_trait]
 pub trait PaymentReads: Send + Sync {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
-    /// Payments of an order, newest first.
-    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError>;
+    /// At most `limit` payments of an order, newest first, after `after`
+    /// (from the newest when none); `next` is set only when more remain.
+    async fn page_by_order(
+        &self,
+        order_id: &OrderId,
+        after: Option<&OrderCursor>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError>;
+
+    /// Every payment of an order, newest first, page by page (tests and
+    /// tooling; the API answers one page at a time).
+    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+        let mut payments = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.page_by_order(order_id, after.as_ref(), 100).await?;
+            payments.extend(page.payments);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(payments),
+            }
+        }
+    }
 
     /// A payment's refunds, oldest first.
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError>;
@@ -354,11 +400,50 @@ pub struct MadeRefund<'a> {
     pub move_lock: bool,
 }
 
-/// What a notification we cannot tell from a replay (signed long ago, or
-/// unsigned) may make us do: read its order at the provider at most once
-/// per order per window, across every function instance.
+/// A signed webhook delivery, by its request id and signature: the same
+/// delivery sent again (a replay, or a retry with the first signature) has
+/// the same key. A digest, so the signature itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeliveryKey(String);
+
+impl DeliveryKey {
+    pub fn of(request_id: &str, signature: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(request_id.as_bytes());
+        hash.update([0]);
+        hash.update(signature.as_bytes());
+        Self(hex::encode(hash.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What webhook deliveries may make us do at the provider. A notification
+/// we cannot tell from a replay (signed long ago, or unsigned) reads its
+/// order at most once per order per window, across every function
+/// instance; a signed delivery already processed is not read again while
+/// its signature is fresh.
 #[async_trait]
 pub trait OrderReadLimits: Send + Sync {
+    /// Whether `delivery` was processed and its mark still holds at `now`.
+    async fn delivery_processed(
+        &self,
+        delivery: &DeliveryKey,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks `delivery` processed until `until` (a conditional put: a mark
+    /// already held stays as it is).
+    async fn mark_delivery_processed(
+        &self,
+        delivery: &DeliveryKey,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// Takes the order's read until `until` if nobody holds it at `now`:
     /// true when taken (read now), false when another read holds it.
     async fn take_order_read(

@@ -310,6 +310,23 @@ struct LosesTheFirstQrWrite {
 
 #[async_trait]
 impl OrderReadLimits for LosesTheFirstQrWrite {
+    async fn delivery_processed(
+        &self,
+        d: &payments::ports::DeliveryKey,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.delivery_processed(d, now).await
+    }
+
+    async fn mark_delivery_processed(
+        &self,
+        d: &payments::ports::DeliveryKey,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.mark_delivery_processed(d, now, until).await
+    }
+
     async fn take_order_read(
         &self,
         o: &ProviderOrderId,
@@ -326,8 +343,13 @@ impl PaymentReads for LosesTheFirstQrWrite {
         self.inner.get(id).await
     }
 
-    async fn list_by_order(&self, o: &OrderId) -> Result<Vec<Payment>, StoreError> {
-        self.inner.list_by_order(o).await
+    async fn page_by_order(
+        &self,
+        o: &OrderId,
+        after: Option<&payments::ports::OrderCursor>,
+        limit: usize,
+    ) -> Result<payments::ports::OrderPage, StoreError> {
+        self.inner.page_by_order(o, after, limit).await
     }
 
     async fn refunds_of(&self, id: &PaymentId) -> Result<Vec<Refund>, StoreError> {

@@ -133,3 +133,72 @@ async fn the_local_schedule_expires_a_payment_whose_webhook_never_came() {
     assert_eq!(stack.pay(&order, "approved").await.status, 409);
     stack.stop().await;
 }
+
+/// `GET /payments?order_id=` answers 50 payments at most, with the cursor
+/// of the next page while more remain; a cursor it did not give out is 400.
+#[tokio::test]
+async fn an_orders_list_comes_in_pages_of_fifty_with_a_cursor() {
+    use payments::http::handle_get_payment;
+    use payments_tests::backends::{Backend, OnBackend};
+    use payments_tests::fixtures::{payment, transition};
+
+    let h = <Backend as OnBackend>::memory().await;
+    let order = payments::domain::OrderId::parse("ord-many").unwrap();
+    let mut lock_version = None;
+    for i in 0..51 {
+        let p = payment(order.as_str(), i * 10);
+        h.store.insert_pending(&p, lock_version).await.unwrap();
+        let (declined, event) =
+            transition(&p, payments::domain::PaymentStatus::Declined, i * 10 + 5);
+        h.store
+            .commit_transition(&declined, p.version(), &event)
+            .await
+            .unwrap();
+        lock_version = h.store.order_lock(&order).await.unwrap().map(|l| l.version);
+    }
+    let queries = payments::app::PaymentQueries::new(&h.ports());
+    let get = |query: String| {
+        let request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri(format!("/payments?{query}"))
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        let queries = &queries;
+        async move {
+            let response = handle_get_payment(queries, request).await;
+            let status = response.status().as_u16();
+            let body: serde_json::Value = match response.body() {
+                lambda_http::Body::Text(text) => serde_json::from_str(text).unwrap(),
+                other => panic!("unexpected body {other:?}"),
+            };
+            (status, body)
+        }
+    };
+
+    let (status, first) = get("order_id=ord-many".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["items"].as_array().unwrap().len(), 50);
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let (status, second) = get(format!("order_id=ord-many&cursor={cursor}")).await;
+    assert_eq!(status, 200, "{second}");
+    let rest = second["items"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(second.get("next_cursor").is_none(), "{second}");
+    let oldest = payments_tests::fixtures::at(0).to_rfc3339();
+    assert_eq!(rest[0]["created_at"], oldest.as_str(), "the oldest is last");
+
+    for bad in [
+        "nope",
+        "00",
+        &cursor.to_uppercase(),
+        &format!("{cursor}{cursor}"),
+    ] {
+        let (status, problem) = get(format!("order_id=ord-many&cursor={bad}")).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "cursor");
+    }
+    h.stop().await;
+}

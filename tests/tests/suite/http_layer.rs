@@ -10,7 +10,7 @@ use payments_tests::local_stack::{order_body, payment_id, Stack};
 async fn a_wrong_method_gets_a_405_problem_with_the_allowed_methods() {
     let stack = Stack::start().await;
     let reply = stack
-        .raw_exchange(b"DELETE /payments HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n")
+        .raw_exchange(b"DELETE /payments HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
         .await;
     reply.assert_problem(405, "method-not-allowed");
     let allow = reply.header("allow").unwrap_or_default();
@@ -25,7 +25,7 @@ async fn head_on_a_payment_answers_as_get_would_without_a_body() {
     let id = payment_id(&created.body);
     let get = stack.get(&format!("/payments/{id}")).await;
     let request =
-        format!("HEAD /payments/{id} HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n");
+        format!("HEAD /payments/{id} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n");
     let head = stack.raw_exchange(request.as_bytes()).await;
     assert_eq!(head.status, 200, "{head:?}");
     assert_eq!(head.header("content-type"), Some("application/json"));
@@ -37,7 +37,7 @@ async fn head_on_a_payment_answers_as_get_would_without_a_body() {
     assert_eq!(head.body, "");
 
     let list = stack
-        .raw_exchange(b"HEAD /payments?order_id=ord-head HTTP/1.1\r\nhost: local\r\nconnection: close\r\n\r\n")
+        .raw_exchange(b"HEAD /payments?order_id=ord-head HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
         .await;
     assert_eq!(list.status, 200, "{list:?}");
     stack.stop().await;
@@ -48,7 +48,7 @@ async fn a_malformed_chunked_body_is_a_400_problem_not_a_413() {
     let stack = Stack::start().await;
     let reply = stack
         .raw_exchange(
-            b"POST /payments HTTP/1.1\r\nhost: local\r\ncontent-type: application/json\r\n\
+            b"POST /payments HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
               transfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
         )
         .await;
@@ -60,7 +60,7 @@ async fn a_malformed_chunked_body_is_a_400_problem_not_a_413() {
 #[tokio::test]
 async fn too_many_header_fields_are_a_431_problem() {
     let stack = Stack::start().await;
-    let mut request = b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: local\r\n".to_vec();
+    let mut request = b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: 127.0.0.1\r\n".to_vec();
     for n in 0..200 {
         request.extend_from_slice(format!("x-filler-{n}: a\r\n").as_bytes());
     }
@@ -76,7 +76,7 @@ async fn a_malformed_header_field_is_a_400_problem() {
     let stack = Stack::start().await;
     let reply = stack
         .raw_exchange(
-            b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: local\r\nno colon here\r\n\r\n",
+            b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: 127.0.0.1\r\nno colon here\r\n\r\n",
         )
         .await;
     reply.assert_problem(400, "malformed-request");
@@ -87,7 +87,7 @@ async fn a_malformed_header_field_is_a_400_problem() {
 async fn a_request_target_beyond_what_is_parsed_is_a_414_problem() {
     let stack = Stack::start().await;
     let request = format!(
-        "GET /payments?order_id={} HTTP/1.1\r\nhost: local\r\n\r\n",
+        "GET /payments?order_id={} HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
         "a".repeat(70_000)
     );
     let reply = stack.raw_exchange(request.as_bytes()).await;
@@ -102,7 +102,7 @@ async fn a_body_announced_far_above_the_limit_is_refused_at_once() {
     // the announced bytes (raw_exchange gives it five seconds).
     let reply = stack
         .raw_exchange(
-            b"POST /payments HTTP/1.1\r\nhost: local\r\ncontent-type: application/json\r\n\
+            b"POST /payments HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
               content-length: 999999999999\r\n\r\n{\"order_id\":",
         )
         .await;
@@ -115,7 +115,7 @@ async fn a_chunked_body_growing_past_the_limit_is_a_413_problem() {
     let stack = Stack::start().await;
     let chunk = "a".repeat(40 * 1024);
     let request = format!(
-        "POST /payments HTTP/1.1\r\nhost: local\r\ncontent-type: application/json\r\n\
+        "POST /payments HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
          transfer-encoding: chunked\r\n\r\n{len:x}\r\n{chunk}\r\n{len:x}\r\n{chunk}\r\n0\r\n\r\n",
         len = chunk.len()
     );
@@ -183,6 +183,38 @@ async fn invalid_percent_encoding_in_a_path_or_query_is_a_400_naming_the_paramet
         assert_eq!(reply.status, 400, "{path}: {:?}", reply.body);
         assert_eq!(reply.content_type(), "application/problem+json");
         assert_eq!(reply.body["errors"][0]["field"], field, "{path}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_addressed_to_another_host_is_refused_before_any_route() {
+    let stack = Stack::start().await;
+    for host in ["evil.example", "evil.example:3000", "127.0.0.1.nip.io"] {
+        let request = format!(
+            "GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+        );
+        let reply = stack.raw_exchange(request.as_bytes()).await;
+        assert_eq!(reply.status, 421, "{host}: {}", reply.body);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert!(
+            reply.body.contains("/problems/misdirected-request"),
+            "{}",
+            reply.body
+        );
+    }
+    for host in ["127.0.0.1", "localhost:3000", "[::1]:3000"] {
+        let request = format!(
+            "GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            stack.raw_exchange(request.as_bytes()).await.status,
+            200,
+            "{host}"
+        );
     }
     stack.stop().await;
 }

@@ -96,6 +96,10 @@ async fn run(
                 transitions += 1;
             }
             Ok(NotificationOutcome::Unchanged { .. }) => {}
+            // The very delivery already processed: answered without a read.
+            Ok(NotificationOutcome::Duplicate) => {
+                assert!(matches!(arrival, Arrival::ReplayOfTheLast))
+            }
             Err(WebhookError::Unauthorized(_)) => assert!(matches!(arrival, Arrival::Forged)),
             other => panic!("unexpected {other:?}"),
         }

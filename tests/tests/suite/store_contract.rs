@@ -199,6 +199,88 @@ async fn lists_an_orders_payments_newest_first(store: Arc<dyn PaymentStore>) {
         .is_empty());
 }
 
+/// 53 payments of one order (the last two made in the same millisecond)
+/// come back in pages, newest first, each exactly once; a page that holds
+/// the last payment has no next cursor.
+async fn an_orders_payments_come_in_pages_each_exactly_once(store: Arc<dyn PaymentStore>) {
+    let order = OrderId::parse("ord-pages").unwrap();
+    let mut lock_version = None;
+    let mut made = Vec::new();
+    for i in 0..53_i64 {
+        let created = 10 * i.min(51);
+        let p = payment(order.as_str(), created);
+        store.insert_pending(&p, lock_version).await.unwrap();
+        let (declined, event) = transition(&p, PaymentStatus::Declined, created + 5);
+        store
+            .commit_transition(&declined, p.version(), &event)
+            .await
+            .unwrap();
+        lock_version = store.order_lock(&order).await.unwrap().map(|l| l.version);
+        made.push(declined);
+    }
+    made.sort_by_key(|p| std::cmp::Reverse((p.created_at(), p.id().clone())));
+
+    let mut listed = Vec::new();
+    let mut sizes = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .page_by_order(&order, after.as_ref(), 25)
+            .await
+            .unwrap();
+        sizes.push(page.payments.len());
+        listed.extend(page.payments);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [25, 25, 3]);
+    let ids =
+        |ps: &[payments::domain::Payment]| ps.iter().map(|p| p.id().clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&listed), ids(&made), "newest first, each once");
+
+    let whole = store.page_by_order(&order, None, 53).await.unwrap();
+    assert_eq!((whole.payments.len(), whole.next), (53, None));
+    let short = store.page_by_order(&order, None, 52).await.unwrap();
+    assert!(short.next.is_some());
+}
+
+/// A processed delivery's mark holds until its time, and a second mark
+/// while it holds changes nothing.
+async fn a_processed_delivery_is_remembered_until_its_time(store: Arc<dyn PaymentStore>) {
+    let delivery = payments::ports::DeliveryKey::of("req-1", "ts=1,v1=ab");
+    let other = payments::ports::DeliveryKey::of("req-1", "ts=1,v1=ac");
+    assert!(!store.delivery_processed(&delivery, at(0)).await.unwrap());
+    store
+        .mark_delivery_processed(&delivery, at(0), at(600_000))
+        .await
+        .unwrap();
+    assert!(store
+        .delivery_processed(&delivery, at(1_000))
+        .await
+        .unwrap());
+    assert!(!store.delivery_processed(&other, at(1_000)).await.unwrap());
+    // Marked again while held: the first mark stays.
+    store
+        .mark_delivery_processed(&delivery, at(1_000), at(9_000_000))
+        .await
+        .unwrap();
+    assert!(!store
+        .delivery_processed(&delivery, at(600_000))
+        .await
+        .unwrap());
+    // Past its time (TTL deletion lags) it is as if never marked, and can be marked anew.
+    store
+        .mark_delivery_processed(&delivery, at(600_000), at(1_200_000))
+        .await
+        .unwrap();
+    assert!(store
+        .delivery_processed(&delivery, at(601_000))
+        .await
+        .unwrap());
+}
+
 async fn an_event_is_claimed_by_one_publisher_at_a_time(store: Arc<dyn PaymentStore>) {
     let p = payment("ord-claim", 0);
     store.insert_pending(&p, None).await.unwrap();
@@ -695,6 +777,8 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     a_transition_commits_payment_event_and_lock_together,
     a_transition_needs_the_order_lock,
     lists_an_orders_payments_newest_first,
+    an_orders_payments_come_in_pages_each_exactly_once,
+    a_processed_delivery_is_remembered_until_its_time,
     the_outbox_yields_oldest_first_until_published,
     an_event_is_claimed_by_one_publisher_at_a_time,
     due_lists_what_the_sweeper_must_look_at_earliest_first,

@@ -94,7 +94,7 @@ async fn forged_webhooks_are_401_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn a_replayed_valid_webhook_is_200_and_emits_nothing_more() {
+async fn a_replayed_valid_webhook_is_200_and_neither_reads_mercado_pago_nor_emits_again() {
     let stack = Stack::start().await;
     let created = stack.create(&order_body("ord-replay")).await;
     let order = provider_order_id(&created.body);
@@ -113,6 +113,7 @@ async fn a_replayed_valid_webhook_is_200_and_emits_nothing_more() {
         .to_owned();
     let signature = delivery["x_signature"].as_str().unwrap().to_owned();
     let request_id = delivery["x_request_id"].as_str().unwrap().to_owned();
+    let calls = stack.local.mock.state.api_calls();
     for _ in 0..3 {
         let reply = stack
             .webhook(
@@ -121,9 +122,24 @@ async fn a_replayed_valid_webhook_is_200_and_emits_nothing_more() {
             )
             .await;
         assert_eq!(reply.status, 200);
-        assert_eq!(reply.body["outcome"], "unchanged");
+        assert_eq!(reply.body["outcome"], "duplicate");
     }
+    assert_eq!(
+        stack.local.mock.state.api_calls(),
+        calls,
+        "a replay within the window reads nothing at Mercado Pago"
+    );
     assert_eq!(stack.events().await.len(), 1);
+    // Another delivery about the same order (another request id) is read.
+    let again = signature_header(SECRET, &order, "req-other", now_millis());
+    let reply = stack
+        .webhook(
+            &query,
+            &[("x-signature", &again), ("x-request-id", "req-other")],
+        )
+        .await;
+    assert_eq!(reply.body["outcome"], "unchanged");
+    assert_eq!(stack.local.mock.state.api_calls(), calls + 1);
     assert_eq!(
         status_of(&stack, &payment_id(&created.body)).await,
         "approved"
@@ -247,8 +263,10 @@ async fn provider_unreachable_on_a_webhook_is_503_then_the_redelivery_applies() 
     assert_eq!(status_of(&stack, &payment).await, "pending");
     assert!(stack.events().await.is_empty());
 
+    // Not marked processed while it failed: the same delivery is applied.
     let reply = stack.webhook(&query, &headers).await;
     assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["outcome"], "applied");
     assert_eq!(status_of(&stack, &payment).await, "approved");
     assert_eq!(stack.events().await.len(), 1);
     stack.stop().await;

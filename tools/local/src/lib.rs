@@ -179,6 +179,12 @@ impl LocalStack {
                         .map(|p| p.as_str().to_owned())
                         .collect(),
                 ),
+                // The kiosk page, served by this stack, is the one page
+                // that may act as the customer from a browser.
+                browser_origins: vec![
+                    format!("http://{api_addr}"),
+                    format!("http://localhost:{}", api_addr.port()),
+                ],
             },
         )
         .map_err(|source| LocalError::Bind {

@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use mercadopago_mock::loopback;
 use payments::domain::{PointsOfSale, PosId};
 use payments::http::{
     handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
@@ -96,7 +97,17 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
         })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(only_loopback_hosts))
         .with_state(services)
+}
+
+/// A request addressed to another host (a page that rebound its DNS name to
+/// 127.0.0.1) gets 421 before any route sees it.
+async fn only_loopback_hosts(request: Request, next: axum::middleware::Next) -> Response {
+    match loopback::host(request.headers()) {
+        Some(host) if loopback::is_loopback_host(host) => next.run(request).await,
+        _ => to_axum(Problem::from(RequestError::MisdirectedHost).into_response()),
+    }
 }
 
 /// Reads the body like API Gateway hands it to Lambda: whole, as bytes. A body

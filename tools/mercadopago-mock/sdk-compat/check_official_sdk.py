@@ -5,7 +5,7 @@ base URL at it, and drives sdk.order().create/get/cancel/refund, the
 idempotency-key rules, Mercado Pago's path-id and cancel rules, asynchronous
 refunds (processing, then processed and notified; refund_in_progress
 meanwhile), and the webhook signature through the SDK's own
-WebhookSignatureValidator; then a second mock started with --access-token
+WebhookSignatureValidator; then a second mock started with MP_MOCK_ACCESS_TOKEN
 accepts only the SDK's configured token.
 Exits non-zero on the first broken expectation; prints "sdk-compat: N passed, 0 failed".
 """
@@ -92,8 +92,8 @@ def main(mock_binary):
 
     port = free_port()
     mock = subprocess.Popen(
-        [mock_binary, "--port", str(port), "--secret", SECRET,
-         "--notification-url", notification_url],
+        [mock_binary, "--port", str(port), "--notification-url", notification_url],
+        env={**os.environ, "MP_WEBHOOK_SECRET": SECRET},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -220,10 +220,11 @@ def main(mock_binary):
 
 
 def check_access_token(mock_binary):
-    """With --access-token, the SDK's configured token works and another gets 401."""
+    """With MP_MOCK_ACCESS_TOKEN, the SDK's configured token works and another gets 401."""
     port = free_port()
     mock = subprocess.Popen(
-        [mock_binary, "--port", str(port), "--access-token", "TEST-sdk-compat-token"],
+        [mock_binary, "--port", str(port)],
+        env={**os.environ, "MP_MOCK_ACCESS_TOKEN": "TEST-sdk-compat-token"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

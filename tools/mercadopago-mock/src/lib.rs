@@ -9,6 +9,7 @@
 mod api;
 mod control;
 pub mod emvco;
+pub mod loopback;
 mod refund;
 pub mod signing;
 mod state;
@@ -19,14 +20,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use state::{ControlError, Endpoint, Faults, MockState, RefundStatus};
 pub use webhook::Delivery;
@@ -55,6 +56,10 @@ pub struct MockConfig {
     /// `config.qr.external_pos_id` gets 404 `pos_not_found`, as Mercado Pago
     /// answers. None: any is taken.
     pub points_of_sale: Option<Vec<String>>,
+    /// The web origins (`http://127.0.0.1:3000`) whose pages may call the
+    /// customer's endpoints (`/mock/…`) from a browser: the local stack's
+    /// kiosk page. Empty: no page of another origin may.
+    pub browser_origins: Vec<String>,
 }
 
 impl Default for MockConfig {
@@ -65,6 +70,7 @@ impl Default for MockConfig {
             access_token: None,
             refund_settle: DEFAULT_REFUND_SETTLE,
             points_of_sale: None,
+            browser_origins: Vec::new(),
         }
     }
 }
@@ -81,6 +87,7 @@ impl std::fmt::Debug for MockConfig {
             )
             .field("refund_settle", &self.refund_settle)
             .field("points_of_sale", &self.points_of_sale)
+            .field("browser_origins", &self.browser_origins)
             .finish()
     }
 }
@@ -92,10 +99,17 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/v1/orders/{id}/cancel", post(api::cancel_order))
         .route("/v1/orders/{id}/refund", post(api::refund_order))
         .route_layer(middleware::from_fn_with_state(state.clone(), api::gate));
-    // A page served elsewhere (payments-local's kiosk) acts as the customer
-    // through these from the browser; Mercado Pago's own API stays same-origin.
+    // The local stack's kiosk page acts as the customer through these from
+    // the browser; no other origin may, and Mercado Pago's own API stays
+    // same-origin.
+    let origins: Vec<HeaderValue> = state
+        .config
+        .browser_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
     let customer = CorsLayer::new()
-        .allow_origin(Any)
+        .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE]);
     Router::new()
@@ -128,6 +142,7 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/mock/stats", get(control::stats))
         .layer(customer)
         .merge(mercado_pago)
+        .layer(middleware::from_fn(loopback::only_loopback_hosts))
         .with_state(state)
 }
 

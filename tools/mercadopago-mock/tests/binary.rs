@@ -1,6 +1,8 @@
 //! The `mercadopago-mock` binary as users start it: its flags, and a cancel
 //! without `X-Idempotency-Key` refused as Mercado Pago refuses it; `--refund-settle-ms` and
-//! `MP_MOCK_REFUND_SETTLE_MS` decide how long refunds stay `processing`.
+//! `MP_MOCK_REFUND_SETTLE_MS` decide how long refunds stay `processing`;
+//! secrets come from the environment only; only loopback hosts are served
+//! and only listed origins may call from a browser page.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 use std::io::{BufRead, BufReader};
@@ -27,6 +29,8 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Running {
         .args(["--port", "0"])
         .args(args)
         .env_remove("MP_MOCK_REFUND_SETTLE_MS")
+        .env_remove("MP_WEBHOOK_SECRET")
+        .env_remove("MP_MOCK_ACCESS_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (name, value) in env {
@@ -144,4 +148,107 @@ async fn the_standalone_mock_refuses_a_cancel_without_an_idempotency_key() {
         .await
         .unwrap();
     assert_eq!(canceled.status(), 200, "with the key it is canceled");
+}
+
+#[test]
+fn secrets_are_never_taken_from_the_command_line() {
+    for flag in ["--secret", "--access-token"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mercadopago-mock"))
+            .args(["--port", "0", flag, "s3cr3t"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} is refused");
+        let error = String::from_utf8(output.stderr).unwrap();
+        assert!(error.contains("unexpected argument"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn the_webhook_secret_and_the_access_token_come_from_the_environment() {
+    let mock = start(
+        &["--notification-url", "http://127.0.0.1:9/webhook"],
+        &[
+            ("MP_WEBHOOK_SECRET", "from-the-environment"),
+            ("MP_MOCK_ACCESS_TOKEN", "TEST-binary"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let other_token = http
+        .get(format!(
+            "{}/v1/orders/ORD01JD0000000000000000000000",
+            mock.base
+        ))
+        .bearer_auth("TEST-another")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_token.status(), 401);
+    let order = create_order(&http, &mock, "binary-env", "pay_binary_env").await;
+    let id = order["id"].as_str().unwrap();
+    let notified: Value = http
+        .post(format!("{}/mock/orders/{id}/notify", mock.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let webhook = &notified["webhook"];
+    let signature = webhook["x_signature"].as_str().unwrap();
+    let ts = signature
+        .split(',')
+        .find_map(|part| part.strip_prefix("ts="))
+        .unwrap();
+    let request_id = webhook["x_request_id"].as_str().unwrap();
+    let manifest = mercadopago_mock::signing::manifest(id, request_id, ts);
+    let expected = mercadopago_mock::signing::sign_manifest("from-the-environment", &manifest);
+    assert!(
+        signature.ends_with(&format!("v1={expected}")),
+        "{signature}"
+    );
+}
+
+#[tokio::test]
+async fn only_loopback_hosts_are_served_and_only_listed_origins_may_call_from_a_page() {
+    let mock = start(&["--allow-origin", "http://127.0.0.1:3000"], &[]);
+    let http = reqwest::Client::new();
+    let rebound = http
+        .get(format!("{}/mock/orders", mock.base))
+        .header("host", "evil.example:3001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 421);
+    let served = http
+        .get(format!("{}/mock/orders", mock.base))
+        .header("origin", "http://127.0.0.1:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(
+        served.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:3000"
+    );
+    let preflight = |origin: &'static str| {
+        http.request(
+            reqwest::Method::OPTIONS,
+            format!("{}/mock/orders/ORD1/pay", mock.base),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+    };
+    let listed = preflight("http://127.0.0.1:3000").await.unwrap();
+    assert_eq!(
+        listed.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:3000"
+    );
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(
+        other.headers().get("access-control-allow-origin").is_none(),
+        "{:?}",
+        other.headers()
+    );
 }

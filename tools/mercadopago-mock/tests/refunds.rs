@@ -440,6 +440,7 @@ async fn a_dashboard_refund_without_a_body_refunds_everything() {
         access_token: None,
         refund_settle: Duration::ZERO,
         points_of_sale: None,
+        browser_origins: Vec::new(),
     })
     .await;
     let order = mock.paid("25.90", None).await;
@@ -546,6 +547,7 @@ async fn a_configured_access_token_is_the_only_one_accepted() {
         access_token: Some(TOKEN.into()),
         refund_settle: Duration::ZERO,
         points_of_sale: None,
+        browser_origins: Vec::new(),
     })
     .await;
     let order = mock.create("25.90", None).await;
@@ -607,6 +609,7 @@ fn the_config_does_not_print_secrets() {
         access_token: Some("TEST-t0ken".into()),
         refund_settle: Duration::ZERO,
         points_of_sale: None,
+        browser_origins: Vec::new(),
     };
     let printed = format!("{config:?}");
     assert!(!printed.contains("s3cret") && !printed.contains("TEST-t0ken"));

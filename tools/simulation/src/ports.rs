@@ -12,10 +12,10 @@ use payments::domain::{
 };
 use payments::ports::{
     DueItem, DuePayments, EventPublisher, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
-    KeyClaim, MadeRefund, OrderLock, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
-    PaymentProvider, PaymentReads, PaymentTransitions, ProviderError, ProviderOrder,
-    ProviderOrderState, PublishError, RefundKey, RefundRequest, RefundSettlement, Refunds,
-    StoreError, UnreadableItem,
+    KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderPage, OrderReadLimits, Outbox, OutboxEvent,
+    PaymentCreation, PaymentProvider, PaymentReads, PaymentTransitions, ProviderError,
+    ProviderOrder, ProviderOrderState, PublishError, RefundKey, RefundRequest, RefundSettlement,
+    Refunds, StoreError, UnreadableItem,
 };
 
 use crate::executor::Gates;
@@ -106,11 +106,16 @@ impl PaymentReads for SimStore {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         read!(self, "store.get", self.inner.get(id))
     }
-    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+    async fn page_by_order(
+        &self,
+        order_id: &OrderId,
+        after: Option<&OrderCursor>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
         read!(
             self,
-            "store.list_by_order",
-            self.inner.list_by_order(order_id)
+            "store.page_by_order",
+            self.inner.page_by_order(order_id, after, limit)
         )
     }
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
@@ -234,6 +239,31 @@ impl IdempotencyKeys for SimStore {
 
 #[async_trait]
 impl OrderReadLimits for SimStore {
+    async fn delivery_processed(
+        &self,
+        delivery: &payments::ports::DeliveryKey,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        read!(
+            self,
+            "store.delivery_processed",
+            self.inner.delivery_processed(delivery, now)
+        )
+    }
+
+    async fn mark_delivery_processed(
+        &self,
+        delivery: &payments::ports::DeliveryKey,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        write!(
+            self,
+            "store.mark_delivery_processed",
+            self.inner.mark_delivery_processed(delivery, now, until)
+        )
+    }
+
     async fn take_order_read(
         &self,
         order: &ProviderOrderId,

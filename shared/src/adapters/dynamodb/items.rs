@@ -115,6 +115,13 @@ pub mod keys {
     }
     pub const ORDER_READ_SK: &str = "READ";
 
+    /// A signed webhook delivery already processed (by the digest of its
+    /// request id and signature).
+    pub fn delivery_pk(delivery: &crate::ports::DeliveryKey) -> String {
+        format!("DELIVERY#{}", delivery.as_str())
+    }
+    pub const DELIVERY_SK: &str = "PROCESSED";
+
     /// Scoped to its caller: the same key from two callers is two items.
     pub fn idempotency_pk(key: &crate::domain::IdempotencyKey) -> String {
         format!("IDEMPOTENCY#{}#{}", key.caller(), key.as_str())
@@ -228,7 +235,10 @@ fn get_n<T: std::str::FromStr>(item: &DynamoItem, name: &str) -> Result<T, Store
         .ok_or_else(|| corrupt(&format!("attribute {name} missing or not a number")))
 }
 
-fn opt_n<T: std::str::FromStr>(item: &DynamoItem, name: &str) -> Result<Option<T>, StoreError> {
+pub(crate) fn opt_n<T: std::str::FromStr>(
+    item: &DynamoItem,
+    name: &str,
+) -> Result<Option<T>, StoreError> {
     item.get(name).map(|_| get_n(item, name)).transpose()
 }
 

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -7,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use super::errors::store_error;
 use super::items::{
     due_item, event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
-    payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
+    opt_n, payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
     refund_key_item, s, DynamoItem, Index, IndexShards,
 };
 use crate::domain::{
@@ -15,10 +17,10 @@ use crate::domain::{
     RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, OrderLockState, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
-    PaymentReads, PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
-    UnreadableItem,
+    DeliveryKey, DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
+    KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage, OrderReadLimits,
+    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, RefundKey,
+    RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 use futures_util::future::try_join_all;
 
@@ -106,8 +108,20 @@ impl DynamoStore {
         cap: Option<usize>,
         parse: impl Fn(&DynamoItem) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
+        self.query_pages_from(operation, query, None, cap, parse)
+            .await
+    }
+
+    /// `query_pages`, starting after `start` (a LastEvaluatedKey).
+    async fn query_pages_from<T>(
+        &self,
+        operation: &'static str,
+        query: QueryFluentBuilder,
+        mut start: Option<DynamoItem>,
+        cap: Option<usize>,
+        parse: impl Fn(&DynamoItem) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut found = Vec::new();
-        let mut start = None;
         loop {
             let output = query
                 .clone()
@@ -270,7 +284,22 @@ impl PaymentReads for DynamoStore {
             .transpose()
     }
 
-    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+    async fn page_by_order(
+        &self,
+        order_id: &OrderId,
+        after: Option<&OrderCursor>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
+        // The position after the cursor's payment: the index's key and the
+        // table's, as DynamoDB gives it back in LastEvaluatedKey.
+        let start = after.map(|cursor| {
+            HashMap::from([
+                ("order_id".to_owned(), s(order_id.as_str())),
+                ("created_at".to_owned(), s(cursor.created_at.to_rfc3339())),
+                ("pk".to_owned(), s(keys::payment_pk(&cursor.payment_id))),
+                ("sk".to_owned(), s(keys::PAYMENT_SK)),
+            ])
+        });
         let query = self
             .client
             .query()
@@ -279,8 +308,22 @@ impl PaymentReads for DynamoStore {
             .key_condition_expression("order_id = :order")
             .expression_attribute_values(":order", s(order_id.as_str()))
             .scan_index_forward(false);
-        self.query_pages("Query by-order", query, None, payment_from_item)
-            .await
+        // One more than the page, to know whether another page follows.
+        let mut payments = self
+            .query_pages_from(
+                "Query by-order",
+                query,
+                start,
+                Some(limit + 1),
+                payment_from_item,
+            )
+            .await?;
+        let more = payments.len() > limit;
+        payments.truncate(limit);
+        let next = more
+            .then(|| payments.last().map(OrderCursor::after))
+            .flatten();
+        Ok(OrderPage { payments, next })
     }
 
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
@@ -536,6 +579,46 @@ fn claim_is(number: u32) -> &'static str {
 
 #[async_trait]
 impl OrderReadLimits for DynamoStore {
+    async fn delivery_processed(
+        &self,
+        delivery: &DeliveryKey,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // TTL deletion lags: a mark past its time counts as none.
+        let item = self
+            .get_item(keys::delivery_pk(delivery), keys::DELIVERY_SK)
+            .await?;
+        Ok(item
+            .and_then(|item| opt_n::<i64>(&item, "ttl").ok().flatten())
+            .is_some_and(|until| until > now.unix_seconds()))
+    }
+
+    async fn mark_delivery_processed(
+        &self,
+        delivery: &DeliveryKey,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::delivery_pk(delivery)))
+            .item("sk", s(keys::DELIVERY_SK))
+            .item("ttl", n(until.unix_seconds()))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem delivery processed", e));
+        match put {
+            // Marked by a concurrent copy of the delivery: as good.
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn take_order_read(
         &self,
         order: &ProviderOrderId,

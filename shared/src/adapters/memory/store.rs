@@ -9,10 +9,10 @@ use crate::domain::{
     RefundId, RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
-    MadeRefund, OrderLock, OrderLockState, OrderReadLimits, Outbox, OutboxEvent, PaymentCreation,
-    PaymentReads, PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError,
-    UnreadableItem,
+    DeliveryKey, DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
+    KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage, OrderReadLimits,
+    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, RefundKey,
+    RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 
 #[derive(Default)]
@@ -29,6 +29,7 @@ struct Tables {
     publishing: HashMap<EventId, Timestamp>,
     /// Provider orders read for a late or unsigned notification, until when.
     order_reads: HashMap<ProviderOrderId, Timestamp>,
+    processed_deliveries: HashMap<DeliveryKey, Timestamp>,
 }
 
 impl Tables {
@@ -196,17 +197,29 @@ impl PaymentReads for MemoryStore {
         Ok(self.tables().payments.get(id).cloned())
     }
 
-    async fn list_by_order(&self, order_id: &OrderId) -> Result<Vec<Payment>, StoreError> {
+    async fn page_by_order(
+        &self,
+        order_id: &OrderId,
+        after: Option<&OrderCursor>,
+        limit: usize,
+    ) -> Result<OrderPage, StoreError> {
         self.suspend().await;
+        let position = |p: &Payment| (p.created_at(), p.id().clone());
         let mut payments: Vec<Payment> = self
             .tables()
             .payments
             .values()
             .filter(|p| p.order_id() == order_id)
+            .filter(|p| after.is_none_or(|a| position(p) < (a.created_at, a.payment_id.clone())))
             .cloned()
             .collect();
-        payments.sort_by(|a, b| (b.created_at(), b.id()).cmp(&(a.created_at(), a.id())));
-        Ok(payments)
+        payments.sort_by_key(|p| std::cmp::Reverse(position(p)));
+        let more = payments.len() > limit;
+        payments.truncate(limit);
+        let next = more
+            .then(|| payments.last().map(OrderCursor::after))
+            .flatten();
+        Ok(OrderPage { payments, next })
     }
 
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
@@ -416,6 +429,37 @@ impl IdempotencyKeys for MemoryStore {
 
 #[async_trait]
 impl OrderReadLimits for MemoryStore {
+    async fn delivery_processed(
+        &self,
+        delivery: &DeliveryKey,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.suspend().await;
+        Ok(self
+            .tables()
+            .processed_deliveries
+            .get(delivery)
+            .is_some_and(|until| *until > now))
+    }
+
+    async fn mark_delivery_processed(
+        &self,
+        delivery: &DeliveryKey,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        if tables
+            .processed_deliveries
+            .get(delivery)
+            .is_none_or(|held| *held <= now)
+        {
+            tables.processed_deliveries.insert(delivery.clone(), until);
+        }
+        Ok(())
+    }
+
     async fn take_order_read(
         &self,
         order: &ProviderOrderId,

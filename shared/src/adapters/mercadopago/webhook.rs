@@ -11,12 +11,18 @@ use thiserror::Error;
 use crate::app::metrics as app_metrics;
 use crate::app::{AppError, ApplyNotification, NotificationOutcome, VerifiedNotification};
 use crate::domain::ProviderOrderId;
-use crate::ports::{Clock, OrderReadLimits, Ports};
+use crate::ports::{Clock, DeliveryKey, OrderReadLimits, Ports};
 
 use super::signature::{SignatureError, SignaturePolicy, SignedParts, Verified};
 
 /// How often a late or unsigned notification may make us read one order.
 pub const BOUNDED_READ_EVERY: Duration = Duration::from_secs(60);
+
+/// How long a processed signed delivery is remembered: past the replay
+/// window on either side of its timestamp, after which the same signature
+/// is late and its reads are bounded anyway.
+pub const PROCESSED_DELIVERY_KEPT: Duration =
+    Duration::from_millis(2 * super::signature::REPLAY_WINDOW_MILLIS as u64);
 
 /// A notification as Mercado Pago delivers it, nothing trusted yet.
 #[derive(Debug, Clone, Default)]
@@ -112,6 +118,26 @@ impl MercadoPagoWebhook {
             tracing::warn!(provider_order_id = %data_id, "notification for an unknown provider order");
             return Ok(NotificationOutcome::Ignored("unknown provider order"));
         };
+        // The same signed delivery again while its signature is fresh (a
+        // replay, or Mercado Pago's retry with the first signature) was
+        // already applied: nothing new to read.
+        let signed = match (&verified, &delivery.request_id, &delivery.signature) {
+            (Verified::Fresh, Some(request_id), Some(signature)) => {
+                Some(DeliveryKey::of(request_id, signature))
+            }
+            _ => None,
+        };
+        if let Some(key) = &signed {
+            let processed = self
+                .read_limits
+                .delivery_processed(key, self.clock.now())
+                .await
+                .map_err(AppError::from)?;
+            if processed {
+                tracing::info!(%provider_order_id, "this delivery was already processed");
+                return Ok(NotificationOutcome::Duplicate);
+            }
+        }
         // A late or unsigned delivery cannot be told from a replay: it may
         // make us read the order, but not more than once a minute per order.
         if verified != Verified::Fresh {
@@ -126,9 +152,23 @@ impl MercadoPagoWebhook {
                 return Err(WebhookError::Deferred(provider_order_id));
             }
         }
-        Ok(self
+        let outcome = self
             .notifications
             .execute(VerifiedNotification { provider_order_id })
-            .await?)
+            .await?;
+        // Marked only once applied: a delivery that failed half-way is
+        // processed again when it comes back.
+        if let Some(key) = &signed {
+            let now = self.clock.now();
+            let marked = self
+                .read_limits
+                .mark_delivery_processed(key, now, now.plus(PROCESSED_DELIVERY_KEPT))
+                .await;
+            if let Err(error) = marked {
+                // The outcome stands; a replay would only read the order again.
+                tracing::warn!(%error, "could not mark the delivery processed");
+            }
+        }
+        Ok(outcome)
     }
 }
