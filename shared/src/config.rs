@@ -93,7 +93,7 @@ impl ProviderSettings {
             .unwrap_or_else(|| Self::DEFAULT_BASE_URL.to_owned());
         // The access token rides on every call: plain http only to a
         // loopback stand-in (tests, the local stack), never over a network.
-        if !(base_url.starts_with("https://") || is_loopback_http(&base_url)) {
+        if !is_safe_base_url(&base_url) {
             return Err(ConfigError::Invalid {
                 name: "MP_API_BASE_URL",
                 message: "must be an https:// URL (http:// only to 127.0.0.1, [::1] or localhost)"
@@ -337,17 +337,25 @@ pub fn parse_iso8601_duration(raw: &str) -> Option<Duration> {
     (any && seconds > 0).then(|| Duration::from_secs(seconds))
 }
 
-/// `http://` to a loopback host (with an optional port and path).
-fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
+/// `https://` to any host, or `http://` to a loopback one, parsed as the
+/// client will parse it: no user or password (`http://127.0.0.1@evil` is a
+/// request to `evil`), no query or fragment.
+fn is_safe_base_url(raw: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(raw) else {
         return false;
     };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    matches!(host, "127.0.0.1" | "::1" | "localhost")
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return false;
+    }
+    match (url.scheme(), url.host_str()) {
+        ("https", Some(_)) => true,
+        ("http", Some(host)) => matches!(host, "127.0.0.1" | "[::1]" | "localhost"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +413,11 @@ mod tests {
             "http://api.example.com",
             "http://127.0.0.1.example.com",
             "http://localhost.evil.test:80",
+            "http://127.0.0.1:1@evil.example",
+            "http://[::1]@evil.example",
+            "http://localhost@evil.example/",
+            "https://user:pass@api.mercadopago.com",
+            "http://127.0.0.1:3001/?next=evil",
             "ftp://api.mercadopago.com",
         ] {
             assert!(

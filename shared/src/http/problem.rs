@@ -45,6 +45,8 @@ pub enum RequestError {
     UriTooLong,
     #[error("this server answers only requests addressed to a loopback host (Host: 127.0.0.1, localhost or [::1])")]
     MisdirectedHost,
+    #[error("this server serves no web page of that origin")]
+    ForeignOrigin,
     #[error("the caller could not be identified: its IAM context names no usable userArn")]
     CallerUnidentified,
     #[error("{} is not allowed to call this route", .0.principal())]
@@ -307,9 +309,9 @@ impl From<RequestError> for Problem {
             RequestError::UriTooLong => Problem::new(ProblemType::UriTooLong, detail),
             RequestError::MethodNotAllowed => Problem::new(ProblemType::MethodNotAllowed, detail),
             RequestError::MisdirectedHost => Problem::new(ProblemType::MisdirectedRequest, detail),
-            RequestError::CallerUnidentified | RequestError::CallerNotAllowed(_) => {
-                Problem::new(ProblemType::CallerNotAllowed, detail)
-            }
+            RequestError::CallerUnidentified
+            | RequestError::CallerNotAllowed(_)
+            | RequestError::ForeignOrigin => Problem::new(ProblemType::CallerNotAllowed, detail),
         }
     }
 }

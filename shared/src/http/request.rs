@@ -80,7 +80,10 @@ pub(crate) fn admitted_caller(
                     .as_deref()
                     .and_then(|arn| CallerId::parse(arn).ok())
                     .filter(|caller| caller.as_str().starts_with("arn:"))
-                    .ok_or(RequestError::CallerUnidentified)?,
+                    .ok_or_else(|| {
+                        tracing::warn!("refused: an IAM context without a usable userArn");
+                        RequestError::CallerUnidentified
+                    })?,
                 None => CallerId::anonymous(),
             }
         }
@@ -88,6 +91,8 @@ pub(crate) fn admitted_caller(
         None => CallerId::local(),
     };
     if !allowed.admits(&caller) {
+        // Who tried is worth a line: a role probing routes it was not given.
+        tracing::warn!(caller = %caller, "refused: caller not allowed on this route");
         return Err(RequestError::CallerNotAllowed(caller));
     }
     Ok(caller)

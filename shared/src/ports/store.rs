@@ -400,9 +400,10 @@ pub struct MadeRefund<'a> {
     pub move_lock: bool,
 }
 
-/// A signed webhook delivery, by its request id and signature: the same
-/// delivery sent again (a replay, or a retry with the first signature) has
-/// the same key. A digest, so the signature itself is never stored.
+/// A signed webhook delivery, by its request id and signature (in one
+/// spelling): the same delivery sent again (a replay, or a retry with the
+/// first signature) has the same key. A digest, so the signature itself is
+/// never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeliveryKey(String);
 

@@ -218,3 +218,28 @@ async fn a_request_addressed_to_another_host_is_refused_before_any_route() {
     }
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_sent_by_a_page_of_another_origin_is_refused() {
+    let stack = Stack::start().await;
+    let own = format!("http://{}", stack.local.api_addr);
+    let post = |origin: &str| {
+        format!(
+            "POST /payments HTTP/1.1\r\nhost: 127.0.0.1\r\norigin: {origin}\r\n\
+             content-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}"
+        )
+    };
+    let reply = stack
+        .raw_exchange(post("http://evil.example").as_bytes())
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert!(
+        reply.body.contains("/problems/caller-not-allowed"),
+        "{}",
+        reply.body
+    );
+    // The stack's own page gets through to the handler (which refuses `{}`).
+    let reply = stack.raw_exchange(post(&own).as_bytes()).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    stack.stop().await;
+}

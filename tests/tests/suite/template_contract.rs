@@ -546,6 +546,12 @@ fn alarms_can_reach_someone_and_only_the_service_publishes_payment_events() {
     )
     .unwrap();
     assert!(webhook.contains("WebhookReservedConcurrency"), "{webhook}");
+    // ... and being throttled at that cap is an alarm, not silence.
+    let throttles = &resources["PaymentWebhookThrottlesAlarm"]["Properties"];
+    assert_eq!(throttles["MetricName"].as_str(), Some("Throttles"));
+    assert!(serde_norway::to_string(&throttles["Dimensions"])
+        .unwrap()
+        .contains("PaymentWebhookFunction"));
     assert_eq!(
         template["Parameters"]["WebhookReservedConcurrency"]["Default"].as_u64(),
         Some(20)
@@ -576,6 +582,27 @@ fn an_unauthenticated_api_is_refused_outside_a_sandbox() {
         assertion.contains("Stage") && assertion.contains("sandbox"),
         "{rules}"
     );
+    // Refunds are open to named roles only in production, and a sandbox
+    // never reads production's secrets.
+    let refunds =
+        serde_norway::to_string(&template["Rules"]["RefundCallersNamedInProduction"]).unwrap();
+    assert!(
+        refunds.contains("prod") && refunds.contains("RefundCallerRoles"),
+        "{refunds}"
+    );
+    let sandbox = serde_norway::to_string(&template["Rules"]["SandboxUsesItsOwnSecrets"]).unwrap();
+    for parameter in [
+        "MercadoPagoAccessTokenParameter",
+        "MercadoPagoWebhookSecretParameter",
+    ] {
+        let default = template["Parameters"][parameter]["Default"]
+            .as_str()
+            .unwrap();
+        assert!(
+            sandbox.contains(parameter) && sandbox.contains(default),
+            "{sandbox}"
+        );
+    }
 }
 
 #[test]

@@ -122,6 +122,8 @@ pub struct Services {
     pub metrics: KeptMetrics,
     /// The kiosk page, sending the customer's actions to this stack's mock.
     pub kiosk_page: String,
+    /// This stack's own web origins: the only pages it serves.
+    pub browser_origins: Vec<String>,
 }
 
 pub struct LocalStack {
@@ -133,6 +135,15 @@ pub struct LocalStack {
     jobs: Arc<ScheduledJobs>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// The origins of the pages this stack serves (the kiosk page): the only
+/// ones either local server takes browser calls from.
+fn own_origins(api_addr: SocketAddr) -> Vec<String> {
+    vec![
+        format!("http://{api_addr}"),
+        format!("http://localhost:{}", api_addr.port()),
+    ]
 }
 
 async fn bind(port: u16) -> Result<TcpListener, LocalError> {
@@ -181,10 +192,7 @@ impl LocalStack {
                 ),
                 // The kiosk page, served by this stack, is the one page
                 // that may act as the customer from a browser.
-                browser_origins: vec![
-                    format!("http://{api_addr}"),
-                    format!("http://localhost:{}", api_addr.port()),
-                ],
+                browser_origins: own_origins(api_addr),
             },
         )
         .map_err(|source| LocalError::Bind {
@@ -232,6 +240,7 @@ impl LocalStack {
             publisher: publisher.clone(),
             metrics: config.kept_metrics.clone().unwrap_or_default(),
             kiosk_page: routes::kiosk_page(&mock.base_url(), &points_of_sale),
+            browser_origins: own_origins(api_addr),
         });
 
         let (stop, stopped) = watch::channel(false);

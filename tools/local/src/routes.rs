@@ -97,17 +97,29 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
         })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(only_loopback_hosts))
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            only_local_requests,
+        ))
         .with_state(services)
 }
 
-/// A request addressed to another host (a page that rebound its DNS name to
-/// 127.0.0.1) gets 421 before any route sees it.
-async fn only_loopback_hosts(request: Request, next: axum::middleware::Next) -> Response {
-    match loopback::host(request.headers()) {
-        Some(host) if loopback::is_loopback_host(host) => next.run(request).await,
-        _ => to_axum(Problem::from(RequestError::MisdirectedHost).into_response()),
+/// Before any route: a request addressed to another host (a page that
+/// rebound its DNS name to 127.0.0.1) gets 421, and one a web page of
+/// another origin sent (a form posted from any site) gets 403.
+async fn only_local_requests(
+    State(services): State<Arc<Services>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    if !loopback::host(headers).is_some_and(loopback::is_loopback_host) {
+        return to_axum(Problem::from(RequestError::MisdirectedHost).into_response());
     }
+    if !loopback::origin_allowed(headers, &services.browser_origins) {
+        return to_axum(Problem::from(RequestError::ForeignOrigin).into_response());
+    }
+    next.run(request).await
 }
 
 /// Reads the body like API Gateway hands it to Lambda: whole, as bytes. A body

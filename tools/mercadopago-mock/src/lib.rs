@@ -142,7 +142,10 @@ pub fn router(state: Arc<MockState>) -> Router {
         .route("/mock/stats", get(control::stats))
         .layer(customer)
         .merge(mercado_pago)
-        .layer(middleware::from_fn(loopback::only_loopback_hosts))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(state.config.browser_origins.clone()),
+            loopback::only_local_requests,
+        ))
         .with_state(state)
 }
 

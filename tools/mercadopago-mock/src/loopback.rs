@@ -2,7 +2,9 @@
 //! page on another site that rebinds its DNS name to 127.0.0.1 (DNS
 //! rebinding) reaches the port but names its own host, and is refused.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -46,18 +48,49 @@ pub fn host(headers: &HeaderMap) -> Option<&str> {
     }
 }
 
-/// Middleware: 421 for a request whose `Host` is not loopback.
-pub async fn only_loopback_hosts(request: Request, next: Next) -> Response {
-    if host(request.headers()).is_some_and(is_loopback_host) {
-        return next.run(request).await;
+/// Whether a request may come from where it says: without `Origin` (not
+/// sent by a web page: curl, SDKs, tests) or from one of `allowed`. A page
+/// of another site can send a form POST without reading the answer; CORS
+/// alone does not stop it doing something.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    match (origins.next(), origins.next()) {
+        (None, _) => true,
+        (Some(origin), None) => origin
+            .to_str()
+            .is_ok_and(|origin| allowed.iter().any(|a| a == origin)),
+        _ => false,
     }
+}
+
+/// Middleware: 421 for a request whose `Host` is not loopback, 403 for one
+/// sent by a web page of an origin the mock was not told to serve.
+pub async fn only_local_requests(
+    State(allowed): State<Arc<Vec<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !host(request.headers()).is_some_and(is_loopback_host) {
+        return refusal(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "this mock serves only requests addressed to a loopback host (Host: 127.0.0.1, localhost or [::1])",
+        );
+    }
+    if !origin_allowed(request.headers(), &allowed) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this mock serves no web page of that origin (see --allow-origin)",
+        );
+    }
+    next.run(request).await
+}
+
+fn refusal(status: StatusCode, error: &str, message: &str) -> Response {
     (
-        StatusCode::MISDIRECTED_REQUEST,
-        Json(json!({
-            "error": "misdirected_request",
-            "message": "this mock serves only requests addressed to a loopback host (Host: 127.0.0.1, localhost or [::1])",
-            "status": 421,
-        })),
+        status,
+        Json(json!({"error": error, "message": message, "status": status.as_u16()})),
     )
         .into_response()
 }

@@ -251,4 +251,25 @@ async fn only_loopback_hosts_are_served_and_only_listed_origins_may_call_from_a_
         "{:?}",
         other.headers()
     );
+    // A page of another site posting a form (no preflight) does nothing.
+    let order = create_order(&http, &mock, "binary-origin", "pay_binary_origin").await;
+    let id = order["id"].as_str().unwrap();
+    let forged = http
+        .post(format!("{}/mock/orders/{id}/expire", mock.base))
+        .header("origin", "http://evil.example")
+        .header("content-type", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let still: Value = http
+        .get(format!("{}/v1/orders/{id}", mock.base))
+        .bearer_auth("TEST-binary")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "created", "{still}");
 }

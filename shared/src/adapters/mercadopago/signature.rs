@@ -144,6 +144,17 @@ impl WebhookSecret {
     }
 }
 
+/// A signature header in one spelling: its timestamp in milliseconds and its
+/// HMAC in lower-case hex. Headers that verify alike (upper-case hex, spaces,
+/// extra parts) have the same canonical form, so a replay cannot pass for a
+/// new delivery by respelling the header. `None` when it does not parse.
+pub fn canonical_signature(header: &str) -> Option<String> {
+    let (ts, v1) = parse_header(header).ok()?;
+    let ts_millis = timestamp_millis(ts).ok()?;
+    let mac = hex::decode(v1).ok()?;
+    Some(format!("{ts_millis}:{}", hex::encode(mac)))
+}
+
 /// The manifest MP signs; a pair whose value is absent is left out.
 pub fn manifest(data_id: Option<&str>, request_id: Option<&str>, ts: &str) -> String {
     let mut manifest = String::new();

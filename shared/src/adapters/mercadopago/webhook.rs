@@ -13,7 +13,9 @@ use crate::app::{AppError, ApplyNotification, NotificationOutcome, VerifiedNotif
 use crate::domain::ProviderOrderId;
 use crate::ports::{Clock, DeliveryKey, OrderReadLimits, Ports};
 
-use super::signature::{SignatureError, SignaturePolicy, SignedParts, Verified};
+use super::signature::{
+    canonical_signature, SignatureError, SignaturePolicy, SignedParts, Verified,
+};
 
 /// How often a late or unsigned notification may make us read one order.
 pub const BOUNDED_READ_EVERY: Duration = Duration::from_secs(60);
@@ -123,7 +125,7 @@ impl MercadoPagoWebhook {
         // already applied: nothing new to read.
         let signed = match (&verified, &delivery.request_id, &delivery.signature) {
             (Verified::Fresh, Some(request_id), Some(signature)) => {
-                Some(DeliveryKey::of(request_id, signature))
+                canonical_signature(signature).map(|signed| DeliveryKey::of(request_id, &signed))
             }
             _ => None,
         };
