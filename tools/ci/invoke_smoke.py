@@ -338,6 +338,9 @@ def main():
         check(status == 201, f"create: {status} {payment}")
         check(payment["status"] == "pending" and payment["qr_data"], "pending with QR data")
         check(headers.get("location") == f"/payments/{payment['payment_id']}", "Location header")
+        sample_request_id = load_event("create-payment.json")["requestContext"]["requestId"]
+        check(headers.get("x-request-id") == sample_request_id,
+              f"X-Request-Id is API Gateway's request id: {headers.get('x-request-id')}")
         check(payment["pos_id"] == "POS001", f"the sample's pos_id is the payment's: {payment['pos_id']}")
         check(pos_at_mock(mock_url, payment["provider"]["order_id"]) == "POS001",
               "the sample's pos_id is the order's config.qr.external_pos_id at Mercado Pago")
@@ -476,6 +479,11 @@ def main():
         check(len(transitions) == 5,
               f"two approvals, a cancel, a decline and an expiry logged: {len(transitions)}")
         check(transitions[0].get("span", {}).get("requestId"), "log line carries the request id")
+        created_lines = [l for l in lines if l.get("fields", {}).get("message") == "payment created"]
+        check(created_lines and all(l.get("span", {}).get("x_request_id") for l in created_lines),
+              "a create's log lines carry its X-Request-Id")
+        check(any(l["span"]["x_request_id"] == sample_request_id for l in created_lines),
+              "the sample create's lines carry API Gateway's request id")
         for secret in (SECRET, "TEST-smoke-token", webhook["headers"]["x-signature"].split("v1=")[1]):
             check(secret not in log, "no secret, token or signature in the logs")
 

@@ -79,6 +79,8 @@ impl CreatePaymentCommand {
 pub struct Created {
     pub payment: Payment,
     pub newly_created: bool,
+    /// The answer is an Idempotency-Key's first answer, replayed.
+    pub replayed: bool,
 }
 
 pub struct CreatePayment {
@@ -209,6 +211,7 @@ impl CreatePayment {
             .map(|payment| Created {
                 payment,
                 newly_created: outcome.newly_created,
+                replayed: true,
             }))
     }
 
@@ -288,6 +291,7 @@ impl CreatePayment {
                             return Ok(Created {
                                 payment,
                                 newly_created: false,
+                                replayed: false,
                             });
                         }
                         PaymentStatus::Pending => {
@@ -319,6 +323,7 @@ impl CreatePayment {
                     return Ok(Created {
                         payment,
                         newly_created: true,
+                        replayed: false,
                     });
                 }
                 // Someone else took the lock first: read again and decide anew.

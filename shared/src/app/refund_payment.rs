@@ -47,6 +47,9 @@ pub struct RefundOutcome {
     pub refund: Refund,
     pub payment: Payment,
     pub refunds: Vec<Refund>,
+    /// The refund is the one the Idempotency-Key asked for before: this is a
+    /// replay of that request.
+    pub replayed: bool,
 }
 
 pub struct RefundPayment {
@@ -96,6 +99,7 @@ impl RefundPayment {
                 requested_by: Some(command.requested_by.clone()),
             })
             .await?;
+        let replayed = matches!(reserved, Reserved::Existing(_));
         let refund = match reserved {
             Reserved::Existing(refund) => refund,
             Reserved::New(payment, refund) => {
@@ -109,7 +113,7 @@ impl RefundPayment {
                 refund
             }
         };
-        self.outcome(refund).await
+        self.outcome(refund, replayed).await
     }
 
     /// Mercado Pago holds less than we thought: refunds we had not seen
@@ -134,7 +138,7 @@ impl RefundPayment {
         }
     }
 
-    async fn outcome(&self, refund: Refund) -> Result<RefundOutcome, AppError> {
+    async fn outcome(&self, refund: Refund, replayed: bool) -> Result<RefundOutcome, AppError> {
         let payment = self
             .payments
             .get(&refund.payment_id)
@@ -151,6 +155,7 @@ impl RefundPayment {
             refund,
             payment,
             refunds,
+            replayed,
         })
     }
 }

@@ -2,16 +2,21 @@
 
 use http::StatusCode;
 
-use crate::app::{correlation, CancelPayment};
+use crate::app::CancelPayment;
 
 use super::body::body_bytes;
-use super::request::{admitted_caller, correlation_id, payment_id_in_path};
+use super::request::{admitted_caller, payment_id_in_path};
+use super::request_id::answered_as;
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub async fn handle_cancel_payment(
     app: &CancelPayment,
     request: lambda_http::Request,
 ) -> HttpResponse {
+    answered_as(request, |request| answer_cancel_payment(app, request)).await
+}
+
+async fn answer_cancel_payment(app: &CancelPayment, request: lambda_http::Request) -> HttpResponse {
     if request.method() != http::Method::POST {
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
@@ -24,8 +29,7 @@ pub async fn handle_cancel_payment(
         Ok(parsed) => parsed,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let request_id = correlation_id(&request);
-    match correlation::within(Some(request_id), app.execute(&id, &caller)).await {
+    match app.execute(&id, &caller).await {
         Ok((payment, refunds)) => json_response(StatusCode::OK, &payment_json(&payment, &refunds)),
         Err(error) => error_response(&error),
     }

@@ -2,16 +2,21 @@
 
 use http::{HeaderValue, StatusCode};
 
-use crate::app::{correlation, CreatePayment};
+use crate::app::CreatePayment;
 
 use super::create_request::parse_command;
-use super::request::{admitted_caller, correlation_id, idempotency_key};
+use super::request::{admitted_caller, idempotency_key};
+use super::request_id::{answered_as, replayed};
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub async fn handle_create_payment(
     app: &CreatePayment,
     request: lambda_http::Request,
 ) -> HttpResponse {
+    answered_as(request, |request| answer_create_payment(app, request)).await
+}
+
+async fn answer_create_payment(app: &CreatePayment, request: lambda_http::Request) -> HttpResponse {
     if request.method() != http::Method::POST {
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
@@ -23,8 +28,7 @@ pub async fn handle_create_payment(
         Ok(parsed) => parsed,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let id = correlation_id(&request);
-    match correlation::within(Some(id), app.execute(command, key.as_ref())).await {
+    match app.execute(command, key.as_ref()).await {
         Ok(created) => {
             let status = if created.newly_created {
                 StatusCode::CREATED
@@ -38,6 +42,9 @@ pub async fn handle_create_payment(
                 response
                     .headers_mut()
                     .insert(http::header::LOCATION, location);
+            }
+            if created.replayed {
+                response = replayed(response);
             }
             response
         }

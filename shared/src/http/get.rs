@@ -11,6 +11,7 @@ use crate::ports::OrderCursor;
 use super::cursor;
 use super::qr_image::{qr_response, QrFormat};
 use super::request::{admitted_caller, payment_id_in_path, query_param};
+use super::request_id::answered_as;
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
 pub(super) enum Route {
@@ -23,6 +24,10 @@ pub async fn handle_get_payment(
     app: &PaymentQueries,
     request: lambda_http::Request,
 ) -> HttpResponse {
+    answered_as(request, |request| answer_get_payment(app, request)).await
+}
+
+async fn answer_get_payment(app: &PaymentQueries, request: lambda_http::Request) -> HttpResponse {
     let route = match admitted_caller(&request, app.allowed_callers()).and_then(|_| route(&request))
     {
         Ok(route) => route,

@@ -16,6 +16,7 @@ mod qr_image;
 mod refund;
 mod refund_request;
 mod request;
+pub mod request_id;
 mod response;
 mod view;
 mod webhook;

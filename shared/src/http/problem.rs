@@ -29,6 +29,10 @@ pub enum RequestError {
         detail: String,
         field: Option<String>,
     },
+    /// The request itself, not its JSON: a request line or header field that
+    /// is not HTTP/1.1, a body that cannot be read.
+    #[error("malformed request: {0}")]
+    Unreadable(String),
     #[error("invalid parameter {name}: {message}")]
     BadParameter { name: &'static str, message: String },
     #[error("request has invalid values")]
@@ -276,6 +280,7 @@ impl From<RequestError> for Problem {
                 Problem::new(ProblemType::UnsupportedMediaType, detail)
             }
             RequestError::TooLarge(_) => Problem::new(ProblemType::PayloadTooLarge, detail),
+            RequestError::Unreadable(_) => Problem::new(ProblemType::MalformedRequest, detail),
             RequestError::Malformed { field, .. } => {
                 let mut problem = Problem::new(ProblemType::MalformedRequest, detail.clone());
                 if let Some(field) = field {

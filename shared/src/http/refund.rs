@@ -4,11 +4,12 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::{correlation, AppError, RefundOutcome, RefundPayment};
+use crate::app::{AppError, RefundOutcome, RefundPayment};
 use crate::domain::{RefundFailure, RefundStatus};
 
 use super::refund_request::parse_refund;
-use super::request::{admitted_caller, correlation_id};
+use super::request::admitted_caller;
+use super::request_id::{answered_as, replayed};
 use super::view::refund_json;
 use super::{error_response, json_response, payment_json, HttpResponse, Problem, RequestError};
 
@@ -16,6 +17,10 @@ pub async fn handle_refund_payment(
     app: &RefundPayment,
     request: lambda_http::Request,
 ) -> HttpResponse {
+    answered_as(request, |request| answer_refund_payment(app, request)).await
+}
+
+async fn answer_refund_payment(app: &RefundPayment, request: lambda_http::Request) -> HttpResponse {
     if request.method() != http::Method::POST {
         return Problem::from(RequestError::MethodNotAllowed).into_response();
     }
@@ -25,21 +30,28 @@ pub async fn handle_refund_payment(
         Ok(command) => command,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let id = correlation_id(&request);
-    match correlation::within(Some(id), app.execute(command)).await {
+    match app.execute(command).await {
         Ok(outcome) => {
             let status = match outcome.refund.status {
                 RefundStatus::Succeeded => StatusCode::CREATED,
                 RefundStatus::Pending => StatusCode::ACCEPTED,
-                RefundStatus::Failed => return refused(&outcome),
+                RefundStatus::Failed => refused(&outcome).status(),
             };
-            json_response(
-                status,
-                &json!({
-                    "refund": refund_json(&outcome.refund),
-                    "payment": payment_json(&outcome.payment, &outcome.refunds),
-                }),
-            )
+            let response = match outcome.refund.status {
+                RefundStatus::Failed => refused(&outcome),
+                _ => json_response(
+                    status,
+                    &json!({
+                        "refund": refund_json(&outcome.refund),
+                        "payment": payment_json(&outcome.payment, &outcome.refunds),
+                    }),
+                ),
+            };
+            if outcome.replayed {
+                replayed(response)
+            } else {
+                response
+            }
         }
         Err(error) => error_response(&error),
     }

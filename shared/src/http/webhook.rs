@@ -4,13 +4,21 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::adapters::mercadopago::{MercadoPagoWebhook, WebhookDelivery};
-use crate::app::{correlation, NotificationOutcome};
+use crate::app::NotificationOutcome;
 
 use super::body::body_bytes;
-use super::request::{correlation_id, header, query_param};
+use super::request::{header, query_param};
+use super::request_id::answered_as;
 use super::{json_response, HttpResponse, Problem, RequestError};
 
 pub async fn handle_webhook(
+    webhook: &MercadoPagoWebhook,
+    request: lambda_http::Request,
+) -> HttpResponse {
+    answered_as(request, |request| answer_webhook(webhook, request)).await
+}
+
+async fn answer_webhook(
     webhook: &MercadoPagoWebhook,
     request: lambda_http::Request,
 ) -> HttpResponse {
@@ -25,8 +33,7 @@ pub async fn handle_webhook(
         Ok(delivery) => delivery,
         Err(error) => return Problem::from(error).into_response(),
     };
-    let id = correlation_id(&request);
-    match correlation::within(Some(id), webhook.receive(delivery)).await {
+    match webhook.receive(delivery).await {
         Ok(outcome) => {
             let label = match &outcome {
                 NotificationOutcome::Applied { .. } => "applied",

@@ -211,3 +211,42 @@ fn text_patterns_refuse_every_format_character_the_service_refuses() {
         }
     }
 }
+
+/// Every route that takes parameters or a body lists, at 400, the refusal
+/// of a request the HTTP layer cannot read (`malformed-request`), and every
+/// answer documents `X-Request-Id`.
+#[test]
+fn every_route_lists_the_http_layers_refusal_and_every_answer_its_request_id() {
+    let document = openapi();
+    let resolve = |response: &Value| -> Value {
+        match response["$ref"].as_str() {
+            Some(reference) => {
+                let name = reference.rsplit('/').next().unwrap();
+                document["components"]["responses"][name].clone()
+            }
+            None => response.clone(),
+        }
+    };
+    for (path, item) in document["paths"].as_mapping().unwrap() {
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            let responses = operation["responses"].as_mapping().unwrap();
+            for (status, response) in responses {
+                let response = resolve(response);
+                assert!(
+                    response["headers"].get("X-Request-Id").is_some(),
+                    "{method} {path:?} {status:?} documents X-Request-Id"
+                );
+            }
+            if let Some(bad) = operation["responses"].get("400") {
+                let text = serde_norway::to_string(&resolve(bad)).unwrap();
+                assert!(
+                    text.contains("/problems/malformed-request"),
+                    "{method} {path:?}: 400 lists malformed-request"
+                );
+            }
+        }
+    }
+}

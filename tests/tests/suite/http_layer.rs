@@ -243,3 +243,126 @@ async fn a_request_sent_by_a_page_of_another_origin_is_refused() {
     assert_eq!(reply.status, 422, "{}", reply.body);
     stack.stop().await;
 }
+
+/// Every answer carries `X-Request-Id`, problems and the HTTP layer's own
+/// refusals included, and the events a request causes carry it as their
+/// `correlation_id`.
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_cancel_s_is_its_event_s_correlation_id() {
+    let stack = Stack::start().await;
+    let created = stack.create(&order_body("ord-request-id")).await;
+    assert_eq!(created.status, 201);
+    let id_of = |reply: &payments_tests::local_stack::Reply| {
+        reply
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let create_id = id_of(&created).expect("a create carries X-Request-Id");
+    let payment = payment_id(&created.body);
+    let canceled = stack.cancel(&payment).await;
+    assert_eq!(canceled.status, 200);
+    let cancel_id = id_of(&canceled).expect("a cancel carries X-Request-Id");
+    assert_ne!(cancel_id, create_id, "each request its own");
+    let events = stack.events().await;
+    let event = events
+        .iter()
+        .find(|e| e["event_type"] == "payment.canceled")
+        .expect("the cancel's event");
+    assert_eq!(event["correlation_id"], cancel_id.as_str());
+
+    // Problems, from the handlers and from the HTTP layer before them.
+    for path in ["/payments/pay_bad", "/payments?order_id=", "/nowhere"] {
+        let reply = stack.get(path).await;
+        assert!(reply.status >= 400, "{path}");
+        assert!(id_of(&reply).is_some(), "{path}: {:?}", reply.headers);
+    }
+    let too_many = {
+        let mut request = b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: 127.0.0.1\r\n".to_vec();
+        for n in 0..120 {
+            request.extend_from_slice(format!("x-h{n}: v\r\n").as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        stack.raw_exchange(&request).await
+    };
+    assert_eq!(too_many.status, 431);
+    assert!(
+        too_many.header("x-request-id").is_some(),
+        "{:?}",
+        too_many.headers
+    );
+    let foreign = stack
+        .raw_exchange(b"GET /payments?order_id=ord-1 HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n")
+        .await;
+    assert_eq!(foreign.status, 421);
+    assert!(foreign.header("x-request-id").is_some());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_header_hyper_cannot_read_is_a_malformed_request_that_says_so_not_malformed_json() {
+    let stack = Stack::start().await;
+    let created = stack.create(&order_body("ord-bad-header")).await;
+    let payment = payment_id(&created.body);
+    let mut request =
+        format!("GET /payments/{payment}/qr.svg HTTP/1.1\r\nhost: 127.0.0.1\r\nif-none-match: ")
+            .into_bytes();
+    request.extend_from_slice(b"\"\x01\x02\"\r\nconnection: close\r\n\r\n");
+    let reply = stack.raw_exchange(&request).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(
+        reply.body.contains("/problems/malformed-request"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains("JSON"), "{}", reply.body);
+    assert!(reply.body.contains("header field"), "{}", reply.body);
+    stack.stop().await;
+}
+
+/// A request repeated under its Idempotency-Key answers the first one's
+/// status, marked `Idempotent-Replayed: true`; a first answer never is.
+#[tokio::test]
+async fn replays_under_an_idempotency_key_say_so_and_first_answers_do_not() {
+    let stack = Stack::start().await;
+    let create = |key: &'static str| {
+        stack.send(
+            stack
+                .http
+                .post(stack.api("/payments"))
+                .header("idempotency-key", key)
+                .json(&order_body("ord-replayed")),
+        )
+    };
+    let replayed = |reply: &payments_tests::local_stack::Reply| {
+        reply
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let first = create("create-1").await;
+    assert_eq!((first.status, replayed(&first)), (201, None));
+    let again = create("create-1").await;
+    assert_eq!(again.status, 201, "a replayed create is 201 again");
+    assert_eq!(replayed(&again).as_deref(), Some("true"));
+    assert_eq!(again.body["payment_id"], first.body["payment_id"]);
+
+    let payment = payment_id(&first.body);
+    let order = payments_tests::local_stack::provider_order_id(&first.body);
+    assert_eq!(stack.pay(&order, "approved").await.status, 200);
+    let refund = stack
+        .refund(&payment, Some("refund-1"), r#"{"amount": 100}"#)
+        .await;
+    assert!(matches!(refund.status, 201 | 202), "{:?}", refund.body);
+    assert_eq!(replayed(&refund), None);
+    let again = stack
+        .refund(&payment, Some("refund-1"), r#"{"amount": 100}"#)
+        .await;
+    assert_eq!(replayed(&again).as_deref(), Some("true"));
+    assert_eq!(
+        again.body["refund"]["refund_id"],
+        refund.body["refund"]["refund_id"]
+    );
+    stack.stop().await;
+}

@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::serve::Listener;
+use payments::domain::CorrelationId;
+use payments::http::request_id::with_request_id;
 use payments::http::{Problem, RequestError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -165,10 +167,9 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for GuardedConnection<Io> {
 /// The service's own answers of those statuses always carry a problem body.
 fn problem_for_automatic_answer(head: &[u8]) -> Option<Vec<u8>> {
     let error = if head.starts_with(b"HTTP/1.1 400 ") {
-        RequestError::Malformed {
-            detail: "the request line or a header field is not valid HTTP/1.1".into(),
-            field: None,
-        }
+        RequestError::Unreadable(
+            "the request line or a header field is not valid HTTP/1.1 (a header value must be visible ASCII or obs-text, with no control bytes)".into(),
+        )
     } else if head.starts_with(b"HTTP/1.1 414 ") {
         RequestError::UriTooLong
     } else if head.starts_with(b"HTTP/1.1 431 ") {
@@ -182,7 +183,10 @@ fn problem_for_automatic_answer(head: &[u8]) -> Option<Vec<u8>> {
     if !empty_body {
         return None;
     }
-    let response = Problem::from(error).into_response();
+    let response = with_request_id(
+        Problem::from(error).into_response(),
+        &CorrelationId::generated(),
+    );
     let (parts, body) = response.into_parts();
     let body: &[u8] = body.as_ref();
     let mut bytes = format!(

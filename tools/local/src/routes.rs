@@ -9,7 +9,8 @@ use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use mercadopago_mock::loopback;
-use payments::domain::{PointsOfSale, PosId};
+use payments::domain::{CorrelationId, PointsOfSale, PosId};
+use payments::http::request_id;
 use payments::http::{
     handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
     handle_webhook, HttpResponse, Problem, RequestError, MAX_BODY_BYTES,
@@ -101,7 +102,27 @@ pub(crate) fn router(services: Arc<Services>) -> Router {
             services.clone(),
             only_local_requests,
         ))
+        .layer(axum::middleware::from_fn(answers_carry_a_request_id))
         .with_state(services)
+}
+
+/// Answers the handlers did not reach (refused host or origin, no route,
+/// wrong method, a body too large) carry an `X-Request-Id` too: the
+/// caller's usable one, else a new one. The handlers set their own.
+async fn answers_carry_a_request_id(request: Request, next: axum::middleware::Next) -> Response {
+    let asked = request
+        .headers()
+        .get(request_id::HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| CorrelationId::parse(value).ok());
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key(request_id::HEADER) {
+        let id = asked.unwrap_or_else(CorrelationId::generated);
+        if let Ok(value) = http::HeaderValue::from_str(id.as_str()) {
+            response.headers_mut().insert(request_id::HEADER, value);
+        }
+    }
+    response
 }
 
 /// Before any route: a request addressed to another host (a page that
@@ -143,10 +164,9 @@ async fn to_lambda(request: Request) -> Result<lambda_http::Request, HttpRespons
                 refused_unread(RequestError::TooLarge(MAX_BODY_BYTES))
             } else {
                 // A malformed chunked encoding, or a body cut short.
-                refused_unread(RequestError::Malformed {
-                    detail: format!("the body could not be read: {error}"),
-                    field: None,
-                })
+                refused_unread(RequestError::Unreadable(format!(
+                    "the body could not be read: {error}"
+                )))
             }
         })?;
     Ok(http::Request::from_parts(
