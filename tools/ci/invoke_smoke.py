@@ -366,6 +366,13 @@ def main():
         one["pathParameters"] = {"payment_id": payment["payment_id"]}
         status, _, read = invoke(invoke_port, "get-payment", one)
         check(status == 200 and read["status"] == "approved", f"get: {status} {read}")
+        history = with_path(load_event("get-payment-events.json"),
+                            f"/payments/{payment['payment_id']}/events", payment["payment_id"])
+        status, _, events = invoke(invoke_port, "get-payment", history)
+        check(status == 200 and [(e["event_type"], e["sequence"]) for e in events["items"]]
+              == [("payment.approved", 1)], f"the payment's events: {status} {events}")
+        status, _, problem = invoke(invoke_port, "get-payment", load_event("get-payment-events.json"))
+        check(status == 404, f"the events sample's unknown payment: {status} {problem}")
 
         # The kiosk abandons a second order's QR code: canceled at Mercado Pago, then here.
         second = create_event("ord-1043", pos_id=None)

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use crate::domain::{
     AllowedCallers, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
 };
-use crate::ports::{Clock, OrderCursor, PaymentReads, Ports};
+use crate::ports::{Clock, OrderCursor, OutboxEvent, PaymentReads, Ports};
+
+/// How long events are kept and listed (their items' TTL).
+pub const EVENTS_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 use super::AppError;
 
@@ -80,6 +83,25 @@ impl PaymentQueries {
             .ok_or_else(|| AppError::PaymentNotFound(id.clone()))?;
         let refunds = self.store.refunds_of(id).await?;
         Ok((payment, refunds))
+    }
+
+    /// The payment's events of the last 30 days (how long they are kept),
+    /// in `sequence` order; an unknown payment is an error.
+    pub async fn events_of(&self, id: &PaymentId) -> Result<Vec<OutboxEvent>, AppError> {
+        if self.store.get(id).await?.is_none() {
+            return Err(AppError::PaymentNotFound(id.clone()));
+        }
+        let now = self.clock.now();
+        let mut events: Vec<OutboxEvent> = self
+            .store
+            .events_of(id)
+            .await?
+            .into_iter()
+            // Expired items linger until DynamoDB's TTL deletes them.
+            .filter(|event| event.created_at.plus(EVENTS_KEPT) > now)
+            .collect();
+        events.sort_by_key(|event| event.sequence);
+        Ok(events)
     }
 
     /// One page of the order's payments, newest first, each with its

@@ -17,6 +17,7 @@ use super::{error_response, json_response, payment_json, HttpResponse, Problem, 
 pub(super) enum Route {
     One(PaymentId),
     ByOrder(OrderId, Option<OrderCursor>),
+    Events(PaymentId),
     Qr(PaymentId, QrFormat),
 }
 
@@ -55,6 +56,17 @@ async fn answer_get_payment(app: &PaymentQueries, request: lambda_http::Request)
             }
             Err(error) => error_response(&error),
         },
+        Route::Events(id) => match app.events_of(&id).await {
+            Ok(events) => {
+                // Each as subscribers received it.
+                let items: Vec<serde_json::Value> = events
+                    .iter()
+                    .filter_map(|event| serde_json::from_str(&event.body).ok())
+                    .collect();
+                json_response(StatusCode::OK, &json!({ "items": items }))
+            }
+            Err(error) => error_response(&error),
+        },
         Route::Qr(id, format) => match app.payable_qr(&id).await {
             Ok(qr) => match qr_response(&qr, format, request.headers()) {
                 Ok(response) => response,
@@ -84,6 +96,9 @@ pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestErro
             .map(|raw| cursor::decode(&raw))
             .transpose()?;
         return Ok(Route::ByOrder(order_id, after));
+    }
+    if path.ends_with("/events") {
+        return payment_id_in_path(request, "/events").map(Route::Events);
     }
     for format in QrFormat::ALL {
         if path.ends_with(format.path_tail()) {

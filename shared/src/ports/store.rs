@@ -173,6 +173,9 @@ pub trait PaymentReads: Send + Sync {
 
     /// A payment's refunds, oldest first.
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError>;
+
+    /// A payment's stored events (kept 30 days), in no particular order.
+    async fn events_of(&self, payment_id: &PaymentId) -> Result<Vec<OutboxEvent>, StoreError>;
 }
 
 /// Opening a payment for an order, under the order's lock.

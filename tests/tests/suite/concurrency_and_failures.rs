@@ -355,6 +355,13 @@ impl PaymentReads for LosesTheFirstQrWrite {
     async fn refunds_of(&self, id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
         self.inner.refunds_of(id).await
     }
+
+    async fn events_of(
+        &self,
+        id: &PaymentId,
+    ) -> Result<Vec<payments::ports::OutboxEvent>, StoreError> {
+        self.inner.events_of(id).await
+    }
 }
 
 #[async_trait]

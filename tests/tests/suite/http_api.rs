@@ -202,3 +202,52 @@ async fn an_orders_list_comes_in_pages_of_fifty_with_a_cursor() {
     }
     h.stop().await;
 }
+
+/// A payment approved, then refunded twice, lists its three events in
+/// order, each as subscribers received it; an unknown payment is 404.
+#[tokio::test]
+async fn a_payments_events_list_its_history_in_sequence_order() {
+    use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
+    let stack = Stack::start().await;
+    let created = stack.create(&order_body("ord-history")).await;
+    let payment = payment_id(&created.body);
+    let order = provider_order_id(&created.body);
+    assert_eq!(stack.pay(&order, "approved").await.status, 200);
+    for key in ["history-1", "history-2"] {
+        let refund = stack
+            .refund(&payment, Some(key), r#"{"amount": 100}"#)
+            .await;
+        assert_eq!(refund.status, 201, "{:?}", refund.body);
+    }
+    let listed = stack.get(&format!("/payments/{payment}/events")).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let items = listed.body["items"].as_array().unwrap();
+    let summary: Vec<(String, u64)> = items
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].as_str().unwrap().to_owned(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("payment.approved".to_owned(), 1),
+            ("payment.refunded".to_owned(), 2),
+            ("payment.refunded".to_owned(), 3)
+        ]
+    );
+    // The same bodies the topic carried.
+    let published = stack.events().await;
+    for event in items {
+        assert!(published.contains(event), "{event}");
+    }
+    let unknown = stack
+        .get("/payments/pay_01JD0000000000000000000000/events")
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["type"], "/problems/payment-not-found");
+    stack.stop().await;
+}

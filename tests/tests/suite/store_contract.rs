@@ -281,6 +281,29 @@ async fn a_processed_delivery_is_remembered_until_its_time(store: Arc<dyn Paymen
         .unwrap());
 }
 
+/// A payment's events are read back from its own items, none of another's.
+async fn a_payments_events_are_read_back_from_its_items(store: Arc<dyn PaymentStore>) {
+    let p = payment("ord-events", 0);
+    store.insert_pending(&p, None).await.unwrap();
+    let (approved, event) = transition(&p, PaymentStatus::Approved, 1);
+    store
+        .commit_transition(&approved, p.version(), &event)
+        .await
+        .unwrap();
+    let other = payment("ord-events-other", 0);
+    store.insert_pending(&other, None).await.unwrap();
+    let (declined, other_event) = transition(&other, PaymentStatus::Declined, 1);
+    store
+        .commit_transition(&declined, other.version(), &other_event)
+        .await
+        .unwrap();
+    let events = store.events_of(p.id()).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_id, event.event_id);
+    assert_eq!(events[0].body, event.body);
+    assert_eq!(events[0].sequence, 1);
+}
+
 async fn an_event_is_claimed_by_one_publisher_at_a_time(store: Arc<dyn PaymentStore>) {
     let p = payment("ord-claim", 0);
     store.insert_pending(&p, None).await.unwrap();
@@ -779,6 +802,7 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     lists_an_orders_payments_newest_first,
     an_orders_payments_come_in_pages_each_exactly_once,
     a_processed_delivery_is_remembered_until_its_time,
+    a_payments_events_are_read_back_from_its_items,
     the_outbox_yields_oldest_first_until_published,
     an_event_is_claimed_by_one_publisher_at_a_time,
     due_lists_what_the_sweeper_must_look_at_earliest_first,

@@ -79,6 +79,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Listening for Ctrl-C before the banner says it stops it: a SIGINT
+    // sent as soon as the banner is read must not kill the process outright.
+    let interrupted = interrupted();
     let api = stack.api_url();
     let points_of_sale = stack
         .points_of_sale()
@@ -104,10 +107,27 @@ async fn main() -> ExitCode {
          Ctrl-C stops it.",
         mock = stack.mock_url(),
     );
-    if let Err(error) = tokio::signal::ctrl_c().await {
+    if let Err(error) = interrupted.await {
         eprintln!("payments-local: cannot wait for Ctrl-C: {error}");
     }
     eprintln!("payments-local: stopping");
     stack.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Ctrl-C (SIGINT), listened for from this call on: the handler is
+/// installed now, not when the future is first awaited.
+#[cfg(unix)]
+fn interrupted() -> impl std::future::Future<Output = std::io::Result<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listening = signal(SignalKind::interrupt());
+    async move {
+        listening?.recv().await;
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+fn interrupted() -> impl std::future::Future<Output = std::io::Result<()>> {
+    tokio::signal::ctrl_c()
 }

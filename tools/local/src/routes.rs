@@ -27,6 +27,7 @@ pub enum LocalRoute {
     CreatePayment,
     ListPaymentsByOrder,
     GetPayment,
+    PaymentEvents,
     QrCodeSvg,
     QrCodePng,
     CancelPayment,
@@ -47,6 +48,7 @@ impl LocalRoute {
             | Self::MercadoPagoWebhook => http::Method::POST,
             Self::ListPaymentsByOrder
             | Self::GetPayment
+            | Self::PaymentEvents
             | Self::QrCodeSvg
             | Self::QrCodePng
             | Self::LocalEvents
@@ -61,6 +63,7 @@ impl LocalRoute {
         match self {
             Self::CreatePayment | Self::ListPaymentsByOrder => "/payments",
             Self::GetPayment => "/payments/{payment_id}",
+            Self::PaymentEvents => "/payments/{payment_id}/events",
             Self::QrCodeSvg => "/payments/{payment_id}/qr.svg",
             Self::QrCodePng => "/payments/{payment_id}/qr.png",
             Self::CancelPayment => "/payments/{payment_id}/cancel",
@@ -76,9 +79,11 @@ impl LocalRoute {
     fn handler(self) -> MethodRouter<Arc<Services>> {
         match self {
             Self::CreatePayment => post(create),
-            Self::ListPaymentsByOrder | Self::GetPayment | Self::QrCodeSvg | Self::QrCodePng => {
-                get(get_payment)
-            }
+            Self::ListPaymentsByOrder
+            | Self::GetPayment
+            | Self::PaymentEvents
+            | Self::QrCodeSvg
+            | Self::QrCodePng => get(get_payment),
             Self::CancelPayment => post(cancel),
             Self::RefundPayment => post(refund),
             Self::MercadoPagoWebhook => post(webhook),

@@ -121,6 +121,12 @@ impl PaymentReads for SimStore {
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
         read!(self, "store.refunds_of", self.inner.refunds_of(payment_id))
     }
+    async fn events_of(
+        &self,
+        payment_id: &PaymentId,
+    ) -> Result<Vec<payments::ports::OutboxEvent>, StoreError> {
+        read!(self, "store.events_of", self.inner.events_of(payment_id))
+    }
 }
 
 #[async_trait]

@@ -93,8 +93,11 @@ pub mod keys {
     pub fn order_pk(id: &OrderId) -> String {
         format!("ORDER#{id}")
     }
+    /// Event items sort under their payment.
+    pub const EVENT_SK_PREFIX: &str = "EVENT#";
+
     pub fn event_sk(id: &EventId) -> String {
-        format!("EVENT#{id}")
+        format!("{EVENT_SK_PREFIX}{id}")
     }
 
     pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
@@ -129,7 +132,7 @@ pub mod keys {
 }
 
 /// Events stay in the table for 30 days after they are written.
-pub const EVENT_TTL_SECONDS: i64 = 30 * 24 * 3600;
+pub const EVENT_TTL_SECONDS: i64 = crate::app::EVENTS_KEPT.as_secs() as i64;
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

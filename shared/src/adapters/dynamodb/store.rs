@@ -326,6 +326,19 @@ impl PaymentReads for DynamoStore {
         Ok(OrderPage { payments, next })
     }
 
+    async fn events_of(&self, payment_id: &PaymentId) -> Result<Vec<OutboxEvent>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :events)")
+            .expression_attribute_values(":pk", s(keys::payment_pk(payment_id)))
+            .expression_attribute_values(":events", s(keys::EVENT_SK_PREFIX))
+            .consistent_read(true);
+        self.query_pages("Query events", query, None, event_from_item)
+            .await
+    }
+
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
         // Refund ids are ULIDs: in key order is oldest first.
         let query = self

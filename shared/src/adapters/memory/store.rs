@@ -222,6 +222,17 @@ impl PaymentReads for MemoryStore {
         Ok(OrderPage { payments, next })
     }
 
+    async fn events_of(&self, payment_id: &PaymentId) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.suspend().await;
+        Ok(self
+            .tables()
+            .events
+            .iter()
+            .filter(|(event, _)| &event.payment_id == payment_id)
+            .map(|(event, _)| event.clone())
+            .collect())
+    }
+
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
         self.suspend().await;
         Ok(self
