@@ -20,7 +20,7 @@ pub use cancel_payment::CancelPayment;
 pub use create_payment::{CreatePayment, CreatePaymentCommand, Created};
 pub use error::AppError;
 pub use notification::{ApplyNotification, VerifiedNotification};
-pub use queries::{PayableQr, PaymentQueries, EVENTS_KEPT};
+pub use queries::{FeedRead, PayableQr, PaymentQueries, EVENTS_KEPT};
 pub use refund_payment::{RefundCommand, RefundOutcome, RefundPayment};
 pub use relay::{EventsLeftInOutbox, RelayEvents, RelayReport};
 pub use sweeper::{SweepOverduePayments, SweepReport};

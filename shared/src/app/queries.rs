@@ -1,11 +1,13 @@
-//! Read side: a payment by id, the payments of an order.
+//! Read side: a payment by id, the payments of an order, events (a
+//! payment's, and the feed of all of them).
 
 use std::sync::Arc;
 
 use crate::domain::{
-    AllowedCallers, OrderId, Payment, PaymentId, PaymentStatus, Refund, Timestamp,
+    AllowedCallers, EventId, EventType, OrderId, Payment, PaymentId, PaymentStatus, Refund,
+    Timestamp,
 };
-use crate::ports::{Clock, OrderCursor, OutboxEvent, PaymentReads, Ports};
+use crate::ports::{Clock, FeedQuery, OrderCursor, OutboxEvent, PaymentReads, Ports};
 
 /// How long events are kept and listed (their items' TTL).
 pub const EVENTS_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
@@ -16,6 +18,16 @@ pub struct PaymentQueries {
     store: Arc<dyn PaymentReads>,
     clock: Arc<dyn Clock>,
     callers: AllowedCallers,
+}
+
+/// One read of the event feed, as the caller asked for it.
+#[derive(Debug, Clone)]
+pub struct FeedRead {
+    pub event_type: Option<EventType>,
+    pub since: Option<Timestamp>,
+    pub cursor: Option<EventId>,
+    /// 1..=100.
+    pub limit: usize,
 }
 
 /// What a kiosk shows for a payment it can still be paid through.
@@ -83,6 +95,43 @@ impl PaymentQueries {
             .ok_or_else(|| AppError::PaymentNotFound(id.clone()))?;
         let refunds = self.store.refunds_of(id).await?;
         Ok((payment, refunds))
+    }
+
+    /// A page of every event of the last 30 days, oldest first: after
+    /// `cursor` (the last event of the previous page), else from `since`
+    /// (else from 30 days ago), of `event_type` if set, at most `limit`. The
+    /// last event's id comes back when more follow.
+    pub async fn event_feed(
+        &self,
+        read: FeedRead,
+    ) -> Result<(Vec<OutboxEvent>, Option<EventId>), AppError> {
+        let now = self.clock.now();
+        let kept_from = u64::try_from(now.unix_millis())
+            .unwrap_or(0)
+            .saturating_sub(EVENTS_KEPT.as_millis() as u64);
+        let since = read
+            .since
+            .map_or(0, |t| u64::try_from(t.unix_millis()).unwrap_or(0));
+        let floor = EventId::first_at(kept_from.max(since));
+        let after = match read.cursor {
+            Some(cursor) if cursor > floor => cursor,
+            _ => floor,
+        };
+        let page = self
+            .store
+            .events_after(&FeedQuery {
+                after,
+                until: now,
+                event_type: read.event_type,
+                limit: read.limit,
+            })
+            .await?;
+        let next = if page.more {
+            page.events.last().map(|event| event.event_id.clone())
+        } else {
+            None
+        };
+        Ok((page.events, next))
     }
 
     /// The payment's events of the last 30 days (how long they are kept),

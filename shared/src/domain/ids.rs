@@ -96,6 +96,23 @@ impl fmt::Display for CorrelationId {
 
 prefixed_ulid_id!(PaymentId, "pay_", "payment_id");
 prefixed_ulid_id!(EventId, "evt_", "event_id");
+
+impl EventId {
+    /// When it was made, in Unix milliseconds (a ULID's first 48 bits):
+    /// event ids sort by the time they were made.
+    pub fn unix_millis(&self) -> u64 {
+        self.0
+            .strip_prefix(Self::PREFIX)
+            .and_then(|ulid| Ulid::from_str(ulid).ok())
+            .map_or(0, |ulid| ulid.timestamp_ms())
+    }
+
+    /// The smallest id made at `unix_millis`: every event made then or
+    /// later sorts after it (bar the one with an all-zero random part).
+    pub fn first_at(unix_millis: u64) -> Self {
+        Self::from_ulid(Ulid::from_parts(unix_millis, 0))
+    }
+}
 prefixed_ulid_id!(RefundId, "ref_", "refund_id");
 
 /// An id made of 1..=64 characters of `[A-Za-z0-9_-]`: safe in a URL path, a

@@ -2,7 +2,7 @@
 //! an opaque string (hex of `{created_at in ms}.{payment_id}`). Only the
 //! exact form this module writes is read back; anything else is a 400.
 
-use crate::domain::{PaymentId, Timestamp};
+use crate::domain::{EventId, PaymentId, Timestamp};
 use crate::ports::OrderCursor;
 
 use super::RequestError;
@@ -13,6 +13,27 @@ pub(crate) fn encode(cursor: &OrderCursor) -> String {
         cursor.created_at.unix_millis(),
         cursor.payment_id
     ))
+}
+
+/// The feed's cursor: the last event's id, hex-encoded.
+pub(crate) fn encode_event(last: &EventId) -> String {
+    hex::encode(last.as_str())
+}
+
+pub(crate) fn decode_event(raw: &str) -> Result<EventId, RequestError> {
+    let refused = || RequestError::BadParameter {
+        name: "cursor",
+        message: "is not a cursor this API gave out (use next_cursor as it came)".into(),
+    };
+    let text = hex::decode(raw)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(refused)?;
+    let id = EventId::parse(&text).map_err(|_| refused())?;
+    if encode_event(&id) != raw {
+        return Err(refused());
+    }
+    Ok(id)
 }
 
 pub(crate) fn decode(raw: &str) -> Result<OrderCursor, RequestError> {

@@ -4,8 +4,8 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::PaymentQueries;
-use crate::domain::{OrderId, PaymentId};
+use crate::app::{FeedRead, PaymentQueries};
+use crate::domain::{EventType, OrderId, PaymentId, Timestamp};
 use crate::ports::OrderCursor;
 
 use super::cursor;
@@ -18,6 +18,7 @@ pub(super) enum Route {
     One(PaymentId),
     ByOrder(OrderId, Option<OrderCursor>),
     Events(PaymentId),
+    Feed(FeedRead),
     Qr(PaymentId, QrFormat),
 }
 
@@ -67,6 +68,20 @@ async fn answer_get_payment(app: &PaymentQueries, request: lambda_http::Request)
             }
             Err(error) => error_response(&error),
         },
+        Route::Feed(read) => match app.event_feed(read).await {
+            Ok((events, next)) => {
+                let items: Vec<serde_json::Value> = events
+                    .iter()
+                    .filter_map(|event| serde_json::from_str(&event.body).ok())
+                    .collect();
+                let mut body = json!({ "items": items });
+                if let Some(next) = next {
+                    body["next_cursor"] = json!(cursor::encode_event(&next));
+                }
+                json_response(StatusCode::OK, &body)
+            }
+            Err(error) => error_response(&error),
+        },
         Route::Qr(id, format) => match app.payable_qr(&id).await {
             Ok(qr) => match qr_response(&qr, format, request.headers()) {
                 Ok(response) => response,
@@ -85,6 +100,9 @@ pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestErro
         return Err(RequestError::MethodNotAllowed);
     }
     let path = request.uri().path().trim_end_matches('/');
+    if path == "/events" {
+        return feed_read(request).map(Route::Feed);
+    }
     if path == "/payments" {
         let raw = query_param(request, "order_id")?.ok_or(RequestError::BadParameter {
             name: "order_id",
@@ -107,3 +125,41 @@ pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestErro
     }
     payment_id_in_path(request, "").map(Route::One)
 }
+
+/// `?type=&since=&limit=&cursor=`, each at most once and exactly as documented.
+fn feed_read(request: &lambda_http::Request) -> Result<FeedRead, RequestError> {
+    let event_type = query_param(request, "type")?
+        .map(|raw| {
+            EventType::parse(&raw).ok_or_else(|| RequestError::BadParameter {
+                name: "type",
+                message: "must be an event type (payment.approved, payment.refunded, ...)".into(),
+            })
+        })
+        .transpose()?;
+    let since = query_param(request, "since")?
+        .map(|raw| Timestamp::parse(&raw).map_err(|e| RequestError::bad_parameter("since", e)))
+        .transpose()?;
+    let limit = match query_param(request, "limit")? {
+        None => FEED_DEFAULT_LIMIT,
+        Some(raw) => Some(raw.as_str())
+            .filter(|raw| !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|raw| raw.parse::<usize>().ok())
+            .filter(|n| (1..=FEED_MAX_LIMIT).contains(n))
+            .ok_or_else(|| RequestError::BadParameter {
+                name: "limit",
+                message: format!("must be an integer from 1 to {FEED_MAX_LIMIT}"),
+            })?,
+    };
+    let cursor = query_param(request, "cursor")?
+        .map(|raw| cursor::decode_event(&raw))
+        .transpose()?;
+    Ok(FeedRead {
+        event_type,
+        since,
+        cursor,
+        limit,
+    })
+}
+
+const FEED_DEFAULT_LIMIT: usize = 50;
+const FEED_MAX_LIMIT: usize = 100;

@@ -15,10 +15,10 @@ pub use provider::{
 };
 pub use publisher::{EventPublisher, PublishError};
 pub use store::{
-    DeliveryKey, DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
-    KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage, OrderReadLimits,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore, PaymentTransitions,
-    RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
+    DeliveryKey, DueItem, DuePayments, FeedPage, FeedQuery, IdempotencyKeys, IdempotencyRecord,
+    IdempotentOutcome, KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage,
+    OrderReadLimits, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentStore,
+    PaymentTransitions, RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 pub use system::{Clock, IdGenerator};
 

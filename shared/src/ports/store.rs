@@ -142,6 +142,21 @@ pub struct OrderPage {
     pub next: Option<OrderCursor>,
 }
 
+/// A read of the event feed: the events after `after`, up to `until`.
+#[derive(Debug, Clone)]
+pub struct FeedQuery {
+    pub after: EventId,
+    pub until: Timestamp,
+    pub event_type: Option<EventType>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FeedPage {
+    pub events: Vec<OutboxEvent>,
+    pub more: bool,
+}
+
 /// Reading payments: all that get-payment needs.
 #[async_trait]
 pub trait PaymentReads: Send + Sync {
@@ -176,6 +191,14 @@ pub trait PaymentReads: Send + Sync {
 
     /// A payment's stored events (kept 30 days), in no particular order.
     async fn events_of(&self, payment_id: &PaymentId) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Every stored event whose id sorts after `query.after` (ids sort by
+    /// the time they were made), oldest first, of `query.event_type` if
+    /// set, at most `query.limit`; `more` when others follow.
+    async fn events_after(&self, query: &FeedQuery) -> Result<FeedPage, StoreError>;
+
+    /// One stored event, by its id.
+    async fn event(&self, id: &EventId) -> Result<Option<OutboxEvent>, StoreError>;
 }
 
 /// Opening a payment for an order, under the order's lock.

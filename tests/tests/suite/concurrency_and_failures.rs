@@ -362,6 +362,20 @@ impl PaymentReads for LosesTheFirstQrWrite {
     ) -> Result<Vec<payments::ports::OutboxEvent>, StoreError> {
         self.inner.events_of(id).await
     }
+
+    async fn events_after(
+        &self,
+        query: &payments::ports::FeedQuery,
+    ) -> Result<payments::ports::FeedPage, StoreError> {
+        self.inner.events_after(query).await
+    }
+
+    async fn event(
+        &self,
+        id: &payments::domain::EventId,
+    ) -> Result<Option<payments::ports::OutboxEvent>, StoreError> {
+        self.inner.event(id).await
+    }
 }
 
 #[async_trait]

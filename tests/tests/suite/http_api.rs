@@ -251,3 +251,83 @@ async fn a_payments_events_list_its_history_in_sequence_order() {
     assert_eq!(unknown.body["type"], "/problems/payment-not-found");
     stack.stop().await;
 }
+
+/// 24 approved payments page through `GET /events?type=payment.approved&limit=10`
+/// in three pages, each event exactly once, oldest first; other types stay
+/// out; bad parameters are 400 naming them.
+#[tokio::test]
+async fn the_event_feed_pages_every_approval_exactly_once() {
+    use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
+    let stack = Stack::start().await;
+    for n in 0..24 {
+        let created = stack.create(&order_body(&format!("ord-feed-{n}"))).await;
+        let order = provider_order_id(&created.body);
+        assert_eq!(stack.pay(&order, "approved").await.status, 200);
+    }
+    let abandoned = stack.create(&order_body("ord-feed-canceled")).await;
+    assert_eq!(stack.cancel(&payment_id(&abandoned.body)).await.status, 200);
+
+    let mut seen: Vec<String> = Vec::new();
+    let mut pages = 0;
+    let mut query = "type=payment.approved&limit=10".to_owned();
+    loop {
+        let page = stack.get(&format!("/events?{query}")).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        pages += 1;
+        let items = page.body["items"].as_array().unwrap();
+        assert!(items.len() <= 10);
+        for event in items {
+            assert_eq!(event["event_type"], "payment.approved");
+            seen.push(event["event_id"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => query = format!("type=payment.approved&limit=10&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 24);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen, "each once, oldest first");
+
+    let everything = stack.get("/events?limit=100").await;
+    assert_eq!(everything.body["items"].as_array().unwrap().len(), 25);
+    let later = stack
+        .get(&format!("/events?since={}", urlencode(&future())))
+        .await;
+    assert_eq!(later.status, 200);
+    assert!(later.body["items"].as_array().unwrap().is_empty());
+
+    for (query, field) in [
+        ("type=payment.paid", "type"),
+        ("since=yesterday", "since"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=1.5", "limit"),
+        ("cursor=zz", "cursor"),
+        ("cursor=6576745f", "cursor"),
+        ("limit=1&limit=2", "limit"),
+    ] {
+        let refused = stack.get(&format!("/events?{query}")).await;
+        assert_eq!(refused.status, 400, "{query}");
+        assert_eq!(refused.body["errors"][0]["field"], field, "{query}");
+    }
+    stack.stop().await;
+}
+
+fn future() -> String {
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let secs = later
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    payments::domain::Timestamp::from_unix_millis(secs)
+        .unwrap()
+        .to_rfc3339()
+}
+
+fn urlencode(raw: &str) -> String {
+    raw.replace(':', "%3A").replace('+', "%2B")
+}

@@ -304,6 +304,77 @@ async fn a_payments_events_are_read_back_from_its_items(store: Arc<dyn PaymentSt
     assert_eq!(events[0].sequence, 1);
 }
 
+/// The feed: 30 events made over three days come back oldest first, each
+/// exactly once however they are paged, filtered by type on request; one
+/// event is found by its id alone.
+async fn the_feed_pages_every_event_once_and_finds_one_by_id(store: Arc<dyn PaymentStore>) {
+    use payments::domain::{EventId, EventType};
+    use payments::ports::FeedQuery;
+    let base = payments_tests::fixtures::T0 as u64;
+    let mut made = Vec::new();
+    for i in 0..30_u64 {
+        let p = payment(&format!("ord-feed-{i}"), 0);
+        store.insert_pending(&p, None).await.unwrap();
+        let to = if i % 2 == 0 {
+            PaymentStatus::Approved
+        } else {
+            PaymentStatus::Declined
+        };
+        let (next, mut event) = transition(&p, to, 1);
+        // Made every two hours: three days' partitions.
+        event.event_id = EventId::from_ulid(ulid::Ulid::from_parts(
+            base + i * 7_200_000,
+            u128::from(i) + 1,
+        ));
+        store
+            .commit_transition(&next, p.version(), &event)
+            .await
+            .unwrap();
+        made.push((event.event_id.clone(), event.event_type));
+    }
+    let until = at(4 * 24 * 3600 * 1000);
+    let page_through = |event_type: Option<EventType>, limit: usize| {
+        let store = store.clone();
+        async move {
+            let mut seen = Vec::new();
+            let mut after = EventId::first_at(base - 1);
+            loop {
+                let page = store
+                    .events_after(&FeedQuery {
+                        after: after.clone(),
+                        until,
+                        event_type,
+                        limit,
+                    })
+                    .await
+                    .unwrap();
+                assert!(page.events.len() <= limit);
+                seen.extend(page.events.iter().map(|e| e.event_id.clone()));
+                match (page.more, page.events.last()) {
+                    (true, Some(last)) => after = last.event_id.clone(),
+                    _ => return seen,
+                }
+            }
+        }
+    };
+    let all: Vec<EventId> = made.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(page_through(None, 7).await, all, "oldest first, each once");
+    assert_eq!(page_through(None, 30).await, all);
+    let approved: Vec<EventId> = made
+        .iter()
+        .filter(|(_, t)| *t == EventType::Approved)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(page_through(Some(EventType::Approved), 4).await, approved);
+
+    for (id, event_type) in [&made[0], &made[17], &made[29]] {
+        let found = store.event(id).await.unwrap().expect("found by id");
+        assert_eq!((&found.event_id, found.event_type), (id, *event_type));
+    }
+    let unknown = EventId::from_ulid(ulid::Ulid::from_parts(base, 999_999));
+    assert!(store.event(&unknown).await.unwrap().is_none());
+}
+
 async fn an_event_is_claimed_by_one_publisher_at_a_time(store: Arc<dyn PaymentStore>) {
     let p = payment("ord-claim", 0);
     store.insert_pending(&p, None).await.unwrap();
@@ -803,6 +874,7 @@ on_both_backends!(Arc<dyn PaymentStore> =>
     an_orders_payments_come_in_pages_each_exactly_once,
     a_processed_delivery_is_remembered_until_its_time,
     a_payments_events_are_read_back_from_its_items,
+    the_feed_pages_every_event_once_and_finds_one_by_id,
     the_outbox_yields_oldest_first_until_published,
     an_event_is_claimed_by_one_publisher_at_a_time,
     due_lists_what_the_sweeper_must_look_at_earliest_first,

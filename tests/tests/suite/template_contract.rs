@@ -30,6 +30,7 @@ fn the_table_has_the_keys_indexes_and_settings_the_code_uses() {
     assert_eq!(index_keys(Index::BY_ORDER), pair("order_id", "created_at"));
     assert_eq!(index_keys(Index::OUTBOX), pair("outbox", "created_at"));
     assert_eq!(index_keys(Index::DUE), pair("due", "due_at"));
+    assert_eq!(index_keys(Index::EVENTS), pair("feed", "event_id"));
     for index in &table.indexes {
         assert_eq!(
             index.projection, "ALL",
@@ -83,7 +84,7 @@ fn policies_of(template: &Value, function: &str) -> Policies {
                 }
             }
             let resources = serde_norway::to_string(&statement["Resource"]).unwrap();
-            for index in ["by-order", "outbox", "due-at"] {
+            for index in ["by-order", "outbox", "due-at", "events"] {
                 if resources.contains(&format!("/index/{index}")) {
                     indexes.insert(index.to_owned());
                 }
@@ -115,7 +116,7 @@ fn each_function_may_do_only_what_it_does() {
         (
             "GetPaymentFunction",
             &["GetItem", "Query"],
-            &["by-order"],
+            &["by-order", "events"],
             false,
         ),
         ("CancelPaymentFunction", &writer, &[], true),

@@ -28,6 +28,7 @@ pub enum LocalRoute {
     ListPaymentsByOrder,
     GetPayment,
     PaymentEvents,
+    EventFeed,
     QrCodeSvg,
     QrCodePng,
     CancelPayment,
@@ -49,6 +50,7 @@ impl LocalRoute {
             Self::ListPaymentsByOrder
             | Self::GetPayment
             | Self::PaymentEvents
+            | Self::EventFeed
             | Self::QrCodeSvg
             | Self::QrCodePng
             | Self::LocalEvents
@@ -64,6 +66,7 @@ impl LocalRoute {
             Self::CreatePayment | Self::ListPaymentsByOrder => "/payments",
             Self::GetPayment => "/payments/{payment_id}",
             Self::PaymentEvents => "/payments/{payment_id}/events",
+            Self::EventFeed => "/events",
             Self::QrCodeSvg => "/payments/{payment_id}/qr.svg",
             Self::QrCodePng => "/payments/{payment_id}/qr.png",
             Self::CancelPayment => "/payments/{payment_id}/cancel",
@@ -82,6 +85,7 @@ impl LocalRoute {
             Self::ListPaymentsByOrder
             | Self::GetPayment
             | Self::PaymentEvents
+            | Self::EventFeed
             | Self::QrCodeSvg
             | Self::QrCodePng => get(get_payment),
             Self::CancelPayment => post(cancel),

@@ -127,6 +127,18 @@ impl PaymentReads for SimStore {
     ) -> Result<Vec<payments::ports::OutboxEvent>, StoreError> {
         read!(self, "store.events_of", self.inner.events_of(payment_id))
     }
+    async fn events_after(
+        &self,
+        query: &payments::ports::FeedQuery,
+    ) -> Result<payments::ports::FeedPage, StoreError> {
+        read!(self, "store.events_after", self.inner.events_after(query))
+    }
+    async fn event(
+        &self,
+        id: &payments::domain::EventId,
+    ) -> Result<Option<payments::ports::OutboxEvent>, StoreError> {
+        read!(self, "store.event", self.inner.event(id))
+    }
 }
 
 #[async_trait]

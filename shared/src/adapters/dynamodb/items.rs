@@ -20,10 +20,27 @@ pub type DynamoItem = HashMap<String, AttributeValue>;
 /// Names the code relies on; tests check them against template.yaml.
 pub struct Index;
 
+pub const MILLIS_PER_DAY: u64 = 24 * 3600 * 1000;
+
 impl Index {
     pub const BY_ORDER: &'static str = "by-order";
     pub const OUTBOX: &'static str = "outbox";
     pub const DUE: &'static str = "due-at";
+    /// Every event, for the feed and for finding one by id: hash `feed`
+    /// (`events#{day}#{shard}`: the day its id was made, a shard of its id),
+    /// range `event_id` (time-ordered ULIDs).
+    pub const EVENTS: &'static str = "events";
+
+    /// The `feed` value of an event: the day (since the Unix epoch) its id
+    /// was made, and a shard of the id, so one day's writes spread over
+    /// `shards` partitions and an id alone names its partition's day.
+    pub fn feed_partition(day: u64, shard: u16) -> String {
+        format!("events#{day}#{shard}")
+    }
+
+    pub fn day_of(event: &EventId) -> u64 {
+        event.unix_millis() / MILLIS_PER_DAY
+    }
 
     /// The sparse `outbox` / `due` hash value of a payment's items:
     /// `pending#{n}`, so a lunch peak's writes spread over `shards` index
@@ -62,12 +79,14 @@ impl IndexShards {
     /// A payment's shard: FNV-1a of its id, so it is the same in every
     /// process and release (std's hasher is seeded per process).
     pub fn of(self, payment: &PaymentId) -> u16 {
-        let hash = payment
-            .as_str()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-            });
+        self.of_key(payment.as_str())
+    }
+
+    /// The shard of any key, as `of`.
+    pub fn of_key(self, key: &str) -> u16 {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
         u16::try_from(hash % u64::from(self.0)).unwrap_or(0)
     }
 
@@ -373,6 +392,13 @@ pub(crate) fn event_item(event: &OutboxEvent, shards: IndexShards) -> DynamoItem
             n(event.created_at.unix_seconds() + EVENT_TTL_SECONDS),
         ),
         ("sequence".to_owned(), n(event.sequence)),
+        (
+            "feed".to_owned(),
+            s(Index::feed_partition(
+                Index::day_of(&event.event_id),
+                shards.of_key(event.event_id.as_str()),
+            )),
+        ),
     ]);
     if let Some(id) = &event.correlation_id {
         item.insert("correlation_id".into(), s(id.as_str()));

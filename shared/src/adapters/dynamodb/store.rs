@@ -10,17 +10,17 @@ use super::errors::store_error;
 use super::items::{
     due_item, event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
     opt_n, payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
-    refund_key_item, s, DynamoItem, Index, IndexShards,
+    refund_key_item, s, DynamoItem, Index, IndexShards, MILLIS_PER_DAY,
 };
 use crate::domain::{
-    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
+    EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
     RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DeliveryKey, DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
-    KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage, OrderReadLimits,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, RefundKey,
-    RefundSettlement, Refunds, StoreError, UnreadableItem,
+    DeliveryKey, DueItem, DuePayments, FeedPage, FeedQuery, IdempotencyKeys, IdempotencyRecord,
+    IdempotentOutcome, KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage,
+    OrderReadLimits, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
+    RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 use futures_util::future::try_join_all;
 
@@ -337,6 +337,64 @@ impl PaymentReads for DynamoStore {
             .consistent_read(true);
         self.query_pages("Query events", query, None, event_from_item)
             .await
+    }
+
+    async fn events_after(&self, query: &FeedQuery) -> Result<FeedPage, StoreError> {
+        // Day by day from the cursor's, each day's shards at once, merged by
+        // id: the first `limit + 1` in id order (the extra says more follow).
+        let wanted = query.limit.saturating_add(1);
+        let last_day = u64::try_from(query.until.unix_millis()).unwrap_or(0) / MILLIS_PER_DAY;
+        let mut found: Vec<OutboxEvent> = Vec::new();
+        let mut day = Index::day_of(&query.after);
+        while day <= last_day && found.len() < wanted {
+            let shards = (0..self.shards.count()).map(|shard| {
+                let mut read = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(Index::EVENTS)
+                    .key_condition_expression("feed = :feed AND event_id > :after")
+                    .expression_attribute_values(":feed", s(Index::feed_partition(day, shard)))
+                    .expression_attribute_values(":after", s(query.after.as_str()))
+                    .scan_index_forward(true);
+                if let Some(event_type) = query.event_type {
+                    read = read
+                        .filter_expression("event_type = :type")
+                        .expression_attribute_values(":type", s(event_type.as_str()));
+                }
+                self.query_pages("Query events", read, Some(wanted), event_from_item)
+            });
+            let mut of_day: Vec<OutboxEvent> =
+                try_join_all(shards).await?.into_iter().flatten().collect();
+            of_day.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+            found.extend(of_day);
+            found.truncate(wanted);
+            day += 1;
+        }
+        let more = found.len() > query.limit;
+        found.truncate(query.limit);
+        Ok(FeedPage {
+            events: found,
+            more,
+        })
+    }
+
+    async fn event(&self, id: &EventId) -> Result<Option<OutboxEvent>, StoreError> {
+        // The id names its day; its shard depends on the shard count it was
+        // written under, so every shard of that day is asked.
+        let day = Index::day_of(id);
+        let shards = (0..self.shards.count()).map(|shard| {
+            let read = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(Index::EVENTS)
+                .key_condition_expression("feed = :feed AND event_id = :id")
+                .expression_attribute_values(":feed", s(Index::feed_partition(day, shard)))
+                .expression_attribute_values(":id", s(id.as_str()));
+            self.query_pages("Query event", read, Some(1), event_from_item)
+        });
+        Ok(try_join_all(shards).await?.into_iter().flatten().next())
     }
 
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {

@@ -9,10 +9,10 @@ use crate::domain::{
     RefundId, RefundStatus, Timestamp,
 };
 use crate::ports::{
-    DeliveryKey, DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
-    KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage, OrderReadLimits,
-    Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions, RefundKey,
-    RefundSettlement, Refunds, StoreError, UnreadableItem,
+    DeliveryKey, DueItem, DuePayments, FeedPage, FeedQuery, IdempotencyKeys, IdempotencyRecord,
+    IdempotentOutcome, KeyClaim, MadeRefund, OrderCursor, OrderLock, OrderLockState, OrderPage,
+    OrderReadLimits, Outbox, OutboxEvent, PaymentCreation, PaymentReads, PaymentTransitions,
+    RefundKey, RefundSettlement, Refunds, StoreError, UnreadableItem,
 };
 
 #[derive(Default)]
@@ -231,6 +231,35 @@ impl PaymentReads for MemoryStore {
             .filter(|(event, _)| &event.payment_id == payment_id)
             .map(|(event, _)| event.clone())
             .collect())
+    }
+
+    async fn events_after(&self, query: &FeedQuery) -> Result<FeedPage, StoreError> {
+        self.suspend().await;
+        let mut events: Vec<OutboxEvent> = self
+            .tables()
+            .events
+            .iter()
+            .map(|(event, _)| event)
+            .filter(|event| event.event_id > query.after)
+            .filter(|event| event.event_id.unix_millis() <= query.until.unix_millis().max(0) as u64)
+            .filter(|event| query.event_type.is_none_or(|t| t == event.event_type))
+            .cloned()
+            .collect();
+        events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        let more = events.len() > query.limit;
+        events.truncate(query.limit);
+        Ok(FeedPage { events, more })
+    }
+
+    async fn event(&self, id: &EventId) -> Result<Option<OutboxEvent>, StoreError> {
+        self.suspend().await;
+        Ok(self
+            .tables()
+            .events
+            .iter()
+            .map(|(event, _)| event)
+            .find(|event| &event.event_id == id)
+            .cloned())
     }
 
     async fn refunds_of(&self, payment_id: &PaymentId) -> Result<Vec<Refund>, StoreError> {
