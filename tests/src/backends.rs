@@ -48,6 +48,8 @@ pub struct Delivered {
     /// The `sequence` and `correlation_id` message attributes (SNS only).
     pub sequence: Option<String>,
     pub correlation_id: Option<String>,
+    /// The `redelivered` attribute on SNS, the flag in memory.
+    pub redelivered: bool,
 }
 
 enum Sink {
@@ -317,6 +319,7 @@ impl Backend {
                     order_id: p.order_id,
                     sequence: None,
                     correlation_id: None,
+                    redelivered: p.redelivered,
                 })
                 .collect(),
             Sink::Sqs {
@@ -358,6 +361,7 @@ impl Backend {
                             order_id: attribute("order_id"),
                             sequence: optional("sequence"),
                             correlation_id: optional("correlation_id"),
+                            redelivered: optional("redelivered").as_deref() == Some("true"),
                         });
                         sqs.delete_message()
                             .queue_url(queue_url)

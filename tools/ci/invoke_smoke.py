@@ -373,6 +373,16 @@ def main():
               == [("payment.approved", 1)], f"the payment's events: {status} {events}")
         status, _, problem = invoke(invoke_port, "get-payment", load_event("get-payment-events.json"))
         check(status == 404, f"the events sample's unknown payment: {status} {problem}")
+        approved_event = events["items"][0]["event_id"]
+        again = load_event("redeliver-event.json")
+        again["rawPath"] = again["requestContext"]["http"]["path"] = f"/events/{approved_event}/redeliver"
+        again["pathParameters"] = {"event_id": approved_event}
+        status, _, redelivered = invoke(invoke_port, "refund-payment", again)
+        check(status == 202 and redelivered["event"]["event_id"] == approved_event,
+              f"refund-payment redelivers a stored event: {status} {redelivered}")
+        status, _, problem = invoke(invoke_port, "refund-payment", load_event("redeliver-event.json"))
+        check(status == 404 and problem["type"] == "/problems/event-not-found",
+              f"the redelivery sample's unknown event: {status} {problem}")
 
         # The kiosk abandons a second order's QR code: canceled at Mercado Pago, then here.
         second = create_event("ord-1043", pos_id=None)

@@ -37,6 +37,16 @@ fn attribute(data_type: &str, value: &str) -> Result<MessageAttributeValue, Publ
 #[async_trait]
 impl EventPublisher for SnsPublisher {
     async fn publish(&self, event: &OutboxEvent) -> Result<(), PublishError> {
+        self.send(event, false).await
+    }
+
+    async fn redeliver(&self, event: &OutboxEvent) -> Result<(), PublishError> {
+        self.send(event, true).await
+    }
+}
+
+impl SnsPublisher {
+    async fn send(&self, event: &OutboxEvent, redelivered: bool) -> Result<(), PublishError> {
         let mut publish = self
             .client
             .publish()
@@ -50,6 +60,9 @@ impl EventPublisher for SnsPublisher {
             );
         if let Some(id) = &event.correlation_id {
             publish = publish.message_attributes("correlation_id", string_attribute(id.as_str())?);
+        }
+        if redelivered {
+            publish = publish.message_attributes("redelivered", string_attribute("true")?);
         }
         publish.send().await.map_err(|e| {
             PublishError(format!(

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::domain::{DomainError, PaymentId, PaymentStatus, PosId};
+use crate::domain::{DomainError, EventId, PaymentId, PaymentStatus, PosId};
 use crate::ports::{ProviderError, StoreError};
 
 /// Why a use case could not do what was asked. The HTTP layer maps each variant
@@ -9,6 +9,10 @@ use crate::ports::{ProviderError, StoreError};
 pub enum AppError {
     #[error("payment {0} not found")]
     PaymentNotFound(PaymentId),
+    #[error("event {0} not found (events are kept 30 days)")]
+    EventNotFound(EventId),
+    #[error("the topic did not take the message: {0}")]
+    TopicUnavailable(String),
     #[error("order already paid by {0}")]
     OrderAlreadyPaid(PaymentId),
     #[error("order has a live payment {0} for a different request")]

@@ -16,7 +16,8 @@ use crate::adapters::mercadopago::{AccessToken, MercadoPagoWebhook, SignaturePol
 use crate::adapters::secrets::{Secret, SsmParameters};
 use crate::adapters::sns::SnsPublisher;
 use crate::app::{
-    CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents, SweepOverduePayments,
+    CancelPayment, CreatePayment, PaymentQueries, RedeliverEvent, RefundPayment, RelayEvents,
+    SweepOverduePayments,
 };
 use crate::config::{
     allowed_callers_from_env, signature_policy_from_env, table_from_env, topic_from_env,
@@ -193,9 +194,19 @@ pub async fn cancel_payment(env: &dyn Env) -> Result<CancelPayment, InitError> {
 
 /// refund-payment: every port (it refunds at Mercado Pago and announces it).
 pub async fn refund_payment(env: &dyn Env) -> Result<RefundPayment, InitError> {
+    Ok(refund_function(env).await?.0)
+}
+
+/// refund-payment's two use cases on one set of clients: refunds, and
+/// redelivery of a stored event; the same callers may use both.
+pub async fn refund_function(env: &dyn Env) -> Result<(RefundPayment, RedeliverEvent), InitError> {
     let settings = EveryPortSettings::from_env(env)?;
     let callers = allowed_callers_from_env(env)?;
-    Ok(RefundPayment::new(&settings.build(None).await?.0).admitting(callers))
+    let ports = settings.build(None).await?.0;
+    Ok((
+        RefundPayment::new(&ports).admitting(callers.clone()),
+        RedeliverEvent::new(&ports).admitting(callers),
+    ))
 }
 
 /// event-relay: the table's outbox and the topic.

@@ -13,6 +13,7 @@ mod problem;
 #[cfg(test)]
 mod properties;
 mod qr_image;
+mod redeliver;
 mod refund;
 mod refund_request;
 mod request;
@@ -26,6 +27,7 @@ pub use cancel::handle_cancel_payment;
 pub use create::handle_create_payment;
 pub use get::handle_get_payment;
 pub use problem::{error_response, FieldError, Problem, ProblemType, RequestError};
+pub use redeliver::{handle_redeliver_event, handle_refund_function};
 pub use refund::handle_refund_payment;
 pub use response::{json_response, HttpResponse};
 pub use view::{payment_json, refund_json};

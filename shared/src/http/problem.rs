@@ -104,6 +104,8 @@ pub enum ProblemType {
     NotificationDeferred,
     CallerNotAllowed,
     MisdirectedRequest,
+    EventNotFound,
+    TopicUnavailable,
 }
 
 impl ProblemType {
@@ -144,6 +146,8 @@ impl ProblemType {
             Self::NotificationDeferred => StatusCode::TOO_MANY_REQUESTS,
             Self::CallerNotAllowed => StatusCode::FORBIDDEN,
             Self::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
+            Self::EventNotFound => StatusCode::NOT_FOUND,
+            Self::TopicUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -180,6 +184,8 @@ impl ProblemType {
             Self::NotificationDeferred => "Notification deferred",
             Self::CallerNotAllowed => "Caller not allowed",
             Self::MisdirectedRequest => "Misdirected request",
+            Self::EventNotFound => "Event not found",
+            Self::TopicUnavailable => "Event topic unavailable",
         }
     }
 }
@@ -326,6 +332,8 @@ impl From<&AppError> for Problem {
         let detail = error.to_string();
         match error {
             AppError::PaymentNotFound(_) => Problem::new(ProblemType::PaymentNotFound, detail),
+            AppError::EventNotFound(_) => Problem::new(ProblemType::EventNotFound, detail),
+            AppError::TopicUnavailable(_) => Problem::new(ProblemType::TopicUnavailable, detail),
             AppError::OrderAlreadyPaid(_) => Problem::new(ProblemType::OrderAlreadyPaid, detail),
             AppError::OrderHasLivePayment(_) => {
                 Problem::new(ProblemType::OrderHasLivePayment, detail)

@@ -249,6 +249,31 @@ async fn a_payments_events_list_its_history_in_sequence_order() {
         .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["type"], "/problems/payment-not-found");
+
+    // Redelivery publishes the same event again.
+    let first = items[0]["event_id"].as_str().unwrap();
+    let redelivered = stack
+        .send(
+            stack
+                .http
+                .post(stack.api(&format!("/events/{first}/redeliver"))),
+        )
+        .await;
+    assert_eq!(redelivered.status, 202, "{:?}", redelivered.body);
+    assert_eq!(redelivered.body["event_id"], first);
+    let published = stack.events().await;
+    let copies = published.iter().filter(|e| e["event_id"] == first).count();
+    assert_eq!(copies, 2, "published again");
+    for (id, status) in [("evt_01JD0000000000000000000000", 404), ("evt_nope", 400)] {
+        let reply = stack
+            .send(
+                stack
+                    .http
+                    .post(stack.api(&format!("/events/{id}/redeliver"))),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{id}: {:?}", reply.body);
+    }
     stack.stop().await;
 }
 

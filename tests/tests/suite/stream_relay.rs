@@ -14,8 +14,10 @@ use payments::ports::{
     EventPublisher, Outbox, OutboxEvent, PaymentCreation, PaymentTransitions, Ports, PublishError,
 };
 use payments::triggers::{self, RelayAnswer};
+use payments_tests::backends::Backend;
 use payments_tests::fixtures::{payment, transition};
 use payments_tests::moto;
+use payments_tests::on_both_backends;
 
 /// A topic that refuses one event and records the rest.
 struct RefusesOne {
@@ -223,3 +225,30 @@ async fn events_carry_their_sequence_and_the_request_that_caused_them_on_sns() {
     );
     h.stop().await;
 }
+
+/// A stored event redelivered reaches subscribers again, the same message
+/// marked `redelivered`; an unknown id is refused and publishes nothing.
+async fn a_redelivered_event_reaches_subscribers_again_marked_as_such(h: Backend) {
+    use payments::app::{AppError, RedeliverEvent};
+    let paid = h.approved_payment("ord-redeliver", 2590).await;
+    let first = h.delivered().await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(!first[0].redelivered);
+    let events = h.store.events_of(paid.id()).await.unwrap();
+    let redeliver = RedeliverEvent::new(&h.ports());
+    let again = redeliver.execute(&events[0].event_id).await.unwrap();
+    assert_eq!(again.event_id, events[0].event_id);
+    let delivered = h.delivered().await;
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    assert_eq!(delivered[1].body, delivered[0].body, "the same message");
+    assert!(delivered[1].redelivered, "marked as a redelivery");
+    let unknown = payments::domain::EventId::from_ulid(ulid::Ulid::new());
+    assert!(matches!(
+        redeliver.execute(&unknown).await,
+        Err(AppError::EventNotFound(_))
+    ));
+    assert_eq!(h.delivered().await.len(), 2);
+    h.stop().await;
+}
+
+on_both_backends!(Backend => a_redelivered_event_reaches_subscribers_again_marked_as_such);

@@ -120,7 +120,7 @@ fn each_function_may_do_only_what_it_does() {
             false,
         ),
         ("CancelPaymentFunction", &writer, &[], true),
-        ("RefundPaymentFunction", &writer, &[], true),
+        ("RefundPaymentFunction", &writer, &["events"], true),
         ("PaymentWebhookFunction", &writer, &[], true),
         // GetItem: every function's init pre-warms its connection with one.
         (

@@ -21,8 +21,8 @@ use payments::adapters::mercadopago::{
 };
 use payments::adapters::secrets::Secret;
 use payments::app::{
-    correlation, CancelPayment, CreatePayment, PaymentQueries, RefundPayment, RelayEvents,
-    SweepOverduePayments,
+    correlation, CancelPayment, CreatePayment, PaymentQueries, RedeliverEvent, RefundPayment,
+    RelayEvents, SweepOverduePayments,
 };
 use payments::compose::{self, InitError};
 use payments::config::{parse_points_of_sale, ConfigError};
@@ -117,6 +117,7 @@ pub struct Services {
     pub queries: PaymentQueries,
     pub cancel: CancelPayment,
     pub refund: RefundPayment,
+    pub redeliver: RedeliverEvent,
     pub webhook: MercadoPagoWebhook,
     pub publisher: Arc<MemoryPublisher>,
     pub metrics: KeptMetrics,
@@ -233,6 +234,7 @@ impl LocalStack {
             queries: PaymentQueries::new(&ports),
             cancel: CancelPayment::new(&ports),
             refund: RefundPayment::new(&ports),
+            redeliver: RedeliverEvent::new(&ports),
             webhook: MercadoPagoWebhook::new(
                 &ports,
                 SignaturePolicy::Required(Secret::fixed(config.webhook_secret.clone())),

@@ -12,8 +12,8 @@ use mercadopago_mock::loopback;
 use payments::domain::{CorrelationId, PointsOfSale, PosId};
 use payments::http::request_id;
 use payments::http::{
-    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
-    handle_webhook, HttpResponse, Problem, RequestError, MAX_BODY_BYTES,
+    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_redeliver_event,
+    handle_refund_payment, handle_webhook, HttpResponse, Problem, RequestError, MAX_BODY_BYTES,
 };
 use serde_json::{json, Value};
 use strum::IntoEnumIterator;
@@ -33,6 +33,7 @@ pub enum LocalRoute {
     QrCodePng,
     CancelPayment,
     RefundPayment,
+    RedeliverEvent,
     MercadoPagoWebhook,
     LocalEvents,
     LocalMetrics,
@@ -46,6 +47,7 @@ impl LocalRoute {
             Self::CreatePayment
             | Self::CancelPayment
             | Self::RefundPayment
+            | Self::RedeliverEvent
             | Self::MercadoPagoWebhook => http::Method::POST,
             Self::ListPaymentsByOrder
             | Self::GetPayment
@@ -71,6 +73,7 @@ impl LocalRoute {
             Self::QrCodePng => "/payments/{payment_id}/qr.png",
             Self::CancelPayment => "/payments/{payment_id}/cancel",
             Self::RefundPayment => "/payments/{payment_id}/refunds",
+            Self::RedeliverEvent => "/events/{event_id}/redeliver",
             Self::MercadoPagoWebhook => "/webhooks/mercadopago",
             Self::LocalEvents => "/local/events",
             Self::LocalMetrics => "/local/metrics",
@@ -90,6 +93,7 @@ impl LocalRoute {
             | Self::QrCodePng => get(get_payment),
             Self::CancelPayment => post(cancel),
             Self::RefundPayment => post(refund),
+            Self::RedeliverEvent => post(redeliver),
             Self::MercadoPagoWebhook => post(webhook),
             Self::LocalEvents => get(events),
             Self::LocalMetrics => get(kept_metrics),
@@ -223,6 +227,7 @@ lambda_route!(create => handle_create_payment(services.create));
 lambda_route!(get_payment => handle_get_payment(services.queries));
 lambda_route!(cancel => handle_cancel_payment(services.cancel));
 lambda_route!(refund => handle_refund_payment(services.refund));
+lambda_route!(redeliver => handle_redeliver_event(services.redeliver));
 lambda_route!(webhook => handle_webhook(services.webhook));
 
 /// Every published event, oldest first, as subscribers received it.

@@ -12,6 +12,8 @@ pub struct PublishedEvent {
     pub event_type: String,
     pub order_id: String,
     pub body: String,
+    /// Sent again on request (`redelivered=true`), not as it happened.
+    pub redelivered: bool,
 }
 
 /// Keeps every published message in order; optionally prints each as a JSON line.
@@ -48,6 +50,16 @@ impl MemoryPublisher {
 #[async_trait]
 impl EventPublisher for MemoryPublisher {
     async fn publish(&self, event: &OutboxEvent) -> Result<(), PublishError> {
+        self.keep(event, false)
+    }
+
+    async fn redeliver(&self, event: &OutboxEvent) -> Result<(), PublishError> {
+        self.keep(event, true)
+    }
+}
+
+impl MemoryPublisher {
+    fn keep(&self, event: &OutboxEvent, redelivered: bool) -> Result<(), PublishError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(PublishError("publisher switched to failing".into()));
         }
@@ -55,6 +67,7 @@ impl EventPublisher for MemoryPublisher {
             event_type: event.event_type.as_str().to_owned(),
             order_id: event.order_id.as_str().to_owned(),
             body: event.body.clone(),
+            redelivered,
         };
         if self.print {
             let mut out = std::io::stdout().lock();

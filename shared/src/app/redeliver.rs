@@ -1,0 +1,56 @@
+//! Publish a stored event again, for a consumer whose queue lost it: the
+//! same message, marked as a redelivery. Served by refund-payment, so only
+//! the roles that may refund may ask for it.
+
+use std::sync::Arc;
+
+use crate::domain::{AllowedCallers, EventId};
+use crate::ports::{EventPublisher, OutboxEvent, PaymentReads, Ports};
+
+use super::AppError;
+
+pub struct RedeliverEvent {
+    events: Arc<dyn PaymentReads>,
+    publisher: Arc<dyn EventPublisher>,
+    callers: AllowedCallers,
+}
+
+impl RedeliverEvent {
+    pub fn new<Provider>(ports: &Ports<Provider>) -> Self {
+        Self {
+            events: ports.store.clone(),
+            publisher: ports.publisher.clone(),
+            callers: AllowedCallers::anyone(),
+        }
+    }
+
+    /// Admits only `callers` (the route's `ALLOWED_CALLERS`); anyone until set.
+    pub fn admitting(self, callers: AllowedCallers) -> Self {
+        Self { callers, ..self }
+    }
+
+    pub fn allowed_callers(&self) -> &AllowedCallers {
+        &self.callers
+    }
+
+    /// The event, published again; an id no stored event has is an error.
+    /// Nothing is written: a redelivery changes no payment and no outbox.
+    pub async fn execute(&self, id: &EventId) -> Result<OutboxEvent, AppError> {
+        let event = self
+            .events
+            .event(id)
+            .await?
+            .ok_or_else(|| AppError::EventNotFound(id.clone()))?;
+        self.publisher
+            .redeliver(&event)
+            .await
+            .map_err(|error| AppError::TopicUnavailable(error.0))?;
+        tracing::info!(
+            event_id = %event.event_id,
+            payment_id = %event.payment_id,
+            order_id = %event.order_id,
+            "event redelivered"
+        );
+        Ok(event)
+    }
+}
