@@ -356,3 +356,42 @@ fn future() -> String {
 fn urlencode(raw: &str) -> String {
     raw.replace(':', "%3A").replace('+', "%2B")
 }
+
+/// Events are listed for the 30 days they are kept: a payment's history and
+/// the feed leave out what is older, even before DynamoDB's TTL deletes it.
+#[tokio::test]
+async fn events_older_than_thirty_days_are_not_listed() {
+    use payments::app::{FeedRead, PaymentQueries};
+    use payments::domain::Timestamp;
+    use payments::ports::Clock;
+    use payments_tests::backends::{Backend, OnBackend};
+
+    struct DaysLater(u64);
+    impl Clock for DaysLater {
+        fn now(&self) -> Timestamp {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            Timestamp::from_unix_millis(now + (self.0 * 24 * 3600 * 1000) as i64).unwrap()
+        }
+    }
+    let h = <Backend as OnBackend>::memory().await;
+    let paid = h.approved_payment("ord-old-events", 2590).await;
+    let read = FeedRead {
+        event_type: None,
+        since: None,
+        cursor: None,
+        limit: 50,
+    };
+    for (days, listed) in [(29, 1), (31, 0)] {
+        let mut ports = h.ports();
+        ports.clock = std::sync::Arc::new(DaysLater(days));
+        let queries = PaymentQueries::new(&ports);
+        let history = queries.events_of(paid.id()).await.unwrap();
+        assert_eq!(history.len(), listed, "{days} days later");
+        let (feed, _) = queries.event_feed(read.clone()).await.unwrap();
+        assert_eq!(feed.len(), listed, "{days} days later, the feed");
+    }
+    h.stop().await;
+}
