@@ -8,13 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
+.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov asyncapi node sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
 # cargo-test runs last: its summary line is the run's closing line.
-checks: fmt-check lint-template checkov clippy sdk-compat invoke-smoke contract kiosk-browser simulation cargo-test
+checks: fmt-check lint-template checkov asyncapi clippy sdk-compat invoke-smoke contract kiosk-browser simulation cargo-test
 
 venv: $(VENV)/.installed
 
@@ -85,6 +85,26 @@ browser:
 		for attempt in 1 2 3; do \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 				--no-install-recommends chromium chromium-driver >/dev/null && break; \
+			[ $$attempt = 3 ] && exit 1; sleep 5; \
+		done; \
+	fi
+
+# asyncapi.yaml checked by AsyncAPI's own parser (npm @asyncapi/parser, pinned
+# in tools/ci/asyncapi/package-lock.json). The events the tests publish are
+# checked against its schemas by the Rust suite (tests/src/asyncapi.rs).
+asyncapi: node tools/ci/asyncapi/node_modules/.installed
+	node tools/ci/asyncapi/check.mjs asyncapi.yaml
+
+tools/ci/asyncapi/node_modules/.installed: tools/ci/asyncapi/package.json tools/ci/asyncapi/package-lock.json
+	cd tools/ci/asyncapi && npm ci --silent --no-audit --no-fund
+	touch $@
+
+node:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		echo "installing nodejs and npm (apt)"; \
+		for attempt in 1 2 3; do \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends nodejs npm >/dev/null && break; \
 			[ $$attempt = 3 ] && exit 1; sleep 5; \
 		done; \
 	fi

@@ -314,7 +314,10 @@ impl Backend {
                 .published()
                 .into_iter()
                 .map(|p| Delivered {
-                    body: p.body,
+                    body: {
+                        crate::asyncapi::assert_valid_event(&p.body);
+                        p.body
+                    },
                     event_type: p.event_type,
                     order_id: p.order_id,
                     sequence: None,
@@ -355,8 +358,10 @@ impl Backend {
                                 .as_str()
                                 .map(str::to_owned)
                         };
+                        let body = envelope["Message"].as_str().unwrap().to_owned();
+                        crate::asyncapi::assert_valid_event(&body);
                         received.lock().unwrap().push(Delivered {
-                            body: envelope["Message"].as_str().unwrap().to_owned(),
+                            body,
                             event_type: attribute("event_type"),
                             order_id: attribute("order_id"),
                             sequence: optional("sequence"),

@@ -3,6 +3,7 @@
 //! (in memory, or DynamoDB and SNS on moto), moto and template.yaml helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: a failed unwrap is a failed test
 
+pub mod asyncapi;
 pub mod backends;
 pub mod fake_provider;
 pub mod fixtures;

@@ -157,7 +157,12 @@ impl Stack {
     pub async fn events(&self) -> Vec<Value> {
         let reply = self.get("/local/events").await;
         assert_eq!(reply.status, 200);
-        reply.body["items"].as_array().cloned().unwrap_or_default()
+        let events = reply.body["items"].as_array().cloned().unwrap_or_default();
+        // Every event published is one asyncapi.yaml describes.
+        for event in &events {
+            crate::asyncapi::assert_valid_event(&event.to_string());
+        }
+        events
     }
 
     /// `POST`s `body` to the mock's `path` (a control endpoint, or Mercado

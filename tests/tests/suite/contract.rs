@@ -250,3 +250,40 @@ fn every_route_lists_the_http_layers_refusal_and_every_answer_its_request_id() {
         }
     }
 }
+
+/// asyncapi.yaml's schemas are strict: an `amount` that is a string, a
+/// field it does not list, or one missing is refused; a real body passes.
+#[test]
+fn the_event_schemas_refuse_what_consumers_could_not_read() {
+    use payments_tests::asyncapi::is_valid_event;
+    let good = serde_json::json!({
+        "event_id": "evt_01JDX3P2H7Q8R9S0T1V2W3X4YZ", "event_type": "payment.approved",
+        "schema_version": 1, "occurred_at": "2026-11-25T12:00:03.000Z",
+        "payment_id": "pay_01JDX3M8Q4S7V2C9K5T6W1Y0ZB", "order_id": "ord-1042",
+        "status": "approved", "amount": 2590, "currency": "BRL",
+        "provider_payment_id": "PAY01JDX3M8S1A2B3C4D5E6F7G8", "decline_reason": null,
+        "amount_refunded": 0, "sequence": 1, "correlation_id": "req-1", "refund": null
+    });
+    assert!(is_valid_event(&good));
+    let mut string_amount = good.clone();
+    string_amount["amount"] = serde_json::json!("2590");
+    assert!(!is_valid_event(&string_amount), "amount as a string");
+    let mut extra = good.clone();
+    extra["note"] = serde_json::json!("x");
+    assert!(!is_valid_event(&extra), "a field the schema does not list");
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("sequence");
+    assert!(!is_valid_event(&missing), "sequence missing");
+    let mut wrong_status = good.clone();
+    wrong_status["status"] = serde_json::json!("refunded");
+    assert!(
+        !is_valid_event(&wrong_status),
+        "an approval whose status is refunded"
+    );
+    let mut refund_without = good;
+    refund_without["event_type"] = serde_json::json!("payment.refunded");
+    assert!(
+        !is_valid_event(&refund_without),
+        "a refund event without its refund"
+    );
+}

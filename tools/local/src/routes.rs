@@ -38,6 +38,7 @@ pub enum LocalRoute {
     LocalEvents,
     LocalMetrics,
     OpenApiDocument,
+    AsyncApiDocument,
     Kiosk,
 }
 
@@ -58,6 +59,7 @@ impl LocalRoute {
             | Self::LocalEvents
             | Self::LocalMetrics
             | Self::OpenApiDocument
+            | Self::AsyncApiDocument
             | Self::Kiosk => http::Method::GET,
         }
     }
@@ -78,6 +80,7 @@ impl LocalRoute {
             Self::LocalEvents => "/local/events",
             Self::LocalMetrics => "/local/metrics",
             Self::OpenApiDocument => "/openapi.yaml",
+            Self::AsyncApiDocument => "/asyncapi.yaml",
             Self::Kiosk => "/kiosk",
         }
     }
@@ -98,6 +101,7 @@ impl LocalRoute {
             Self::LocalEvents => get(events),
             Self::LocalMetrics => get(kept_metrics),
             Self::OpenApiDocument => get(openapi),
+            Self::AsyncApiDocument => get(asyncapi),
             Self::Kiosk => get(kiosk),
         }
     }
@@ -251,6 +255,13 @@ const OPENAPI: &str = include_str!("../../../openapi.yaml");
 
 async fn openapi() -> Response {
     typed_response("application/yaml", OPENAPI)
+}
+
+const ASYNCAPI: &str = include_str!("../../../asyncapi.yaml");
+
+/// The events' contract (AsyncAPI 3.0).
+async fn asyncapi() -> Response {
+    typed_response("application/yaml", ASYNCAPI)
 }
 
 /// The kiosk page: one file, its script and style inline, nothing fetched
