@@ -11,8 +11,8 @@ pub enum AppError {
     PaymentNotFound(PaymentId),
     #[error("event {0} not found (events are kept 30 days)")]
     EventNotFound(EventId),
-    #[error("the topic did not take the message: {0}")]
-    TopicUnavailable(String),
+    #[error("the event topic did not take the message; retry")]
+    TopicUnavailable,
     #[error("order already paid by {0}")]
     OrderAlreadyPaid(PaymentId),
     #[error("order has a live payment {0} for a different request")]

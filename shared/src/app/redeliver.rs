@@ -41,10 +41,11 @@ impl RedeliverEvent {
             .event(id)
             .await?
             .ok_or_else(|| AppError::EventNotFound(id.clone()))?;
-        self.publisher
-            .redeliver(&event)
-            .await
-            .map_err(|error| AppError::TopicUnavailable(error.0))?;
+        if let Err(error) = self.publisher.redeliver(&event).await {
+            // The SDK's text names ARNs: logged here, not answered.
+            tracing::warn!(event_id = %event.event_id, %error, "redelivery failed");
+            return Err(AppError::TopicUnavailable);
+        }
         tracing::info!(
             event_id = %event.event_id,
             payment_id = %event.payment_id,

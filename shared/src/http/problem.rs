@@ -333,7 +333,7 @@ impl From<&AppError> for Problem {
         match error {
             AppError::PaymentNotFound(_) => Problem::new(ProblemType::PaymentNotFound, detail),
             AppError::EventNotFound(_) => Problem::new(ProblemType::EventNotFound, detail),
-            AppError::TopicUnavailable(_) => Problem::new(ProblemType::TopicUnavailable, detail),
+            AppError::TopicUnavailable => Problem::new(ProblemType::TopicUnavailable, detail),
             AppError::OrderAlreadyPaid(_) => Problem::new(ProblemType::OrderAlreadyPaid, detail),
             AppError::OrderHasLivePayment(_) => {
                 Problem::new(ProblemType::OrderHasLivePayment, detail)

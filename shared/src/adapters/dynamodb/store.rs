@@ -356,7 +356,9 @@ impl PaymentReads for DynamoStore {
                     .key_condition_expression("feed = :feed AND event_id > :after")
                     .expression_attribute_values(":feed", s(Index::feed_partition(day, shard)))
                     .expression_attribute_values(":after", s(query.after.as_str()))
-                    .scan_index_forward(true);
+                    .scan_index_forward(true)
+                    // One page's worth per request, not DynamoDB's 1 MB.
+                    .limit(i32::try_from(wanted).unwrap_or(1000));
                 if let Some(event_type) = query.event_type {
                     read = read
                         .filter_expression("event_type = :type")
