@@ -307,6 +307,13 @@ impl Backend {
         SweepOverduePayments::new(&self.ports())
     }
 
+    /// A sweeper run `later` than now, as a later scheduled run would be.
+    pub fn sweeper_later(&self, later: Duration) -> SweepOverduePayments {
+        let mut ports = self.ports();
+        ports.clock = Arc::new(LaterClock(later));
+        SweepOverduePayments::new(&ports)
+    }
+
     /// Everything subscribers received so far, in arrival order.
     pub async fn delivered(&self) -> Vec<Delivered> {
         match &self.sink {

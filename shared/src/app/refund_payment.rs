@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::domain::{
     AllowedCallers, CallerId, Fingerprint, IdempotencyKey, Payment, PaymentId, Refund,
-    RefundFailure, RefundReason, RefundSource,
+    RefundFailure, RefundReason, RefundSource, RefundStatus,
 };
-use crate::ports::{PaymentProvider, PaymentReads, Ports, RefundKey};
+use crate::ports::{PaymentProvider, PaymentReads, Ports, RefundKey, Refunds};
 
 use super::money_at_provider::MoneyAtProvider;
 use super::refund_ledger::{provider_key, RefundAsk, RefundLedger, Reserved};
@@ -47,6 +47,10 @@ pub struct RefundOutcome {
     pub refund: Refund,
     pub payment: Payment,
     pub refunds: Vec<Refund>,
+    /// The refund's status when its key was first answered: every answer to
+    /// the key, the first and each replay, is given by it (201, 202 or 422),
+    /// while `refund` shows the refund as it is now.
+    pub answered: RefundStatus,
     /// The refund is the one the Idempotency-Key asked for before: this is a
     /// replay of that request.
     pub replayed: bool,
@@ -54,6 +58,7 @@ pub struct RefundOutcome {
 
 pub struct RefundPayment {
     payments: Arc<dyn PaymentReads>,
+    refunds: Arc<dyn Refunds>,
     provider: Arc<dyn PaymentProvider>,
     ledger: RefundLedger,
     money: MoneyAtProvider,
@@ -64,6 +69,7 @@ impl RefundPayment {
     pub fn new(ports: &Ports) -> Self {
         Self {
             payments: ports.store.clone(),
+            refunds: ports.store.clone(),
             provider: ports.provider.clone(),
             ledger: RefundLedger::new(ports),
             money: MoneyAtProvider::new(ports),
@@ -113,7 +119,7 @@ impl RefundPayment {
                 refund
             }
         };
-        self.outcome(refund, replayed).await
+        self.outcome(refund, &key.key, replayed).await
     }
 
     /// Mercado Pago holds less than we thought: refunds we had not seen
@@ -138,7 +144,16 @@ impl RefundPayment {
         }
     }
 
-    async fn outcome(&self, refund: Refund, replayed: bool) -> Result<RefundOutcome, AppError> {
+    /// The refund and its payment as they are now, answered as the key was
+    /// first answered. Keeping that first answer is a write: when it fails
+    /// the caller is told to retry (503) rather than given an answer a
+    /// replay could contradict.
+    async fn outcome(
+        &self,
+        refund: Refund,
+        key: &IdempotencyKey,
+        replayed: bool,
+    ) -> Result<RefundOutcome, AppError> {
         let payment = self
             .payments
             .get(&refund.payment_id)
@@ -151,10 +166,15 @@ impl RefundPayment {
             .find(|r| r.refund_id == refund.refund_id)
             .cloned()
             .unwrap_or(refund);
+        let answered = self
+            .refunds
+            .keep_first_answer(payment.id(), key, refund.status)
+            .await?;
         Ok(RefundOutcome {
             refund,
             payment,
             refunds,
+            answered,
             replayed,
         })
     }

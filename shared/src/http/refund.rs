@@ -32,12 +32,14 @@ async fn answer_refund_payment(app: &RefundPayment, request: lambda_http::Reques
     };
     match app.execute(command).await {
         Ok(outcome) => {
-            let status = match outcome.refund.status {
+            // The key's first answer decides the status, replays included;
+            // the body shows the refund as it is now.
+            let status = match outcome.answered {
                 RefundStatus::Succeeded => StatusCode::CREATED,
                 RefundStatus::Pending => StatusCode::ACCEPTED,
                 RefundStatus::Failed => refused(&outcome).status(),
             };
-            let response = match outcome.refund.status {
+            let response = match outcome.answered {
                 RefundStatus::Failed => refused(&outcome),
                 _ => json_response(
                     status,

@@ -5,7 +5,7 @@ use thiserror::Error;
 
 use crate::domain::{
     CorrelationId, EventId, EventType, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentEvent,
-    PaymentId, PaymentStatus, ProviderOrderId, Refund, Timestamp,
+    PaymentId, PaymentStatus, ProviderOrderId, Refund, RefundStatus, Timestamp,
 };
 
 /// State of an order's lock item: which payment is live and whether it was paid.
@@ -403,6 +403,16 @@ pub trait Refunds: Send + Sync {
         payment_id: &PaymentId,
         key: &IdempotencyKey,
     ) -> Result<Option<(Refund, Fingerprint)>, StoreError>;
+
+    /// Keeps `answered` as the status a key's refund was first answered
+    /// with, unless one is kept already, and returns the one kept: every
+    /// answer to the key, first or replayed, is given by it.
+    async fn keep_first_answer(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+        answered: RefundStatus,
+    ) -> Result<RefundStatus, StoreError>;
 }
 
 /// Everything `Refunds::settle_refund` writes at once.

@@ -10,7 +10,7 @@ use payments::app::outbox::PUBLISH_LEASE;
 use payments::app::{AppError, NotificationOutcome};
 use payments::domain::{
     Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, PaymentStatus, ProviderOrderId,
-    Refund, Timestamp,
+    Refund, RefundStatus, Timestamp,
 };
 use payments::ports::{
     DueItem, DuePayments, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome, KeyClaim,
@@ -506,6 +506,15 @@ impl Refunds for LosesTheFirstQrWrite {
         k: &IdempotencyKey,
     ) -> Result<Option<(Refund, Fingerprint)>, StoreError> {
         self.inner.refund_by_key(id, k).await
+    }
+
+    async fn keep_first_answer(
+        &self,
+        id: &PaymentId,
+        k: &IdempotencyKey,
+        answered: RefundStatus,
+    ) -> Result<RefundStatus, StoreError> {
+        self.inner.keep_first_answer(id, k, answered).await
     }
 }
 

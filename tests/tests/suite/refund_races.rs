@@ -3,6 +3,7 @@
 //! Idempotency-Key makes one refund, here and at Mercado Pago.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use payments::app::{AppError, RefundCommand};
 use payments::domain::{IdempotencyKey, PaymentStatus, RefundStatus};
@@ -103,7 +104,67 @@ async fn concurrent_identical_refunds_make_one_refund(h: Backend) {
     h.stop().await;
 }
 
+/// A refund first answered 202 (Mercado Pago down) is answered 202 again
+/// once it settled: a replay gives its key's first status, and shows the
+/// refund as it is now.
+async fn a_replay_answers_the_first_status_even_after_the_refund_settled(h: Backend) {
+    let paid = h.approved_payment("ord-refund-first-answer", 2590).await;
+    h.mock.state.fail_next(100, 503);
+    let first = h
+        .refund()
+        .execute(refund(&paid, 1000, "first-answer"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.answered, first.refund.status, first.replayed),
+        (RefundStatus::Pending, RefundStatus::Pending, false)
+    );
+    h.mock.state.clear_faults();
+    h.sweeper_later(Duration::from_secs(3600))
+        .execute()
+        .await
+        .unwrap();
+    let again = h
+        .refund()
+        .execute(refund(&paid, 1000, "first-answer"))
+        .await
+        .unwrap();
+    assert_eq!(again.refund.refund_id, first.refund.refund_id);
+    assert_eq!(
+        (again.answered, again.refund.status, again.replayed),
+        (RefundStatus::Pending, RefundStatus::Succeeded, true)
+    );
+    assert_eq!(h.refunds_at_provider(&paid), 1);
+    h.stop().await;
+}
+
+/// A refund Mercado Pago made at once is answered 201, and so is its replay.
+async fn a_refund_first_answered_succeeded_replays_as_succeeded(h: Backend) {
+    let paid = h.approved_payment("ord-refund-first-201", 2590).await;
+    let first = h
+        .refund()
+        .execute(refund(&paid, 500, "made"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.answered, first.replayed),
+        (RefundStatus::Succeeded, false)
+    );
+    let again = h
+        .refund()
+        .execute(refund(&paid, 500, "made"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.answered, again.replayed),
+        (RefundStatus::Succeeded, true)
+    );
+    h.stop().await;
+}
+
 on_both_backends!(Backend =>
     concurrent_partial_refunds_never_exceed_the_amount,
     concurrent_identical_refunds_make_one_refund,
+    a_replay_answers_the_first_status_even_after_the_refund_settled,
+    a_refund_first_answered_succeeded_replays_as_succeeded,
 );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use payments::domain::{
     Currency, EventId, Fingerprint, IdempotencyKey, Money, OrderId, Payment, PaymentId,
     PaymentStatus, ProviderOrderId, ProviderPaymentId, ProviderRef, ProviderRefundId, Refund,
-    RefundFailure, RefundId, RefundSource, Timestamp,
+    RefundFailure, RefundId, RefundSource, RefundStatus, Timestamp,
 };
 use payments::ports::{
     IdempotencyRecord, IdempotentOutcome, KeyClaim, OrderLockState, OutboxEvent, PaymentStore,
@@ -690,6 +690,33 @@ async fn a_refund_is_reserved_with_its_key_then_settled_once(store: Arc<dyn Paym
     assert_eq!(
         store.refund_by_key(paid.id(), &key.key).await.unwrap(),
         Some((refund.clone(), key.fingerprint.clone()))
+    );
+    // The key's first answer is kept once; later ones get it back.
+    for answered in [RefundStatus::Pending, RefundStatus::Succeeded] {
+        assert_eq!(
+            store
+                .keep_first_answer(paid.id(), &key.key, answered)
+                .await
+                .unwrap(),
+            RefundStatus::Pending
+        );
+    }
+    // Only a reserved key has an answer: nothing is made up for another.
+    assert!(is_conflict(
+        store
+            .keep_first_answer(
+                paid.id(),
+                &refund_key("never-reserved").key,
+                RefundStatus::Failed
+            )
+            .await
+    ));
+    assert_eq!(
+        store
+            .refund_by_key(paid.id(), &refund_key("never-reserved").key)
+            .await
+            .unwrap(),
+        None
     );
 
     // The same key again loses, whatever it asks; so does a stale payment.

@@ -424,7 +424,11 @@ impl History {
                     Ok(created) => match key {
                         Some(key) => Answer::Create {
                             key,
-                            payment: created.payment.id().to_string(),
+                            payment: format!(
+                                "{} newly created {}",
+                                created.payment.id(),
+                                created.newly_created
+                            ),
                         },
                         None => Answer::None,
                     },
@@ -502,9 +506,15 @@ impl History {
             format!("refund({}, {:?}, {})", ask.payment, ask.amount, ask.key),
             Box::pin(async move {
                 match refund.execute(command).await {
+                    // The answer is the refund and the status it is answered
+                    // with: a replay must give both again.
                     Ok(outcome) => Answer::Refund {
                         key: ask.key,
-                        refund: outcome.refund.refund_id.to_string(),
+                        refund: format!(
+                            "{} answered {}",
+                            outcome.refund.refund_id,
+                            outcome.answered.as_str()
+                        ),
                     },
                     Err(_) => Answer::None,
                 }

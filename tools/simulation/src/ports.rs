@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use parking_lot::Mutex;
 use payments::adapters::memory::MemoryStore;
 use payments::domain::{
-    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund, Timestamp,
+    Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
+    RefundStatus, Timestamp,
 };
 use payments::ports::{
     DueItem, DuePayments, EventPublisher, IdempotencyKeys, IdempotencyRecord, IdempotentOutcome,
@@ -367,6 +368,18 @@ impl Refunds for SimStore {
             self,
             "store.refund_by_key",
             self.inner.refund_by_key(payment_id, key)
+        )
+    }
+    async fn keep_first_answer(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+        answered: RefundStatus,
+    ) -> Result<RefundStatus, StoreError> {
+        write!(
+            self,
+            "store.keep_first_answer",
+            self.inner.keep_first_answer(payment_id, key, answered)
         )
     }
 }

@@ -264,7 +264,7 @@ pub(crate) fn opt_n<T: std::str::FromStr>(
     item.get(name).map(|_| get_n(item, name)).transpose()
 }
 
-fn domain<T>(result: Result<T, crate::domain::DomainError>) -> Result<T, StoreError> {
+pub(crate) fn domain<T>(result: Result<T, crate::domain::DomainError>) -> Result<T, StoreError> {
     result.map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

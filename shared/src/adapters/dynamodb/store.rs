@@ -8,9 +8,9 @@ use aws_sdk_dynamodb::Client;
 
 use super::errors::store_error;
 use super::items::{
-    due_item, event_from_item, event_item, idempotency_record_from_item, keys, lock_from_item, n,
-    opt_n, payment_from_item, payment_item, refund_from_item, refund_item, refund_key_from_item,
-    refund_key_item, s, DynamoItem, Index, IndexShards, MILLIS_PER_DAY,
+    domain, due_item, event_from_item, event_item, idempotency_record_from_item, keys,
+    lock_from_item, n, opt_n, payment_from_item, payment_item, refund_from_item, refund_item,
+    refund_key_from_item, refund_key_item, s, DynamoItem, Index, IndexShards, MILLIS_PER_DAY,
 };
 use crate::domain::{
     EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
@@ -883,5 +883,33 @@ impl Refunds for DynamoStore {
             .await?
             .map(|item| Ok((refund_from_item(&item)?, fingerprint)))
             .transpose()
+    }
+
+    async fn keep_first_answer(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+        answered: RefundStatus,
+    ) -> Result<RefundStatus, StoreError> {
+        let kept = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::payment_pk(payment_id)))
+            .key("sk", s(keys::refund_key_sk(key)))
+            // Only on the key's own item, which the reservation wrote.
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET first_answer = if_not_exists(first_answer, :answered)")
+            .expression_attribute_values(":answered", s(answered.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| store_error("UpdateItem refund key answer", e))?;
+        let status = kept
+            .attributes()
+            .and_then(|item| item.get("first_answer"))
+            .and_then(|value| value.as_s().ok())
+            .ok_or_else(|| StoreError::Corrupt("refund key without first_answer".into()))?;
+        domain(RefundStatus::parse(status))
     }
 }

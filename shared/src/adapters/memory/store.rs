@@ -25,6 +25,8 @@ struct Tables {
     /// Every refund, oldest first.
     refunds: Vec<Refund>,
     refund_keys: HashMap<(PaymentId, IdempotencyKey), (RefundId, Fingerprint)>,
+    /// The status each refund key was first answered with.
+    first_answers: HashMap<(PaymentId, IdempotencyKey), RefundStatus>,
     /// Who may publish an event, until when (`Outbox::claim_publish`).
     publishing: HashMap<EventId, Timestamp>,
     /// Provider orders read for a late or unsigned notification, until when.
@@ -653,5 +655,20 @@ impl Refunds for MemoryStore {
             .iter()
             .find(|r| r.refund_id == *refund_id)
             .map(|r| (r.clone(), fingerprint.clone())))
+    }
+
+    async fn keep_first_answer(
+        &self,
+        payment_id: &PaymentId,
+        key: &IdempotencyKey,
+        answered: RefundStatus,
+    ) -> Result<RefundStatus, StoreError> {
+        self.suspend().await;
+        let mut tables = self.tables();
+        let entry = (payment_id.clone(), key.clone());
+        if !tables.refund_keys.contains_key(&entry) {
+            return Err(StoreError::Conflict("no such refund key".into()));
+        }
+        Ok(*tables.first_answers.entry(entry).or_insert(answered))
     }
 }
