@@ -451,11 +451,13 @@ def main():
         status, _, outcome = invoke(invoke_port, "payment-webhook",
                                     signed_event(load_event("payment-webhook.json"), SECRET, order))
         check(status == 200 and outcome["outcome"] == "applied", f"refund webhook: {status} {outcome}")
-        status, _, again = invoke(invoke_port, "refund-payment", refund)
-        check(status == 201 and again["refund"]["refund_id"] == refunded["refund"]["refund_id"]
+        # A replay answers the key's first status (202) with the refund as it is now.
+        status, headers, again = invoke(invoke_port, "refund-payment", refund)
+        check(status == 202 and again["refund"]["refund_id"] == refunded["refund"]["refund_id"]
               and again["refund"]["status"] == "succeeded"
-              and again["payment"]["amount_refunded"] == 1295,
-              f"the same Idempotency-Key answers the same refund, now settled: {status} {again}")
+              and again["payment"]["amount_refunded"] == 1295
+              and headers.get("idempotent-replayed") == "true",
+              f"the same Idempotency-Key answers the same refund, now settled: {status} {headers} {again}")
         status, _, problem = invoke(invoke_port, "refund-payment", load_event("refund-payment.json"))
         check(status == 404, f"the sample's unknown payment: {status} {problem}")
 

@@ -11,6 +11,8 @@ pub enum AppError {
     PaymentNotFound(PaymentId),
     #[error("event {0} not found (events are kept 30 days)")]
     EventNotFound(EventId),
+    #[error("the cursor points before the 30 days events are kept: the events after it expired; start again with `since`")]
+    CursorExpired,
     #[error("the event topic did not take the message; retry")]
     TopicUnavailable,
     #[error("order already paid by {0}")]

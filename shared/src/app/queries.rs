@@ -98,9 +98,10 @@ impl PaymentQueries {
     }
 
     /// A page of every event of the last 30 days, oldest first: after
-    /// `cursor` (the last event of the previous page), else from `since`
-    /// (else from 30 days ago), of `event_type` if set, at most `limit`. The
-    /// last event's id comes back when more follow.
+    /// `cursor` (where the previous page ended), else from `since` (else
+    /// from 30 days ago), of `event_type` if set, at most `limit`. Where the
+    /// next page starts comes back while more may follow; a page may be
+    /// short, even empty, when the store's read budget ran out first.
     pub async fn event_feed(
         &self,
         read: FeedRead,
@@ -112,6 +113,15 @@ impl PaymentQueries {
         let since = read
             .since
             .map_or(0, |t| u64::try_from(t.unix_millis()).unwrap_or(0));
+        // A cursor from before what is kept would silently skip the events
+        // that expired since: the caller is told, and starts again.
+        if read
+            .cursor
+            .as_ref()
+            .is_some_and(|cursor| *cursor < EventId::first_at(kept_from))
+        {
+            return Err(AppError::CursorExpired);
+        }
         let floor = EventId::first_at(kept_from.max(since));
         let after = match read.cursor {
             Some(cursor) if cursor > floor => cursor,
@@ -126,12 +136,7 @@ impl PaymentQueries {
                 limit: read.limit,
             })
             .await?;
-        let next = if page.more {
-            page.events.last().map(|event| event.event_id.clone())
-        } else {
-            None
-        };
-        Ok((page.events, next))
+        Ok((page.events, page.next))
     }
 
     /// The payment's events of the last 30 days (how long they are kept),

@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use crate::domain::{AllowedCallers, EventId};
-use crate::ports::{EventPublisher, OutboxEvent, PaymentReads, Ports};
+use crate::ports::{Clock, EventPublisher, OutboxEvent, PaymentReads, Ports};
 
+use super::queries::EVENTS_KEPT;
 use super::AppError;
 
 pub struct RedeliverEvent {
     events: Arc<dyn PaymentReads>,
     publisher: Arc<dyn EventPublisher>,
+    clock: Arc<dyn Clock>,
     callers: AllowedCallers,
 }
 
@@ -20,6 +22,7 @@ impl RedeliverEvent {
         Self {
             events: ports.store.clone(),
             publisher: ports.publisher.clone(),
+            clock: ports.clock.clone(),
             callers: AllowedCallers::anyone(),
         }
     }
@@ -33,13 +36,17 @@ impl RedeliverEvent {
         &self.callers
     }
 
-    /// The event, published again; an id no stored event has is an error.
-    /// Nothing is written: a redelivery changes no payment and no outbox.
+    /// The event, published again; an id no event kept (30 days) has is an
+    /// error. Nothing is written: a redelivery changes no payment and no
+    /// outbox.
     pub async fn execute(&self, id: &EventId) -> Result<OutboxEvent, AppError> {
+        let now = self.clock.now();
         let event = self
             .events
             .event(id)
             .await?
+            // An expired item lingers until DynamoDB's TTL deletes it.
+            .filter(|event| event.created_at.plus(EVENTS_KEPT) > now)
             .ok_or_else(|| AppError::EventNotFound(id.clone()))?;
         if let Err(error) = self.publisher.redeliver(&event).await {
             // The SDK's text names ARNs: logged here, not answered.

@@ -112,6 +112,12 @@ impl EventId {
     pub fn first_at(unix_millis: u64) -> Self {
         Self::from_ulid(Ulid::from_parts(unix_millis, 0))
     }
+
+    /// The largest id made at `unix_millis`: every event made then or
+    /// earlier sorts before it (or is it).
+    pub fn last_at(unix_millis: u64) -> Self {
+        Self::from_ulid(Ulid::from_parts(unix_millis, u128::MAX))
+    }
 }
 prefixed_ulid_id!(RefundId, "ref_", "refund_id");
 

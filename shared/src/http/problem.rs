@@ -334,6 +334,14 @@ impl From<&AppError> for Problem {
             AppError::PaymentNotFound(_) => Problem::new(ProblemType::PaymentNotFound, detail),
             AppError::EventNotFound(_) => Problem::new(ProblemType::EventNotFound, detail),
             AppError::TopicUnavailable => Problem::new(ProblemType::TopicUnavailable, detail),
+            AppError::CursorExpired => {
+                let mut problem = Problem::new(ProblemType::InvalidParameter, detail.clone());
+                problem.errors.push(FieldError {
+                    field: "cursor".to_owned(),
+                    message: detail,
+                });
+                problem
+            }
             AppError::OrderAlreadyPaid(_) => Problem::new(ProblemType::OrderAlreadyPaid, detail),
             AppError::OrderHasLivePayment(_) => {
                 Problem::new(ProblemType::OrderHasLivePayment, detail)

@@ -151,10 +151,13 @@ pub struct FeedQuery {
     pub limit: usize,
 }
 
+/// A page of the feed, and where the next one starts (after that id) while
+/// more may follow. A store that reads within a budget may end a page early,
+/// even empty, with `next` set: the caller simply goes on from there.
 #[derive(Debug, Clone, Default)]
 pub struct FeedPage {
     pub events: Vec<OutboxEvent>,
-    pub more: bool,
+    pub next: Option<EventId>,
 }
 
 /// Reading payments: all that get-payment needs.

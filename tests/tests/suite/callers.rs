@@ -7,11 +7,11 @@
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
-use payments::app::{CancelPayment, CreatePayment, PaymentQueries};
+use payments::app::{CancelPayment, CreatePayment, PaymentQueries, RedeliverEvent};
 use payments::domain::{AllowedCallers, PaymentId};
 use payments::http::{
-    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_refund_payment,
-    HttpResponse,
+    handle_cancel_payment, handle_create_payment, handle_get_payment, handle_redeliver_event,
+    handle_refund_payment, HttpResponse,
 };
 use payments_tests::backends::{Backend, OnBackend};
 use payments_tests::local_stack::order_body;
@@ -206,6 +206,40 @@ async fn a_route_with_allowed_callers_admits_every_session_of_a_listed_role_and_
     assert_eq!(
         (status, body["type"].as_str()),
         (403, Some("/problems/caller-not-allowed"))
+    );
+
+    // So are the event routes: a payment's history, the feed, redelivery.
+    let as_caller = |method: &str, path: &str, arn: &str| {
+        let authorizer = Some(json!({"iam": {"userArn": arn}}));
+        api_request(method, path, authorizer, None, Value::Null)
+    };
+    for events in [format!("{path}/events"), "/events".to_owned()] {
+        let (status, body) =
+            answer(handle_get_payment(&queries, as_caller("GET", &events, KIOSKS)).await);
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (403, Some("/problems/caller-not-allowed")),
+            "{events}"
+        );
+        let (status, body) =
+            answer(handle_get_payment(&queries, as_caller("GET", &events, other_session)).await);
+        assert_eq!(status, 200, "{events}: {body}");
+    }
+    let redeliver =
+        RedeliverEvent::new(&h.ports()).admitting(AllowedCallers::parse(ORDERS_ROLE).unwrap());
+    let unknown = "/events/evt_01JD0000000000000000000000/redeliver";
+    let (status, body) =
+        answer(handle_redeliver_event(&redeliver, as_caller("POST", unknown, KIOSKS)).await);
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (403, Some("/problems/caller-not-allowed"))
+    );
+    let (status, body) =
+        answer(handle_redeliver_event(&redeliver, as_caller("POST", unknown, other_session)).await);
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (404, Some("/problems/event-not-found")),
+        "admitted, and the event is unknown"
     );
     h.stop().await;
 }

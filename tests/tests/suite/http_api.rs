@@ -384,6 +384,12 @@ async fn events_older_than_thirty_days_are_not_listed() {
         cursor: None,
         limit: 50,
     };
+    let approval = PaymentQueries::new(&h.ports())
+        .events_of(paid.id())
+        .await
+        .unwrap()[0]
+        .event_id
+        .clone();
     for (days, listed) in [(29, 1), (31, 0)] {
         let mut ports = h.ports();
         ports.clock = std::sync::Arc::new(DaysLater(days));
@@ -392,6 +398,31 @@ async fn events_older_than_thirty_days_are_not_listed() {
         assert_eq!(history.len(), listed, "{days} days later");
         let (feed, _) = queries.event_feed(read.clone()).await.unwrap();
         assert_eq!(feed.len(), listed, "{days} days later, the feed");
+        // Going on from an event that has expired would skip those that
+        // expired with it: refused, not moved.
+        let resumed = queries
+            .event_feed(FeedRead {
+                cursor: Some(approval.clone()),
+                ..read.clone()
+            })
+            .await;
+        match listed {
+            1 => assert!(resumed.unwrap().0.is_empty(), "{days} days later"),
+            _ => assert!(
+                matches!(resumed, Err(payments::app::AppError::CursorExpired)),
+                "{days} days later: {resumed:?}"
+            ),
+        }
+        let redelivered = payments::app::RedeliverEvent::new(&ports)
+            .execute(&approval)
+            .await;
+        match listed {
+            1 => assert!(redelivered.is_ok(), "{days} days later: {redelivered:?}"),
+            _ => assert!(
+                matches!(redelivered, Err(payments::app::AppError::EventNotFound(_))),
+                "{days} days later: {redelivered:?}"
+            ),
+        }
     }
     h.stop().await;
 }

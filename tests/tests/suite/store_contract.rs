@@ -350,9 +350,9 @@ async fn the_feed_pages_every_event_once_and_finds_one_by_id(store: Arc<dyn Paym
                     .unwrap();
                 assert!(page.events.len() <= limit);
                 seen.extend(page.events.iter().map(|e| e.event_id.clone()));
-                match (page.more, page.events.last()) {
-                    (true, Some(last)) => after = last.event_id.clone(),
-                    _ => return seen,
+                match page.next {
+                    Some(next) => after = next,
+                    None => return seen,
                 }
             }
         }

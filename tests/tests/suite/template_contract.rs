@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use payments::adapters::dynamodb::Index;
+use payments::adapters::dynamodb::{FeedLimits, Index};
 use serde_norway::Value;
 
 use payments_tests::template::{payments_table, template};
@@ -84,6 +84,15 @@ fn policies_of(template: &Value, function: &str) -> Policies {
                 }
             }
             let resources = serde_norway::to_string(&statement["Resource"]).unwrap();
+            // An index is only ever queried, in a statement of its own.
+            if resources.contains("/index/") {
+                let actions = serde_norway::to_string(&statement["Action"]).unwrap();
+                assert_eq!(
+                    actions.trim(),
+                    "- dynamodb:Query",
+                    "{function}: an index statement grants only Query"
+                );
+            }
             for index in ["by-order", "outbox", "due-at", "events"] {
                 if resources.contains(&format!("/index/{index}")) {
                     indexes.insert(index.to_owned());
@@ -694,4 +703,27 @@ fn secrets_under_a_customer_managed_key_can_be_decrypted_through_ssm_only() {
             }
         }
     }
+}
+
+/// The feed lists an event only once its id is older than its settle line,
+/// so every function must have committed its writes well before that: a
+/// function whose timeout outgrew it could add events behind a cursor
+/// already given out.
+#[test]
+fn every_function_ends_well_before_the_feeds_settle_line() {
+    let template = template();
+    let global = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    let mut functions = 0;
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let timeout = resource["Properties"]["Timeout"].as_u64().unwrap_or(global);
+        assert!(
+            std::time::Duration::from_secs(timeout * 2) <= FeedLimits::SETTLE,
+            "{name:?} may run {timeout} s"
+        );
+    }
+    assert_eq!(functions, 7);
 }

@@ -3,10 +3,12 @@
 //! TransactWriteItems. Failed conditions come back as `StoreError::Conflict`.
 
 mod errors;
+mod feed;
 mod items;
 mod store;
 mod stream;
 
+pub use feed::FeedLimits;
 pub use items::{keys, Index, IndexShards};
 pub use store::DynamoStore;
 pub use stream::{waiting_events, StreamedEvent};

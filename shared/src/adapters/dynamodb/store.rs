@@ -7,10 +7,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::errors::store_error;
+use super::feed::FeedLimits;
 use super::items::{
     domain, due_item, event_from_item, event_item, idempotency_record_from_item, keys,
     lock_from_item, n, opt_n, payment_from_item, payment_item, refund_from_item, refund_item,
-    refund_key_from_item, refund_key_item, s, DynamoItem, Index, IndexShards, MILLIS_PER_DAY,
+    refund_key_from_item, refund_key_item, s, DynamoItem, Index, IndexShards,
 };
 use crate::domain::{
     EventId, Fingerprint, IdempotencyKey, OrderId, Payment, PaymentId, ProviderOrderId, Refund,
@@ -25,9 +26,10 @@ use crate::ports::{
 use futures_util::future::try_join_all;
 
 pub struct DynamoStore {
-    client: Client,
-    table: String,
-    shards: IndexShards,
+    pub(super) client: Client,
+    pub(super) table: String,
+    pub(super) shards: IndexShards,
+    pub(super) feed: FeedLimits,
 }
 
 impl DynamoStore {
@@ -36,11 +38,17 @@ impl DynamoStore {
             client,
             table: table.into(),
             shards: IndexShards::default(),
+            feed: FeedLimits::default(),
         }
     }
 
     pub fn with_index_shards(self, shards: IndexShards) -> Self {
         Self { shards, ..self }
+    }
+
+    /// How the event feed reads its index (tests shrink both limits).
+    pub fn with_feed_limits(self, feed: FeedLimits) -> Self {
+        Self { feed, ..self }
     }
 
     /// Opens the connection (TCP and TLS, credentials, endpoint) with a
@@ -340,45 +348,7 @@ impl PaymentReads for DynamoStore {
     }
 
     async fn events_after(&self, query: &FeedQuery) -> Result<FeedPage, StoreError> {
-        // Day by day from the cursor's, each day's shards at once, merged by
-        // id: the first `limit + 1` in id order (the extra says more follow).
-        let wanted = query.limit.saturating_add(1);
-        let last_day = u64::try_from(query.until.unix_millis()).unwrap_or(0) / MILLIS_PER_DAY;
-        let mut found: Vec<OutboxEvent> = Vec::new();
-        let mut day = Index::day_of(&query.after);
-        while day <= last_day && found.len() < wanted {
-            let shards = (0..self.shards.count()).map(|shard| {
-                let mut read = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(Index::EVENTS)
-                    .key_condition_expression("feed = :feed AND event_id > :after")
-                    .expression_attribute_values(":feed", s(Index::feed_partition(day, shard)))
-                    .expression_attribute_values(":after", s(query.after.as_str()))
-                    .scan_index_forward(true)
-                    // One page's worth per request, not DynamoDB's 1 MB.
-                    .limit(i32::try_from(wanted).unwrap_or(1000));
-                if let Some(event_type) = query.event_type {
-                    read = read
-                        .filter_expression("event_type = :type")
-                        .expression_attribute_values(":type", s(event_type.as_str()));
-                }
-                self.query_pages("Query events", read, Some(wanted), event_from_item)
-            });
-            let mut of_day: Vec<OutboxEvent> =
-                try_join_all(shards).await?.into_iter().flatten().collect();
-            of_day.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-            found.extend(of_day);
-            found.truncate(wanted);
-            day += 1;
-        }
-        let more = found.len() > query.limit;
-        found.truncate(query.limit);
-        Ok(FeedPage {
-            events: found,
-            more,
-        })
+        self.read_feed(query).await
     }
 
     async fn event(&self, id: &EventId) -> Result<Option<OutboxEvent>, StoreError> {

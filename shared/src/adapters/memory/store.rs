@@ -250,7 +250,11 @@ impl PaymentReads for MemoryStore {
         events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         let more = events.len() > query.limit;
         events.truncate(query.limit);
-        Ok(FeedPage { events, more })
+        let next = events
+            .last()
+            .filter(|_| more)
+            .map(|event| event.event_id.clone());
+        Ok(FeedPage { events, next })
     }
 
     async fn event(&self, id: &EventId) -> Result<Option<OutboxEvent>, StoreError> {
