@@ -12,6 +12,10 @@ use crate::ports::{Clock, FeedQuery, OrderCursor, OutboxEvent, PaymentReads, Por
 /// How long events are kept and listed (their items' TTL).
 pub const EVENTS_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
+/// How far past the 30-day edge a feed cursor may have fallen and still go
+/// on (from the edge) rather than be refused.
+pub const CURSOR_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 use super::AppError;
 
 pub struct PaymentQueries {
@@ -113,12 +117,15 @@ impl PaymentQueries {
         let since = read
             .since
             .map_or(0, |t| u64::try_from(t.unix_millis()).unwrap_or(0));
-        // A cursor from before what is kept would silently skip the events
-        // that expired since: the caller is told, and starts again.
+        // A cursor from well before what is kept would silently skip the
+        // events that expired since: the caller is told, and starts again.
+        // Within an hour of the edge it goes on from the edge, so that a
+        // reader paging from 30 days ago is not refused as the edge moves.
+        let grace = u64::try_from(CURSOR_GRACE.as_millis()).unwrap_or(0);
         if read
             .cursor
             .as_ref()
-            .is_some_and(|cursor| *cursor < EventId::first_at(kept_from))
+            .is_some_and(|cursor| *cursor < EventId::first_at(kept_from.saturating_sub(grace)))
         {
             return Err(AppError::CursorExpired);
         }

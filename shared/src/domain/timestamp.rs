@@ -24,8 +24,12 @@ impl Timestamp {
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         OffsetDateTime::parse(raw, &Rfc3339)
-            .map(|t| Self(t.to_offset(UtcOffset::UTC)))
-            .map_err(|_| DomainError::invalid("timestamp", "must be an RFC 3339 instant"))
+            .ok()
+            // An offset can carry an instant past year 9999 in UTC, which
+            // `to_offset` would panic on: refused like any other bad instant.
+            .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
+            .map(Self)
+            .ok_or_else(|| DomainError::invalid("timestamp", "must be an RFC 3339 instant"))
     }
 
     pub fn unix_millis(self) -> i64 {
@@ -77,6 +81,12 @@ mod tests {
         let whole = Timestamp::from_unix_millis(1_795_608_000_000).unwrap();
         assert_eq!(whole.to_rfc3339(), "2026-11-25T12:00:00.000Z");
         assert!(whole.to_rfc3339() < t.to_rfc3339());
+    }
+
+    #[test]
+    fn an_instant_past_what_utc_can_hold_is_refused_not_a_panic() {
+        assert!(Timestamp::parse("9999-12-31T23:59:59-01:00").is_err());
+        assert!(Timestamp::parse("9999-12-31T23:59:59+01:00").is_ok());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::app::{FeedRead, PaymentQueries};
+use crate::app::{AppError, FeedRead, PaymentQueries};
 use crate::domain::{EventType, OrderId, PaymentId, Timestamp};
-use crate::ports::OrderCursor;
+use crate::ports::{OrderCursor, OutboxEvent, StoreError};
 
 use super::cursor;
 use super::qr_image::{qr_response, QrFormat};
@@ -57,31 +57,26 @@ async fn answer_get_payment(app: &PaymentQueries, request: lambda_http::Request)
             }
             Err(error) => error_response(&error),
         },
-        Route::Events(id) => match app.events_of(&id).await {
-            Ok(events) => {
-                // Each as subscribers received it.
-                let items: Vec<serde_json::Value> = events
-                    .iter()
-                    .filter_map(|event| serde_json::from_str(&event.body).ok())
-                    .collect();
-                json_response(StatusCode::OK, &json!({ "items": items }))
-            }
+        Route::Events(id) => match app.events_of(&id).await.and_then(|e| published(&e)) {
+            Ok(items) => json_response(StatusCode::OK, &json!({ "items": items })),
             Err(error) => error_response(&error),
         },
-        Route::Feed(read) => match app.event_feed(read).await {
-            Ok((events, next)) => {
-                let items: Vec<serde_json::Value> = events
-                    .iter()
-                    .filter_map(|event| serde_json::from_str(&event.body).ok())
-                    .collect();
-                let mut body = json!({ "items": items });
-                if let Some(next) = next {
-                    body["next_cursor"] = json!(cursor::encode_event(&next));
+        Route::Feed(read) => {
+            let page = app
+                .event_feed(read)
+                .await
+                .and_then(|(events, next)| Ok((published(&events)?, next)));
+            match page {
+                Ok((items, next)) => {
+                    let mut body = json!({ "items": items });
+                    if let Some(next) = next {
+                        body["next_cursor"] = json!(cursor::encode_event(&next));
+                    }
+                    json_response(StatusCode::OK, &body)
                 }
-                json_response(StatusCode::OK, &body)
+                Err(error) => error_response(&error),
             }
-            Err(error) => error_response(&error),
-        },
+        }
         Route::Qr(id, format) => match app.payable_qr(&id).await {
             Ok(qr) => match qr_response(&qr, format, request.headers()) {
                 Ok(response) => response,
@@ -127,6 +122,29 @@ pub(super) fn route(request: &lambda_http::Request) -> Result<Route, RequestErro
 }
 
 /// `?type=&since=&limit=&cursor=`, each at most once and exactly as documented.
+/// The events as subscribers received them. A stored body that is not JSON
+/// is a corrupt item: the answer is refused (503), never quietly shorter,
+/// since a feed page that skipped it would move the cursor past it.
+fn published(events: &[OutboxEvent]) -> Result<Vec<serde_json::Value>, AppError> {
+    events
+        .iter()
+        .map(|event| {
+            serde_json::from_str(&event.body).map_err(|error| {
+                tracing::error!(
+                    event_id = %event.event_id,
+                    payment_id = %event.payment_id,
+                    %error,
+                    "a stored event's body is not JSON"
+                );
+                AppError::Store(StoreError::Corrupt(format!(
+                    "event {} has a body that is not JSON",
+                    event.event_id
+                )))
+            })
+        })
+        .collect()
+}
+
 fn feed_read(request: &lambda_http::Request) -> Result<FeedRead, RequestError> {
     let event_type = query_param(request, "type")?
         .map(|raw| {

@@ -727,3 +727,37 @@ fn every_function_ends_well_before_the_feeds_settle_line() {
     }
     assert_eq!(functions, 7);
 }
+
+/// The event routes have ceilings of their own, below the API's: a feed read
+/// may evaluate 1,000 index items, a redelivery fans out to every
+/// subscriber. The access log links each request to its function's log
+/// lines (`integrationRequestId` is Lambda's request id) and to the id the
+/// caller sent, whoever's it is.
+#[test]
+fn the_event_routes_are_throttled_below_the_api_and_the_log_links_to_lambda() {
+    let template = template();
+    let api_rate = template["Parameters"]["ApiRateLimit"]["Default"]
+        .as_u64()
+        .unwrap();
+    for (function, event, rate) in [
+        ("GetPaymentFunction", "EventFeed", 20),
+        ("RefundPaymentFunction", "Redeliver", 5),
+    ] {
+        let route = &template["Resources"][function]["Properties"]["Events"][event]["Properties"];
+        assert_eq!(
+            route["RouteSettings"]["ThrottlingRateLimit"].as_u64(),
+            Some(rate),
+            "{event}"
+        );
+        assert!(rate < api_rate, "{event}");
+    }
+    let format = template["Resources"]["PaymentsApi"]["Properties"]["AccessLogSettings"]["Format"]
+        .as_str()
+        .unwrap();
+    for field in [
+        "$context.integration.requestId",
+        "$request.header.x-request-id",
+    ] {
+        assert!(format.contains(field), "{field}");
+    }
+}

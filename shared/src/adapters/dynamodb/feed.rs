@@ -59,10 +59,11 @@ impl DynamoStore {
             until.saturating_sub(u64::try_from(limits.settle.as_millis()).unwrap_or(u64::MAX));
         let last = EventId::last_at(settled);
         let wanted = query.limit.saturating_add(1);
+        let shards = usize::from(self.shards.count()).max(1);
         // A filter drops items after they were read: read more per request.
-        let per_shard = match query.event_type {
+        let asked = match query.event_type {
             None => wanted,
-            Some(_) => wanted.max(limits.read_budget / usize::from(self.shards.count()).max(1)),
+            Some(_) => wanted.max(limits.read_budget / shards),
         };
         let mut after = query.after.clone();
         let mut found: Vec<OutboxEvent> = Vec::new();
@@ -78,6 +79,9 @@ impl DynamoStore {
                     next: Some(after),
                 });
             }
+            // What is left of the budget, shared by the shards (two each at
+            // least, so that every round moves on).
+            let per_shard = asked.min((limits.read_budget - evaluated) / shards).max(2);
             let reads = try_join_all((0..self.shards.count()).map(|shard| {
                 self.read_shard(
                     query,
@@ -162,12 +166,18 @@ impl DynamoStore {
             .iter()
             .map(event_from_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let read_to = output
-            .last_evaluated_key()
-            .and_then(|key| key.get("event_id"))
-            .and_then(|id| id.as_s().ok())
-            .map(|id| EventId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .transpose()?;
+        // Where the read stopped; a page end that does not say is not taken
+        // for the shard's end (that would skip what it has not returned).
+        let read_to = match output.last_evaluated_key() {
+            None => None,
+            Some(key) => {
+                let id = key
+                    .get("event_id")
+                    .and_then(|id| id.as_s().ok())
+                    .ok_or_else(|| StoreError::Corrupt("feed page end without event_id".into()))?;
+                Some(EventId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            }
+        };
         Ok(ShardRead {
             matched,
             read_to,
