@@ -19,6 +19,15 @@ checks: fmt-check lint-template checkov asyncapi clippy sdk-compat invoke-smoke 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: tools/ci/requirements.txt
+	@# Debian and Ubuntu ship venv apart from python3 (root installs it).
+	@if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then \
+		echo "installing python3-venv (apt)"; \
+		for attempt in 1 2 3; do \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends python3-venv >/dev/null && break; \
+			[ $$attempt = 3 ] && exit 1; sleep 5; \
+		done; \
+	fi
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r tools/ci/requirements.txt
 	touch $@

@@ -103,15 +103,10 @@ impl ProviderSettings {
         let expiry_text = env
             .get("PAYMENT_EXPIRY")
             .unwrap_or_else(|| "PT15M".to_owned());
-        // Mercado Pago takes an `expiration_time` from 30 seconds to 3600
-        // hours: outside that every create would be refused.
-        let payment_expiry = parse_iso8601_duration(&expiry_text)
-            .filter(|expiry| {
-                (Duration::from_secs(30)..=Duration::from_secs(3600 * 3600)).contains(expiry)
-            })
-            .ok_or_else(|| ConfigError::Invalid {
+        let payment_expiry =
+            parse_payment_expiry(&expiry_text).map_err(|message| ConfigError::Invalid {
                 name: "PAYMENT_EXPIRY",
-                message: "must be an ISO-8601 duration from PT30S to PT3600H, such as PT15M".into(),
+                message,
             })?;
         let timeout_ms = match env.get("MP_TIMEOUT_MS") {
             None => 5000,
@@ -298,6 +293,18 @@ pub fn topic_from_env(env: &dyn Env) -> Result<String, ConfigError> {
             message: "must be an SNS topic ARN".into(),
         })
     }
+}
+
+/// A payment expiry: an ISO-8601 duration Mercado Pago takes as an
+/// `expiration_time`, from 30 seconds to 3600 hours (outside that, every
+/// create would be refused). The Lambdas and the local stack share it.
+pub fn parse_payment_expiry(raw: &str) -> Result<Duration, String> {
+    parse_iso8601_duration(raw)
+        .filter(|expiry| (Duration::from_secs(30)..=Duration::from_secs(3600 * 3600)).contains(expiry))
+        .ok_or_else(|| {
+            "must be an ISO-8601 duration from PT30S to PT3600H (Mercado Pago's range), such as PT15M"
+                .to_owned()
+        })
 }
 
 /// The subset of ISO-8601 durations an expiry needs: `P[nD][T[nH][nM][nS]]`.

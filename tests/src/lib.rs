@@ -8,6 +8,7 @@ pub mod backends;
 pub mod fake_provider;
 pub mod fixtures;
 pub mod local_stack;
+pub mod logs;
 pub mod mercadopago;
 pub mod moto;
 pub mod template;

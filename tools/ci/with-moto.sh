@@ -5,6 +5,10 @@
 set -euo pipefail
 
 venv="${VENV:-.venv}"
+# On a fresh clone the venv (moto, cargo-lambda) is not there yet: make it.
+if [ ! -f "$venv/.installed" ]; then
+    make --no-print-directory venv VENV="$venv" >&2
+fi
 port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 log="$(mktemp -t moto.XXXXXX.log)"
 

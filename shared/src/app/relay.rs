@@ -107,12 +107,18 @@ impl RelayEvents {
             }
         }
         self.measure_backlog(&published).await?;
-        tracing::info!(
-            published = report.published,
-            failed = report.failed,
-            pages = report.pages,
-            "outbox relayed"
-        );
+        // A run that found nothing is debug: at a one-second schedule (the
+        // local stack's demos) it would bury the lines that matter.
+        if report.published + report.failed > 0 {
+            tracing::info!(
+                published = report.published,
+                failed = report.failed,
+                pages = report.pages,
+                "outbox relayed"
+            );
+        } else {
+            tracing::debug!(pages = report.pages, "outbox empty");
+        }
         Ok(report)
     }
 

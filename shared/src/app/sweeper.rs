@@ -133,14 +133,20 @@ impl SweepOverduePayments {
                 report.add(self.examine(item).await);
             }
         }
-        tracing::info!(
-            budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-            examined = report.examined,
-            changed = report.changed,
-            rescheduled = report.rescheduled,
-            failed = report.failed,
-            "due payments swept"
-        );
+        let budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+        // A run that found nothing due is debug, as the relay's.
+        if report.examined > 0 {
+            tracing::info!(
+                budget_ms,
+                examined = report.examined,
+                changed = report.changed,
+                rescheduled = report.rescheduled,
+                failed = report.failed,
+                "due payments swept"
+            );
+        } else {
+            tracing::debug!(budget_ms, "nothing due");
+        }
         Ok(report)
     }
 

@@ -82,6 +82,10 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             Some(name) => Some(format!("{path}.{name}")),
             None => (path != ".").then_some(path),
         };
+        let detail = match &field {
+            Some(field) => money_hint(field, detail),
+            None => detail,
+        };
         RequestError::Malformed { detail, field }
     })?;
     deserializer.end().map_err(|e| RequestError::Malformed {
@@ -89,6 +93,17 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
         field: None,
     })?;
     Ok(value)
+}
+
+/// Money is integer minor units. A decimal there is the commonest mistake,
+/// and serde's "expected i64" does not say what to send instead.
+fn money_hint(field: &str, detail: String) -> String {
+    let money = field.ends_with("amount") || field.ends_with("unit_price");
+    if money && detail.contains("floating point") {
+        format!("{field} is an integer number of minor units (centavos): 1295 for R$ 12,95")
+    } else {
+        detail
+    }
 }
 
 /// The name in serde's "duplicate field `name`" message.

@@ -385,12 +385,16 @@ impl From<&AppError> for Problem {
                 Problem::new(ProblemType::ProviderMismatch, detail)
             }
             AppError::Contention => Problem::new(ProblemType::Contention, detail),
-            AppError::Provider(ProviderError::Unavailable(_) | ProviderError::Busy(_)) => {
-                Problem::new(
-                    ProblemType::ProviderUnavailable,
-                    "Mercado Pago did not answer in time; retry the same request",
-                )
-            }
+            // What went wrong at Mercado Pago (an error status, a timeout)
+            // stays in the log: the caller's move is the same either way.
+            AppError::Provider(ProviderError::Unavailable(_)) => Problem::new(
+                ProblemType::ProviderUnavailable,
+                "Mercado Pago is unavailable: it answered with an error or not in time; retry the same request",
+            ),
+            AppError::Provider(ProviderError::Busy(_)) => Problem::new(
+                ProblemType::ProviderUnavailable,
+                "Mercado Pago is still processing an earlier call on this order; retry the same request shortly",
+            ),
             AppError::Provider(_) => Problem::new(
                 ProblemType::ProviderError,
                 "Mercado Pago refused or garbled the call; retry the same request",

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use payments_tests::local_stack::{order_body, Stack};
+use payments_tests::local_stack::{order_body, payment_id, Stack};
 
 struct Case {
     name: &'static str,
@@ -352,5 +352,44 @@ async fn all_field_errors_are_reported_together() {
     ] {
         assert!(fields.contains(&field), "{field} in {fields:?}");
     }
+    stack.stop().await;
+}
+
+/// A decimal where money goes is answered with what to send instead: minor
+/// units, as integers (on create and on refunds alike).
+#[tokio::test]
+async fn a_decimal_amount_is_told_that_money_is_integer_centavos() {
+    let stack = Stack::start().await;
+    let mut decimal_amount = order_body("ord-decimal");
+    decimal_amount["amount"] = json!(25.90);
+    let mut decimal_price = order_body("ord-decimal");
+    decimal_price["items"][0]["unit_price"] = json!(12.95);
+    for (body, field) in [
+        (decimal_amount, "amount"),
+        (decimal_price, "items[0].unit_price"),
+    ] {
+        let reply = stack.create(&body).await;
+        assert_eq!(reply.status, 400, "{field}");
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(
+            detail.ends_with(&format!(
+                "{field} is an integer number of minor units (centavos): 1295 for R$ 12,95"
+            )),
+            "{detail}"
+        );
+    }
+    let paid = stack.approved_payment("ord-decimal-refund").await;
+    let refund = stack
+        .refund(&payment_id(&paid), Some("decimal"), r#"{"amount": 12.95}"#)
+        .await;
+    assert_eq!(refund.status, 400);
+    assert!(
+        refund.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("amount is an integer number of minor units (centavos)"),
+        "{}",
+        refund.body
+    );
     stack.stop().await;
 }

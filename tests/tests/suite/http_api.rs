@@ -52,6 +52,12 @@ async fn provider_outage_on_create_is_503_and_a_retry_completes_the_same_payment
     assert_eq!(failed.status, 503);
     assert_eq!(failed.content_type(), "application/problem+json");
     assert_eq!(failed.body["type"], "/problems/provider-unavailable");
+    // Mercado Pago answered (503): not told as a timeout.
+    let detail = failed.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("answered with an error or not in time"),
+        "{detail}"
+    );
     assert_eq!(stack.orders_created(), 0);
 
     let retried = stack.create(&body).await;

@@ -2,44 +2,23 @@
 //! no log line, no error body and no `Debug` output, on every error path a
 //! caller or Mercado Pago can cause.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use mercadopago_mock::signing::signature_header;
 use payments::adapters::mercadopago::{AccessToken, SignaturePolicy, WebhookSecret};
 use payments::adapters::secrets::Secret;
 use payments::config::{signature_policy_from_env, ProviderSettings};
 use payments_local::LOCAL_ACCESS_TOKEN;
 use payments_tests::local_stack::{order_body, payment_id, provider_order_id, Stack};
+use payments_tests::logs::Captured;
 use payments_tests::now_millis;
 use serde_json::json;
 
 const CURRENT: &str = "leak-check-current-secret";
 const PREVIOUS: &str = "leak-check-previous-secret";
 
-/// Every log line written on this thread, as JSON text.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_token_or_signature_in_logs_bodies_or_debug_output() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::TRACE);
     // A current-thread runtime: the stack's tasks all log through this subscriber.
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -165,7 +144,7 @@ async fn no_secret_token_or_signature_in_logs_bodies_or_debug_output() {
     .join("\n");
 
     // Only proves the capture works: how many lines a run logs varies with timing.
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.lines().count() > 10, "the run logged: {logs}");
     let bodies = serde_json::to_string(&bodies).unwrap();
     let mut secrets = vec![

@@ -267,11 +267,32 @@ fn the_http_api_requires_iam_by_default_and_throttles() {
 }
 
 #[test]
-fn functions_run_arm64_on_al2023_with_a_public_webhook_and_secret_parameters() {
+fn functions_run_on_the_chosen_architecture_on_al2023_with_a_public_webhook_and_secret_parameters()
+{
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
-    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    // One processor for all, chosen at deploy time, arm64 unless told.
+    assert_eq!(
+        serde_norway::to_string(&globals["Architectures"])
+            .unwrap()
+            .trim(),
+        "- !Ref Architecture"
+    );
+    let architecture = &template["Parameters"]["Architecture"];
+    assert_eq!(architecture["Default"].as_str(), Some("arm64"));
+    assert_eq!(
+        serde_norway::to_string(&architecture["AllowedValues"])
+            .unwrap()
+            .trim(),
+        "- arm64\n- x86_64"
+    );
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        assert!(
+            resource["Properties"]["Architectures"].is_null(),
+            "{name:?} sets its own architecture"
+        );
+    }
     assert_eq!(
         template["Resources"]["PaymentWebhookFunction"]["Properties"]["FunctionUrlConfig"]
             ["AuthType"]

@@ -100,9 +100,13 @@ impl LocalConfig {
 
 #[derive(Debug, Error)]
 pub enum LocalError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error(
+        "cannot listen on {addr}: {source}; choose another port with {option}, or 0 for a free one"
+    )]
     Bind {
         addr: SocketAddr,
+        /// The option (and its variable) that chose the port.
+        option: &'static str,
         source: std::io::Error,
     },
     #[error(transparent)]
@@ -147,11 +151,19 @@ fn own_origins(api_addr: SocketAddr) -> Vec<String> {
     ]
 }
 
-async fn bind(port: u16) -> Result<TcpListener, LocalError> {
+/// The API's port is `--port`, the mock's `--mock-port`.
+const API_PORT_OPTION: &str = "--port (PORT)";
+const MOCK_PORT_OPTION: &str = "--mock-port (MOCK_PORT)";
+
+async fn bind(port: u16, option: &'static str) -> Result<TcpListener, LocalError> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     TcpListener::bind(addr)
         .await
-        .map_err(|source| LocalError::Bind { addr, source })
+        .map_err(|source| LocalError::Bind {
+            addr,
+            option,
+            source,
+        })
 }
 
 impl LocalStack {
@@ -159,15 +171,16 @@ impl LocalStack {
         // Checked before anything starts: an empty secret is a mistake.
         WebhookSecret::new(config.webhook_secret.clone()).ok_or(LocalError::EmptySecret)?;
         let points_of_sale = config.points_of_sale().map_err(InitError::from)?;
-        let api_listener = bind(config.port).await?;
+        let api_listener = bind(config.port, API_PORT_OPTION).await?;
         let api_addr = api_listener
             .local_addr()
             .map_err(|source| LocalError::Bind {
                 addr: SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)),
+                option: API_PORT_OPTION,
                 source,
             })?;
         let notification_url = format!("http://{api_addr}/webhooks/mercadopago");
-        let mock_listener = bind(config.mock_port).await?;
+        let mock_listener = bind(config.mock_port, MOCK_PORT_OPTION).await?;
         let mock = MockServer::serve(
             mock_listener,
             MockConfig {
@@ -198,6 +211,7 @@ impl LocalStack {
         )
         .map_err(|source| LocalError::Bind {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, config.mock_port)),
+            option: MOCK_PORT_OPTION,
             source,
         })?;
 

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use payments::config::{parse_iso8601_duration, parse_points_of_sale, PointsOfSale};
+use payments::config::{
+    parse_iso8601_duration, parse_payment_expiry, parse_points_of_sale, PointsOfSale,
+};
 use payments::domain::PosId;
 use payments_local::{KeptMetrics, LocalConfig, LocalStack, DEFAULT_WEBHOOK_SECRET, LOCAL_POS_IDS};
 
@@ -23,7 +25,7 @@ struct Args {
     #[arg(long, env = "MOCK_PORT", default_value_t = 3001)]
     mock_port: u16,
     /// How long a QR code stays payable, as an ISO-8601 duration.
-    #[arg(long, env = "PAYMENT_EXPIRY", default_value = "PT15M", value_parser = duration)]
+    #[arg(long, env = "PAYMENT_EXPIRY", default_value = "PT15M", value_parser = parse_payment_expiry)]
     payment_expiry: Duration,
     /// How often the event relay and the payment sweeper run (ISO-8601), as
     /// their schedules do on AWS; shorten it for demos and tests (PT1S).

@@ -243,3 +243,49 @@ fn a_malformed_mp_pos_ids_stops_the_binary_naming_the_entry() {
         );
     }
 }
+
+/// A payment expiry Mercado Pago would refuse (every create would fail
+/// there) stops the local stack at start, naming the option, as it stops a
+/// Lambda's init.
+#[test]
+fn a_payment_expiry_outside_mercado_pagos_range_stops_the_binary_naming_it() {
+    for wrong in ["PT5S", "PT3601H", "P1Y"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_payments-local"))
+            .args(["--port", "0", "--mock-port", "0"])
+            .env("PAYMENT_EXPIRY", wrong)
+            .output()
+            .expect("binary runs");
+        assert_eq!(output.status.code(), Some(2), "{wrong}: usage error");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("payment-expiry") && stderr.contains("PT30S to PT3600H"),
+            "{wrong}: {stderr}"
+        );
+    }
+}
+
+/// A port already taken stops the binary with a message naming the option
+/// that chose it.
+#[test]
+fn a_busy_port_stops_the_binary_naming_the_port_option() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    for (option, named) in [
+        ("--port", "--port (PORT)"),
+        ("--mock-port", "--mock-port (MOCK_PORT)"),
+    ] {
+        let mut args = vec!["--port", "0", "--mock-port", "0"];
+        let at = args.iter().position(|a| *a == option).expect("option") + 1;
+        args[at] = &port;
+        let output = Command::new(env!("CARGO_BIN_EXE_payments-local"))
+            .args(&args)
+            .output()
+            .expect("binary runs");
+        assert!(!output.status.success(), "{option}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains(named),
+            "{option}: {stderr}"
+        );
+    }
+}
