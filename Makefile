@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov asyncapi node sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv
+.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov asyncapi node sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv package package-check
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
@@ -75,6 +75,31 @@ sdk-compat: venv
 invoke-smoke: venv
 	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/ci/invoke_smoke.py
+
+# The deployable zips, target/lambda/<function>/bootstrap.zip, built by cargo
+# lambda for ARCH (x86_64 or arm64; these machines cannot install arm64's
+# standard library, so make test builds x86_64). The plain cargo compiler
+# for the host's own architecture; zig cross-links arm64.
+ARCH ?= x86_64
+LAMBDA_PACKAGES := -p create-payment -p get-payment -p cancel-payment -p refund-payment \
+	-p payment-webhook -p event-relay -p payment-sweeper
+package: venv
+	@case "$(ARCH)" in \
+		x86_64) target=x86_64-unknown-linux-gnu; flags="--x86-64" ;; \
+		arm64) target=aarch64-unknown-linux-gnu; flags="--arm64" ;; \
+		*) echo "ARCH must be x86_64 or arm64, not $(ARCH)" >&2; exit 2 ;; \
+	esac; \
+	if [ "$$(uname -m)" = "$${target%%-*}" ]; then flags="$$flags --compiler cargo"; fi; \
+	rustup target list --installed | grep -q "^$$target$$" || rustup target add $$target; \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$flags \
+		--output-format zip $(LAMBDA_PACKAGES)
+
+# The x86_64 zips as Lambda takes them: each holds an executable bootstrap
+# (sizes printed); get-payment's, unpacked, answers a Runtime API stand-in
+# against moto. Needs moto: through `make test`, or with-moto.sh.
+package-check: venv
+	$(MAKE) --no-print-directory package ARCH=x86_64
+	$(VENV)/bin/python tools/ci/package_check.py
 
 # schemathesis against payments-local from the openapi.yaml it serves: any 5xx,
 # any answer the document does not describe, any invalid request accepted fails.
