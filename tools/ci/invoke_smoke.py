@@ -59,6 +59,17 @@ def table_from_template(dynamodb, name):
     )
 
 
+def moto_table(prefix):
+    """moto's endpoint (loopback, from with-moto.sh), a boto3 session, and a
+    new table made as template.yaml declares it."""
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    check(endpoint.startswith("http://127.0.0.1:"), "moto on loopback")
+    session = boto3.session.Session(region_name="us-east-1")
+    table = f"{prefix}-{int(time.time())}"
+    table_from_template(session.client("dynamodb", endpoint_url=endpoint), table)
+    return endpoint, session, table
+
+
 def invoke_raw(port, function, event):
     """Invokes a non-HTTP function; returns its JSON result."""
     result = run_invoke(port, function, event)
@@ -294,11 +305,7 @@ def pos_at_mock(mock_url, order):
 
 
 def main():
-    endpoint = os.environ["AWS_ENDPOINT_URL"]
-    check(endpoint.startswith("http://127.0.0.1:"), "moto on loopback")
-    session = boto3.session.Session(region_name="us-east-1")
-    table = f"payments-smoke-{int(time.time())}"
-    table_from_template(session.client("dynamodb", endpoint_url=endpoint), table)
+    endpoint, session, table = moto_table("payments-smoke")
     topic = session.client("sns", endpoint_url=endpoint).create_topic(Name=table)["TopicArn"]
 
     mock_port, invoke_port = free_port(), free_port()

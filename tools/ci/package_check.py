@@ -16,11 +16,10 @@ import threading
 import time
 import zipfile
 
-import boto3
 
 sys.path.insert(0, os.path.dirname(__file__))
 from checks import Checks, free_port  # noqa: E402
-from invoke_smoke import ROOT, load_event, table_from_template, with_path  # noqa: E402
+from invoke_smoke import ROOT, load_event, moto_table, with_path  # noqa: E402
 
 FUNCTIONS = ["create-payment", "get-payment", "cancel-payment", "refund-payment",
              "payment-webhook", "event-relay", "payment-sweeper"]
@@ -91,11 +90,7 @@ def zips():
 
 
 def run_get_payment():
-    endpoint = os.environ["AWS_ENDPOINT_URL"]
-    check(endpoint.startswith("http://127.0.0.1:"), "moto on loopback")
-    session = boto3.session.Session(region_name="us-east-1")
-    table = f"payments-package-{int(time.time())}"
-    table_from_template(session.client("dynamodb", endpoint_url=endpoint), table)
+    endpoint, _, table = moto_table("payments-package")
     # The sample, turned into a read of a payment nobody made.
     unknown = "pay_01JD0000000000000000000000"
     event = with_path(load_event("get-payment.json"), f"/payments/{unknown}", unknown)

@@ -219,6 +219,22 @@ fn mp_pos_ids_replaces_the_local_points_of_sale() {
     stop(child);
 }
 
+/// The binary started with `variable=value`, which it must refuse as a
+/// usage error (exit status 2): what it wrote on stderr.
+fn usage_error(variable: &str, value: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_payments-local"))
+        .args(["--port", "0", "--mock-port", "0"])
+        .env(variable, value)
+        .output()
+        .expect("binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{variable}={value}: usage error"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn a_malformed_mp_pos_ids_stops_the_binary_naming_the_entry() {
     for (wrong, why) in [
@@ -226,13 +242,7 @@ fn a_malformed_mp_pos_ids_stops_the_binary_naming_the_entry() {
         ("SHOPA1,SHOP-B2", "entry 2 (`SHOP-B2`) must be"),
         ("SHOPA1,SHOPA1", "names SHOPA1 twice"),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_payments-local"))
-            .args(["--port", "0", "--mock-port", "0"])
-            .env("MP_POS_IDS", wrong)
-            .output()
-            .expect("binary runs");
-        assert_eq!(output.status.code(), Some(2), "{wrong}: usage error");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = usage_error("MP_POS_IDS", wrong);
         assert!(
             stderr.contains("pos-ids") && stderr.contains(why),
             "{wrong}: {stderr}"
@@ -250,13 +260,7 @@ fn a_malformed_mp_pos_ids_stops_the_binary_naming_the_entry() {
 #[test]
 fn a_payment_expiry_outside_mercado_pagos_range_stops_the_binary_naming_it() {
     for wrong in ["PT5S", "PT3601H", "P1Y"] {
-        let output = Command::new(env!("CARGO_BIN_EXE_payments-local"))
-            .args(["--port", "0", "--mock-port", "0"])
-            .env("PAYMENT_EXPIRY", wrong)
-            .output()
-            .expect("binary runs");
-        assert_eq!(output.status.code(), Some(2), "{wrong}: usage error");
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = usage_error("PAYMENT_EXPIRY", wrong);
         assert!(
             stderr.contains("payment-expiry") && stderr.contains("PT30S to PT3600H"),
             "{wrong}: {stderr}"

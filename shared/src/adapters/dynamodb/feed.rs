@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::try_join_all;
 
 use super::errors::store_error;
-use super::items::{event_from_item, s, Index, MILLIS_PER_DAY};
+use super::items::{domain, event_from_item, get_s, s, Index, MILLIS_PER_DAY};
 use super::store::DynamoStore;
 use crate::domain::EventId;
 use crate::ports::{FeedPage, FeedQuery, OutboxEvent, StoreError};
@@ -168,16 +168,10 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()?;
         // Where the read stopped; a page end that does not say is not taken
         // for the shard's end (that would skip what it has not returned).
-        let read_to = match output.last_evaluated_key() {
-            None => None,
-            Some(key) => {
-                let id = key
-                    .get("event_id")
-                    .and_then(|id| id.as_s().ok())
-                    .ok_or_else(|| StoreError::Corrupt("feed page end without event_id".into()))?;
-                Some(EventId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            }
-        };
+        let read_to = output
+            .last_evaluated_key()
+            .map(|key| domain(EventId::parse(get_s(key, "event_id")?)))
+            .transpose()?;
         Ok(ShardRead {
             matched,
             read_to,

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 use super::errors::store_error;
 use super::feed::FeedLimits;
 use super::items::{
-    domain, due_item, event_from_item, event_item, idempotency_record_from_item, keys,
+    domain, due_item, event_from_item, event_item, get_s, idempotency_record_from_item, keys,
     lock_from_item, n, opt_n, payment_from_item, payment_item, refund_from_item, refund_item,
     refund_key_from_item, refund_key_item, s, DynamoItem, Index, IndexShards,
 };
@@ -875,11 +875,9 @@ impl Refunds for DynamoStore {
             .send()
             .await
             .map_err(|e| store_error("UpdateItem refund key answer", e))?;
-        let status = kept
+        let item = kept
             .attributes()
-            .and_then(|item| item.get("first_answer"))
-            .and_then(|value| value.as_s().ok())
-            .ok_or_else(|| StoreError::Corrupt("refund key without first_answer".into()))?;
-        domain(RefundStatus::parse(status))
+            .ok_or_else(|| StoreError::Corrupt("refund key answer not returned".into()))?;
+        domain(RefundStatus::parse(get_s(item, "first_answer")?))
     }
 }
