@@ -8,13 +8,13 @@ export CARGO_TERM_COLOR ?= never
 # Tests that start servers bound to loopback can share the machine's 2 cores.
 export RUST_TEST_THREADS ?= 4
 
-.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov asyncapi node sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv build bench local clean-venv package package-check
+.PHONY: simulate simulation test checks fmt-check clippy lint-template checkov asyncapi node sdk-compat invoke-smoke contract kiosk-browser browser cargo-test venv bench local clean-venv package package-check
 
 test: venv
 	tools/ci/with-moto.sh $(MAKE) --no-print-directory checks
 
 # cargo-test runs last: its summary line is the run's closing line.
-checks: fmt-check lint-template checkov asyncapi clippy sdk-compat invoke-smoke contract kiosk-browser simulation cargo-test
+checks: fmt-check lint-template checkov asyncapi clippy sdk-compat invoke-smoke package-check contract kiosk-browser simulation cargo-test
 
 venv: $(VENV)/.installed
 
@@ -76,11 +76,14 @@ invoke-smoke: venv
 	cargo build --quiet -p mercadopago-mock -p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/python tools/ci/invoke_smoke.py
 
-# The deployable zips, target/lambda/<function>/bootstrap.zip, built by cargo
-# lambda for ARCH (x86_64 or arm64; these machines cannot install arm64's
-# standard library, so make test builds x86_64). The plain cargo compiler
-# for the host's own architecture; zig cross-links arm64.
-ARCH ?= x86_64
+# The deployable zips, target/lambda/<function>/bootstrap.zip, the CodeUri of
+# each function in template.yaml, built by cargo lambda for ARCH (the stack's
+# Architecture: arm64, its default, or x86_64), then checked: one executable
+# bootstrap each, for ARCH, needing no glibc newer than provided.al2023's
+# (sizes printed). The plain cargo compiler for the host's own architecture;
+# zig cross-links the other. These machines cannot install arm64's standard
+# library, so make test builds x86_64.
+ARCH ?= arm64
 LAMBDA_PACKAGES := -p create-payment -p get-payment -p cancel-payment -p refund-payment \
 	-p payment-webhook -p event-relay -p payment-sweeper
 package: venv
@@ -93,13 +96,15 @@ package: venv
 	rustup target list --installed | grep -q "^$$target$$" || rustup target add $$target; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$flags \
 		--output-format zip $(LAMBDA_PACKAGES)
+	$(VENV)/bin/python tools/ci/package_check.py --arch $(ARCH)
+	@echo "deploy these with the template parameter Architecture=$(ARCH)"
 
-# The x86_64 zips as Lambda takes them: each holds an executable bootstrap
-# (sizes printed); get-payment's, unpacked, answers a Runtime API stand-in
-# against moto. Needs moto: through `make test`, or with-moto.sh.
+# The x86_64 zips as Lambda takes them, then get-payment's, unpacked, run
+# under a Runtime API stand-in against moto. Needs moto: through `make test`,
+# or tools/ci/with-moto.sh make package-check.
 package-check: venv
 	$(MAKE) --no-print-directory package ARCH=x86_64
-	$(VENV)/bin/python tools/ci/package_check.py
+	$(VENV)/bin/python tools/ci/package_check.py --arch x86_64 --run
 
 # schemathesis against payments-local from the openapi.yaml it serves: any 5xx,
 # any answer the document does not describe, any invalid request accepted fails.
@@ -158,21 +163,19 @@ simulate:
 simulation:
 	cargo run --quiet -p payments-simulation --bin simulate -- --seed 20261125 --runs 5000
 
-# Release binaries for Lambda (arm64, provided.al2023) under target/lambda/<function>/.
-build: venv
-	rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$$' || rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
-		-p create-payment -p get-payment -p cancel-payment -p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
+# The bench runs the bootstraps `make package` builds for this machine's
+# architecture (the same release build, shared), and hello-world built with
+# the same profile and target.
+HOST_ARCH := $(shell uname -m | sed 's/aarch64/arm64/')
+HOST_TARGET := $(shell uname -m)-unknown-linux-gnu
 
-# The release binaries (and the hello-world baseline) the footprint bench runs.
-BENCH_BINARIES := -p hello-lambda -p create-payment -p get-payment -p cancel-payment \
-	-p refund-payment -p payment-webhook -p event-relay -p payment-sweeper
-
-# Every figure beside its baseline and goal, in one run: cold start, memory and
-# size against hello-world (needs moto), the signature check beside one HMAC,
-# local-stack flows beside bare axum. docs/performance.md explains them.
+# Every figure beside its baseline and goal, in one run: cold start, init CPU,
+# memory and size against hello-world (needs moto), the signature check
+# beside one HMAC, local-stack flows beside bare axum. docs/performance.md
+# explains them.
 bench: venv
-	cargo build --release $(BENCH_BINARIES)
+	$(MAKE) --no-print-directory package ARCH=$(HOST_ARCH)
+	cargo build --release --target $(HOST_TARGET) -p hello-lambda
 	tools/ci/with-moto.sh cargo bench -p payments-tests --bench footprint
 	cargo bench -p payments-shared --bench webhook_signature
 	cargo bench -p payments-tests --bench flows

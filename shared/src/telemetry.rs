@@ -5,29 +5,38 @@
 //! `Payments` (`METRICS_NAMESPACE`), dimension `Function`.
 
 use metrics_cloudwatch_embedded::Collector;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 
 pub use metrics_cloudwatch_embedded::lambda::handler::{run as run_event, run_http};
 
-/// The log filter: `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
-fn log_filter() -> EnvFilter {
-    EnvFilter::try_from_env("RUST_LOG")
-        .or_else(|_| {
-            std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                .map(|level| EnvFilter::new(level.to_ascii_lowercase()))
-        })
-        .unwrap_or_else(|_| EnvFilter::new("info"))
+/// The log filter: `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else
+/// `info`. Levels per target (`info`, `warn,payments=debug`): `Targets`, not
+/// `EnvFilter`, whose span and field directives no one here uses and whose
+/// field patterns linked a regex engine into every binary.
+fn log_filter() -> Targets {
+    let parsed = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse::<Targets>().ok())
+    };
+    parsed("RUST_LOG")
+        .or_else(|| parsed("AWS_LAMBDA_LOG_LEVEL"))
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 pub fn init_json_logs() {
     // try_init: a second call (tests, local stack) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(log_filter())
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .without_time()
+        .without_time();
+    let _ = tracing_subscriber::registry()
+        .with(logs.with_filter(log_filter()))
         .try_init();
 }
 

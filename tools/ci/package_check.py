@@ -1,14 +1,21 @@
 """`make package-check`: the deployable zips `make package` left, as Lambda
 would take them. Each `target/lambda/<function>/bootstrap.zip` must hold an
-executable `bootstrap`; its size is printed. get-payment's is unpacked and
+executable `bootstrap` alone, an ELF program for the architecture asked
+(`--arch`, the template's `Architecture`) that needs no glibc newer than
+provided.al2023's; its size is printed. get-payment's is then unpacked and
 run under a stand-in of the Lambda Runtime API on 127.0.0.1, against moto
 (AWS_ENDPOINT_URL, set by with-moto.sh): a read of an unknown payment must
-answer 404. Everything it starts is stopped on the way out.
+answer 404 (`--run`). Everything it starts is stopped on the way out.
+
+`make package` ends with the zips' checks (no moto needed); `--run` is the
+run alone, which `make package-check` adds.
 """
+import argparse
 import http.server
 import json
 import os
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +31,51 @@ from invoke_smoke import ROOT, load_event, moto_table, with_path  # noqa: E402
 FUNCTIONS = ["create-payment", "get-payment", "cancel-payment", "refund-payment",
              "payment-webhook", "event-relay", "payment-sweeper"]
 check = Checks()
+
+# ELF e_machine of each value of the template's Architecture parameter.
+MACHINES = {"x86_64": 62, "arm64": 183}
+# provided.al2023 ships glibc 2.34: a bootstrap that needs a newer symbol
+# version (one linked on a newer distribution) fails at its first start.
+RUNTIME_GLIBC = (2, 34)
+SHT_GNU_VERNEED = 0x6FFFFFFE
+
+
+def elf_machine(program):
+    """The ELF header's machine of a 64-bit little-endian program, else None."""
+    if len(program) < 64 or program[:4] != b"\x7fELF" or program[4] != 2 or program[5] != 1:
+        return None
+    return struct.unpack_from("<H", program, 18)[0]
+
+
+def glibc_versions(program):
+    """The GLIBC_x.y versions the program's dynamic symbols need, from its
+    .gnu.version_r section (ELF64, little-endian)."""
+    shoff, = struct.unpack_from("<Q", program, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", program, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", program, shoff + i * shentsize)
+                for i in range(shnum)]
+    versions = set()
+    for _, kind, _, _, offset, _, link, count, _, _ in sections:
+        if kind != SHT_GNU_VERNEED:
+            continue
+        strings = sections[link][4]
+        need = offset
+        for _ in range(count):
+            _, _, _, aux, next_need = struct.unpack_from("<HHIII", program, need)
+            entry = need + aux
+            while True:
+                _, _, _, name, next_aux = struct.unpack_from("<IHHII", program, entry)
+                end = program.index(b"\0", strings + name)
+                label = program[strings + name:end].decode()
+                if label.startswith("GLIBC_"):
+                    versions.add(tuple(int(part) for part in label[6:].split(".")))
+                if not next_aux:
+                    break
+                entry += next_aux
+            if not next_need:
+                break
+            need += next_need
+    return versions
 
 
 class RuntimeApi(http.server.ThreadingHTTPServer):
@@ -74,19 +126,30 @@ class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
         self.server.answered.set()
 
 
-def zips():
-    """Each function's zip: it holds an executable `bootstrap`; its sizes."""
+def zips(arch):
+    """Each function's zip: it holds an executable `bootstrap` for `arch`
+    that runs on provided.al2023's glibc; its sizes."""
     for function in FUNCTIONS:
         path = os.path.join(ROOT, "target", "lambda", function, "bootstrap.zip")
-        check(os.path.isfile(path), f"{function}: {path} exists (make package)")
+        check(os.path.isfile(path), f"{function}: {path} exists (make package ARCH={arch})")
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             check(names == ["bootstrap"], f"{function}: the zip holds bootstrap alone: {names}")
             info = archive.getinfo("bootstrap")
             mode = info.external_attr >> 16
             check(mode & stat.S_IXUSR, f"{function}: bootstrap is executable ({oct(mode)})")
-            print(f"package: {function:16} zip {os.path.getsize(path) / 1048576:5.2f} MiB,"
-                  f" bootstrap {info.file_size / 1048576:5.2f} MiB")
+            program = archive.read("bootstrap")
+        machine = elf_machine(program)
+        check(machine == MACHINES[arch],
+              f"{function}: bootstrap is a 64-bit ELF program for {arch} (e_machine {machine},"
+              f" want {MACHINES[arch]}); build it with make package ARCH={arch}")
+        newest = max(glibc_versions(program), default=(0, 0))
+        check(newest <= RUNTIME_GLIBC,
+              f"{function}: bootstrap needs glibc {'.'.join(map(str, newest))}, newer than"
+              f" provided.al2023's {'.'.join(map(str, RUNTIME_GLIBC))}")
+        print(f"package: {function:16} zip {os.path.getsize(path) / 1048576:5.2f} MiB,"
+              f" bootstrap {info.file_size / 1048576:5.2f} MiB ({arch}, glibc >="
+              f" {'.'.join(map(str, newest))})")
 
 
 def run_get_payment():
@@ -135,8 +198,16 @@ def run_get_payment():
 
 
 def main():
-    zips()
-    run_get_payment()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", choices=sorted(MACHINES), default="x86_64")
+    parser.add_argument("--run", action="store_true",
+                        help="run get-payment's bootstrap against moto (make package"
+                             " checked the zips)")
+    options = parser.parse_args()
+    if options.run:
+        run_get_payment()
+    else:
+        zips(options.arch)
     print(check.summary("package-check"))
 
 

@@ -36,7 +36,8 @@ use super::{mercado_pago_trusting, store_ports, InitError};
 /// binary and most of its init. HTTPS is rustls on ring, the crypto the
 /// Mercado Pago client uses too, so each binary carries one TLS stack.
 /// These variables are the SDK's own, so they are read from the process.
-pub fn sdk_config() -> Result<SdkConfig, InitError> {
+/// Its HTTPS client trusts `roots`' AWS roots.
+pub fn sdk_config(roots: &TrustRoots) -> Result<SdkConfig, InitError> {
     let env = ProcessEnv;
     let region = env
         .get("AWS_REGION")
@@ -44,7 +45,7 @@ pub fn sdk_config() -> Result<SdkConfig, InitError> {
         .ok_or(ConfigError::Missing("AWS_REGION"))?;
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .tls_context(tls_context(TrustRoots::system())?)
+        .tls_context(tls_context(roots)?)
         .build_https();
     let config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -60,15 +61,15 @@ pub fn sdk_config() -> Result<SdkConfig, InitError> {
     .build())
 }
 
-/// The roots read once, as the AWS client's trust store; the system's own
-/// when none were found.
+/// The AWS client's trust store: `roots`' AWS roots alone, never the
+/// system's too.
 fn tls_context(roots: &TrustRoots) -> Result<TlsContext, InitError> {
-    let store = match roots.pem_blocks() {
-        [] => TrustStore::default(),
-        blocks => blocks.iter().fold(TrustStore::empty(), |store, pem| {
+    let store = roots
+        .for_aws()
+        .iter()
+        .fold(TrustStore::empty(), |store, pem| {
             store.with_pem_certificate(pem.as_bytes())
-        }),
-    };
+        });
     TlsContext::builder()
         .with_trust_store(store)
         .build()
@@ -137,10 +138,14 @@ async fn resolve(aws: &SdkConfig, settings: &[&SecretSetting]) -> Result<Vec<Sec
         .collect())
 }
 
-fn provider(settings: &ProviderSettings, token: Secret) -> Result<ProviderPort, InitError> {
+fn provider(
+    settings: &ProviderSettings,
+    token: Secret,
+    roots: &TrustRoots,
+) -> Result<ProviderPort, InitError> {
     mercado_pago_trusting(
         settings.client_config(AccessToken::from_secret(token)),
-        TrustRoots::system(),
+        roots,
     )
 }
 
@@ -149,11 +154,12 @@ pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
     let table_name = table_from_env(env)?;
     let settings = ProviderSettings::from_env(env)?;
     let callers = allowed_callers_from_env(env)?;
-    let aws = sdk_config()?;
+    let roots = TrustRoots::from_env(env)?;
+    let aws = sdk_config(&roots)?;
     let wanted = [&settings.access_token];
     let (secrets, table) = tokio::join!(resolve(&aws, &wanted), table_ports(&aws, table_name));
     let token = secrets?.remove(0);
-    let ports = table.with_provider(provider(&settings, token)?);
+    let ports = table.with_provider(provider(&settings, token, &roots)?);
     Ok(
         CreatePayment::new(&ports, settings.payment_expiry, settings.points_of_sale)
             .admitting(callers),
@@ -164,7 +170,7 @@ pub async fn create_payment(env: &dyn Env) -> Result<CreatePayment, InitError> {
 pub async fn payment_queries(env: &dyn Env) -> Result<PaymentQueries, InitError> {
     let table_name = table_from_env(env)?;
     let callers = allowed_callers_from_env(env)?;
-    let aws = sdk_config()?;
+    let aws = sdk_config(&TrustRoots::from_env(env)?)?;
     Ok(PaymentQueries::new(&table_ports(&aws, table_name).await).admitting(callers))
 }
 
@@ -213,7 +219,7 @@ pub async fn refund_function(env: &dyn Env) -> Result<(RefundPayment, RedeliverE
 pub async fn relay_events(env: &dyn Env) -> Result<RelayEvents, InitError> {
     let table_name = table_from_env(env)?;
     let topic_arn = topic_from_env(env)?;
-    let aws = sdk_config()?;
+    let aws = sdk_config(&TrustRoots::from_env(env)?)?;
     Ok(RelayEvents::new(
         &table_ports(&aws, table_name)
             .await
@@ -232,6 +238,7 @@ struct EveryPortSettings {
     table: TableSettings,
     topic: String,
     provider: ProviderSettings,
+    roots: TrustRoots,
 }
 
 impl EveryPortSettings {
@@ -240,6 +247,7 @@ impl EveryPortSettings {
             table: table_from_env(env)?,
             topic: topic_from_env(env)?,
             provider: ProviderSettings::from_env(env)?,
+            roots: TrustRoots::from_env(env)?,
         })
     }
 
@@ -248,7 +256,7 @@ impl EveryPortSettings {
         self,
         also: Option<&SecretSetting>,
     ) -> Result<(Ports, Option<Secret>), InitError> {
-        let aws = sdk_config()?;
+        let aws = sdk_config(&self.roots)?;
         let mut wanted = vec![&self.provider.access_token];
         wanted.extend(also);
         let (secrets, table) = tokio::join!(resolve(&aws, &wanted), table_ports(&aws, self.table));
@@ -257,7 +265,7 @@ impl EveryPortSettings {
             .next()
             .unwrap_or_else(|| Secret::fixed(String::new()));
         let ports = table
-            .with_provider(provider(&self.provider, token)?)
+            .with_provider(provider(&self.provider, token, &self.roots)?)
             .with_publisher(sns_topic(&aws, self.topic));
         Ok((ports, secrets.next()))
     }

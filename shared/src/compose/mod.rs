@@ -24,7 +24,7 @@ pub enum InitError {
     MercadoPago(#[from] ProviderError),
     #[error(transparent)]
     Secret(#[from] crate::adapters::secrets::SecretError),
-    #[error("cannot build the AWS HTTPS client: {0}")]
+    #[error("cannot build an HTTPS client: {0}")]
     Tls(String),
 }
 
@@ -49,19 +49,18 @@ pub fn ports(
         .with_publisher(publisher))
 }
 
-/// The Mercado Pago client trusting the system's roots, as a use case holds it.
+/// The Mercado Pago client trusting the compiled-in roots, as a use case holds it.
 pub fn mercado_pago(config: MercadoPagoConfig) -> Result<ProviderPort, InitError> {
-    mercado_pago_trusting(config, &tls::TrustRoots::default())
+    mercado_pago_trusting(config, &tls::TrustRoots::Compiled)
 }
 
-/// The Mercado Pago client trusting exactly `roots` (the ones the AWS
-/// clients trust), or the system's own when none were found.
+/// The Mercado Pago client trusting `roots`.
 pub fn mercado_pago_trusting(
     config: MercadoPagoConfig,
     roots: &tls::TrustRoots,
 ) -> Result<ProviderPort, InitError> {
-    Ok(Arc::new(MercadoPagoClient::trusting(
-        config,
-        roots.pem_blocks(),
-    )?))
+    let tls = roots
+        .for_mercado_pago()
+        .map_err(|e| InitError::Tls(e.to_string()))?;
+    Ok(Arc::new(MercadoPagoClient::new(config, tls)?))
 }

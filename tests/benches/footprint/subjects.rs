@@ -87,12 +87,17 @@ pub fn workspace() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// Where `cargo build --release` put the binaries.
+/// Where `make package` (cargo lambda, for this machine's architecture) and
+/// the baseline's `cargo build --release --target` put the binaries: the
+/// bootstrap in each zip is this file, so the bench runs what is deployed.
 pub fn release_binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace().join("target"));
-    target.join("release").join(name)
+    target
+        .join(format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+        .join("release")
+        .join(name)
 }
 
 pub struct World {
@@ -128,7 +133,7 @@ impl World {
             ("PAYMENTS_TOPIC_ARN", topic),
             ("MP_API_BASE_URL", mock.base_url()),
             ("MP_ACCESS_TOKEN", ACCESS_TOKEN.into()),
-            ("MP_EXTERNAL_POS_ID", "BENCHPOS001".into()),
+            ("MP_POS_IDS", "POS001".into()),
             ("MP_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
             ("AWS_ENDPOINT_URL", moto::endpoint()),
             ("AWS_REGION", "us-east-1".into()),

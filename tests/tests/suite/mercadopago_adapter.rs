@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mercadopago_mock::{MockConfig, MockServer};
 use payments::adapters::mercadopago::MercadoPagoClient;
+use payments::compose::tls::TrustRoots;
 use payments::domain::{
     CallerId, Currency, Fingerprint, Item, Items, Money, NewPayment, OrderId, Payment, PaymentId,
     ProviderOrderId, Sku, Timestamp, Title,
@@ -20,8 +21,13 @@ async fn mock() -> MockServer {
 }
 
 fn client(mock: &MockServer, token: &str, timeout: Duration) -> MercadoPagoClient {
-    MercadoPagoClient::new(mercadopago::config(mock.base_url(), token, timeout))
-        .expect("client builds")
+    MercadoPagoClient::new(
+        mercadopago::config(mock.base_url(), token, timeout),
+        TrustRoots::Compiled
+            .for_mercado_pago()
+            .expect("the compiled roots make a TLS configuration"),
+    )
+    .expect("client builds")
 }
 
 fn payment(currency: Currency, unit_price: i64, quantity: u32) -> Payment {

@@ -266,6 +266,76 @@ fn the_http_api_requires_iam_by_default_and_throttles() {
     );
 }
 
+/// The quoted strings of a `name = [ ... ]` list in a file (Cargo.toml).
+fn quoted_list(text: &str, name: &str) -> Vec<String> {
+    let start = text
+        .find(&format!("\n{name} = ["))
+        .unwrap_or_else(|| panic!("no {name} list"));
+    let rest = &text[start..];
+    let end = rest.find(']').expect("the list ends");
+    rest[..end]
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_function_deploys_the_zip_make_package_builds_and_nothing_else_builds_it() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let template = template();
+    let mut deployed = BTreeSet::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let code = resource["Properties"]["CodeUri"]
+            .as_str()
+            .unwrap_or_default();
+        let function = code
+            .strip_prefix("target/lambda/")
+            .and_then(|rest| rest.strip_suffix("/bootstrap.zip"))
+            .unwrap_or_else(|| panic!("{name:?} deploys {code:?}, not a zip of make package"));
+        // A build method would let SAM build a bootstrap of its own.
+        assert!(
+            resource["Metadata"]["BuildMethod"].is_null(),
+            "{name:?} has SAM build it"
+        );
+        deployed.insert(function.to_owned());
+    }
+    // make package builds these crates, and a bare cargo (lambda) build at the
+    // root selects the same ones: the same features, the same bootstraps.
+    let makefile = std::fs::read_to_string(format!("{root}/Makefile")).unwrap();
+    let mut packages = BTreeSet::new();
+    for line in makefile
+        .lines()
+        .skip_while(|line| !line.starts_with("LAMBDA_PACKAGES :="))
+    {
+        let words = line.trim_start_matches("LAMBDA_PACKAGES :=");
+        packages.extend(
+            words
+                .split_whitespace()
+                .filter(|word| *word != "-p" && *word != "\\")
+                .map(str::to_owned),
+        );
+        if !line.ends_with('\\') {
+            break;
+        }
+    }
+    assert_eq!(packages, deployed, "make package builds what is deployed");
+    let cargo = std::fs::read_to_string(format!("{root}/Cargo.toml")).unwrap();
+    let members: BTreeSet<String> = quoted_list(&cargo, "default-members")
+        .iter()
+        .map(|path| {
+            path.strip_prefix("functions/")
+                .unwrap_or_else(|| panic!("default member {path:?} is not a function"))
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(members, deployed, "the workspace's default members");
+}
+
 #[test]
 fn functions_run_on_the_chosen_architecture_on_al2023_with_a_public_webhook_and_secret_parameters()
 {

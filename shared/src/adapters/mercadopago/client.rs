@@ -74,31 +74,19 @@ pub struct MercadoPagoClient {
 }
 
 impl MercadoPagoClient {
-    /// A client trusting the system's root certificates.
-    pub fn new(config: MercadoPagoConfig) -> Result<Self, ProviderError> {
-        Self::trusting(config, &[])
-    }
-
-    /// A client trusting exactly `roots` (PEM, one certificate each), or the
-    /// system's own when there are none.
-    pub fn trusting(config: MercadoPagoConfig, roots: &[String]) -> Result<Self, ProviderError> {
-        // reqwest brings no crypto of its own here: the process's rustls
-        // provider is ring, as the AWS SDK's. A second call keeps the first.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+    /// A client speaking TLS as `tls` says: rustls, with the trust roots
+    /// the composition root chose (compiled in, or `SSL_CERT_FILE`'s).
+    pub fn new(
+        config: MercadoPagoConfig,
+        tls: rustls::ClientConfig,
+    ) -> Result<Self, ProviderError> {
         let builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             // A redirect would carry the access token wherever it points.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")));
-        let builder = match roots {
-            [] => builder,
-            roots => builder.tls_certs_only(
-                roots
-                    .iter()
-                    .filter_map(|pem| reqwest::Certificate::from_pem(pem.as_bytes()).ok()),
-            ),
-        };
         let http = builder
             .build()
             .map_err(|e| ProviderError::InvalidResponse(format!("http client: {e}")))?;
@@ -520,14 +508,19 @@ mod tests {
                 }
             }
         });
-        let client = MercadoPagoClient::new(MercadoPagoConfig {
-            base_url: format!("http://{addr}"),
-            access_token: AccessToken::new("TEST-token"),
-            notification_url: None,
-            expiration_time: "PT15M".into(),
-            timeout: Duration::from_secs(2),
-            retry: RetryPolicy::default(),
-        })
+        let client = MercadoPagoClient::new(
+            MercadoPagoConfig {
+                base_url: format!("http://{addr}"),
+                access_token: AccessToken::new("TEST-token"),
+                notification_url: None,
+                expiration_time: "PT15M".into(),
+                timeout: Duration::from_secs(2),
+                retry: RetryPolicy::default(),
+            },
+            crate::compose::tls::TrustRoots::Compiled
+                .for_mercado_pago()
+                .unwrap(),
+        )
         .unwrap();
         let id = ProviderOrderId::parse("ORD01JDX3M8RZ5N6P7Q8R9S0T1V2W").unwrap();
         let answer = client.get_order(&id).await;
