@@ -84,6 +84,7 @@ invoke-smoke: venv
 # zig cross-links the other. These machines cannot install arm64's standard
 # library, so make test builds x86_64.
 ARCH ?= arm64
+LAMBDA_DIR ?= target/lambda
 LAMBDA_PACKAGES := -p create-payment -p get-payment -p cancel-payment -p refund-payment \
 	-p payment-webhook -p event-relay -p payment-sweeper
 package: venv
@@ -95,16 +96,18 @@ package: venv
 	if [ "$$(uname -m)" = "$${target%%-*}" ]; then flags="$$flags --compiler cargo"; fi; \
 	rustup target list --installed | grep -q "^$$target$$" || rustup target add $$target; \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $$flags \
-		--output-format zip $(LAMBDA_PACKAGES)
-	$(VENV)/bin/python tools/ci/package_check.py --arch $(ARCH)
+		--output-format zip --lambda-dir $(LAMBDA_DIR) $(LAMBDA_PACKAGES)
+	$(VENV)/bin/python tools/ci/package_check.py --arch $(ARCH) --dir $(LAMBDA_DIR)
 	@echo "deploy these with the template parameter Architecture=$(ARCH)"
 
 # The x86_64 zips as Lambda takes them, then get-payment's, unpacked, run
-# under a Runtime API stand-in against moto. Needs moto: through `make test`,
+# under a Runtime API stand-in against moto. Built into target/lambda-check,
+# so make test never replaces the zips the template points at (an arm64
+# `make package` waiting for `sam deploy`). Needs moto: through `make test`,
 # or tools/ci/with-moto.sh make package-check.
 package-check: venv
-	$(MAKE) --no-print-directory package ARCH=x86_64
-	$(VENV)/bin/python tools/ci/package_check.py --arch x86_64 --run
+	$(MAKE) --no-print-directory package ARCH=x86_64 LAMBDA_DIR=target/lambda-check
+	$(VENV)/bin/python tools/ci/package_check.py --arch x86_64 --dir target/lambda-check --run
 
 # schemathesis against payments-local from the openapi.yaml it serves: any 5xx,
 # any answer the document does not describe, any invalid request accepted fails.

@@ -295,14 +295,22 @@ pub fn topic_from_env(env: &dyn Env) -> Result<String, ConfigError> {
     }
 }
 
+/// The longest payment expiry: 60 days. Mercado Pago takes up to 3600 hours
+/// but reads an order only in its first three months, and a payment is
+/// settled by reading its order (webhook, sweeper): a QR paid later could
+/// never be recorded.
+pub const LONGEST_PAYMENT_EXPIRY: Duration = Duration::from_secs(1440 * 3600);
+
 /// A payment expiry: an ISO-8601 duration Mercado Pago takes as an
-/// `expiration_time`, from 30 seconds to 3600 hours (outside that, every
-/// create would be refused). The Lambdas and the local stack share it.
+/// `expiration_time`, from 30 seconds (Mercado Pago's least; every create
+/// would be refused below it) to 60 days. The Lambdas and the local stack
+/// share it.
 pub fn parse_payment_expiry(raw: &str) -> Result<Duration, String> {
     parse_iso8601_duration(raw)
-        .filter(|expiry| (Duration::from_secs(30)..=Duration::from_secs(3600 * 3600)).contains(expiry))
+        .filter(|expiry| (Duration::from_secs(30)..=LONGEST_PAYMENT_EXPIRY).contains(expiry))
         .ok_or_else(|| {
-            "must be an ISO-8601 duration from PT30S to PT3600H (Mercado Pago's range), such as PT15M"
+            "must be an ISO-8601 duration from PT30S to PT1440H (60 days: Mercado Pago reads an \
+             order only in its first three months), such as PT15M"
                 .to_owned()
         })
 }
@@ -450,8 +458,11 @@ mod tests {
             ]))
         };
         assert!(with_expiry("PT30S").is_ok());
-        assert!(with_expiry("PT3600H").is_ok());
-        for refused in ["PT29S", "PT3600H1S", "P151D"] {
+        assert!(with_expiry("PT1440H").is_ok());
+        assert!(with_expiry("P60D").is_ok());
+        // Mercado Pago would take these, but could no longer serve the
+        // order's reads before they expire.
+        for refused in ["PT29S", "PT1440H1S", "P61D", "PT3600H", "P151D"] {
             assert!(
                 matches!(
                     with_expiry(refused),

@@ -126,11 +126,11 @@ class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
         self.server.answered.set()
 
 
-def zips(arch):
+def zips(arch, folder):
     """Each function's zip: it holds an executable `bootstrap` for `arch`
     that runs on provided.al2023's glibc; its sizes."""
     for function in FUNCTIONS:
-        path = os.path.join(ROOT, "target", "lambda", function, "bootstrap.zip")
+        path = os.path.join(ROOT, folder, function, "bootstrap.zip")
         check(os.path.isfile(path), f"{function}: {path} exists (make package ARCH={arch})")
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -152,7 +152,7 @@ def zips(arch):
               f" {'.'.join(map(str, newest))})")
 
 
-def run_get_payment():
+def run_get_payment(folder):
     endpoint, _, table = moto_table("payments-package")
     # The sample, turned into a read of a payment nobody made.
     unknown = "pay_01JD0000000000000000000000"
@@ -163,7 +163,7 @@ def run_get_payment():
     api = RuntimeApi(event)
     threading.Thread(target=api.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as unpacked:
-        with zipfile.ZipFile(os.path.join(ROOT, "target", "lambda", "get-payment",
+        with zipfile.ZipFile(os.path.join(ROOT, folder, "get-payment",
                                           "bootstrap.zip")) as archive:
             archive.extractall(unpacked)
         bootstrap = os.path.join(unpacked, "bootstrap")
@@ -200,14 +200,16 @@ def run_get_payment():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", choices=sorted(MACHINES), default="x86_64")
+    parser.add_argument("--dir", default=os.path.join("target", "lambda"),
+                        help="where the zips are: <dir>/<function>/bootstrap.zip")
     parser.add_argument("--run", action="store_true",
                         help="run get-payment's bootstrap against moto (make package"
                              " checked the zips)")
     options = parser.parse_args()
     if options.run:
-        run_get_payment()
+        run_get_payment(options.dir)
     else:
-        zips(options.arch)
+        zips(options.arch, options.dir)
     print(check.summary("package-check"))
 
 

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import os
 import sys
 import time
 
@@ -45,9 +46,14 @@ def signed_event(template, secret, data_id, now_ms=None):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("template")
-    parser.add_argument("--secret", required=True)
+    # From the environment by default: a secret on the command line is
+    # visible to anyone who can list processes.
+    parser.add_argument("--secret", default=os.environ.get("WEBHOOK_SECRET"),
+                        help="the webhook secret (default: $WEBHOOK_SECRET)")
     parser.add_argument("--data-id", required=True)
     args = parser.parse_args()
+    if not args.secret:
+        parser.error("give --secret or set WEBHOOK_SECRET")
     with open(args.template) as f:
         template = json.load(f)
     json.dump(signed_event(template, args.secret, args.data_id), sys.stdout, indent=2)

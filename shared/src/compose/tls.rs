@@ -47,10 +47,16 @@ impl TrustRoots {
             message,
         };
         let bundle = std::fs::read_to_string(&path).map_err(|e| invalid(format!("{path}: {e}")))?;
-        match pem_blocks(&bundle) {
-            blocks if blocks.is_empty() => Err(invalid(format!("{path}: no usable certificate"))),
-            blocks => Ok(Self::Bundle(blocks)),
+        let blocks = pem_blocks(&bundle);
+        if blocks.is_empty() {
+            return Err(invalid(format!("{path}: no usable certificate")));
         }
+        tracing::info!(
+            path,
+            certificates = blocks.len(),
+            "SSL_CERT_FILE: both HTTPS clients trust its certificates, not the compiled-in roots"
+        );
+        Ok(Self::Bundle(blocks))
     }
 
     /// The AWS client's roots, as PEM blocks.

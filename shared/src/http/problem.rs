@@ -389,11 +389,11 @@ impl From<&AppError> for Problem {
             // stays in the log: the caller's move is the same either way.
             AppError::Provider(ProviderError::Unavailable(_)) => Problem::new(
                 ProblemType::ProviderUnavailable,
-                "Mercado Pago is unavailable: it answered with an error or not in time; retry the same request",
+                "Mercado Pago is unavailable: it could not be reached, or answered with an error or not in time; retry the same request",
             ),
             AppError::Provider(ProviderError::Busy(_)) => Problem::new(
                 ProblemType::ProviderUnavailable,
-                "Mercado Pago is still processing an earlier call on this order; retry the same request shortly",
+                "Mercado Pago is busy with this order (a payment or a refund is in progress there); retry the same request shortly",
             ),
             AppError::Provider(_) => Problem::new(
                 ProblemType::ProviderError,

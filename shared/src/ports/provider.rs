@@ -115,8 +115,9 @@ pub enum ProviderError {
     /// Timeouts, connection failures, 423/429/5xx after the retries ran out.
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
-    /// The provider is still working on an earlier call on the order (a
-    /// refund still processing): the same call later may succeed.
+    /// The provider is busy with the order (a payment in progress refuses
+    /// a cancel; a refund still processing refuses another refund): the
+    /// same call later may succeed.
     #[error("payment provider is busy with the order: {0}")]
     Busy(String),
     #[error("payment provider has no such order")]

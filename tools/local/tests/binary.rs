@@ -259,10 +259,10 @@ fn a_malformed_mp_pos_ids_stops_the_binary_naming_the_entry() {
 /// Lambda's init.
 #[test]
 fn a_payment_expiry_outside_mercado_pagos_range_stops_the_binary_naming_it() {
-    for wrong in ["PT5S", "PT3601H", "P1Y"] {
+    for wrong in ["PT5S", "PT1441H", "P1Y"] {
         let stderr = usage_error("PAYMENT_EXPIRY", wrong);
         assert!(
-            stderr.contains("payment-expiry") && stderr.contains("PT30S to PT3600H"),
+            stderr.contains("payment-expiry") && stderr.contains("PT30S to PT1440H"),
             "{wrong}: {stderr}"
         );
     }
