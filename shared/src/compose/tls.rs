@@ -25,10 +25,9 @@ const AMAZON_TRUST_SERVICES: &str = include_str!("amazon-trust-services.pem");
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const END: &str = "-----END CERTIFICATE-----";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum TrustRoots {
     /// Mozilla's roots for Mercado Pago, Amazon's for AWS.
-    #[default]
     Compiled,
     /// The certificates of `SSL_CERT_FILE`, for both, one PEM block each.
     Bundle(Vec<String>),

@@ -80,14 +80,13 @@ impl MercadoPagoClient {
         config: MercadoPagoConfig,
         tls: rustls::ClientConfig,
     ) -> Result<Self, ProviderError> {
-        let builder = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             // A redirect would carry the access token wherever it points.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")));
-        let http = builder
+            .user_agent(concat!("payments/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::InvalidResponse(format!("http client: {e}")))?;
         let mut config = config;
